@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh clone:
+#   make run    install, migrate, load the sample district, start
+#   make test   install, lint, run the tests (SQLite and PostgreSQL)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/redgrid init
+	$(BIN)/redgrid district show | tail -n 1
+	$(BIN)/redgrid route 28.23 116.60
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/routing.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

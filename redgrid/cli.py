@@ -1,0 +1,259 @@
+"""The ``redgrid`` command line: set up the database, load the district, check routing.
+
+These are operator tools for the shell, so they speak English like the rest of the
+server tooling; everything a resident or a grid team reads goes through gettext.
+
+Exit codes: 0 done, 1 refused or not found, 2 bad usage, 3 ambiguous address.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from redgrid.bot.settings import get_settings
+from redgrid.models import migrate
+from redgrid.models.db import create_engine, create_session_factory
+from redgrid.paths import SAMPLE_DISTRICT
+from redgrid.services.district import (
+    build_routing_index,
+    district_is_empty,
+    district_overview,
+    import_district,
+)
+from redgrid.services.district_file import DistrictFileError, DistrictPlan, parse_district_file
+from redgrid.services.routing import InvalidCoordinates, RouteOutcome
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_AMBIGUOUS = 3
+
+app = typer.Typer(
+    help="redgrid: the district, its grids and routing, from the shell.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+district_app = typer.Typer(
+    help="The district: communities, grids, compounds.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(district_app, name="district")
+
+T = TypeVar("T")
+
+
+def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run one async unit of work against the configured database, then close the engine."""
+
+    async def main() -> T:
+        engine = create_engine(get_settings().database_url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+async def _require_current_schema(engine: AsyncEngine) -> None:
+    current, head = await migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        typer.echo(
+            f"The database is at revision {current or 'none'}, not {head}:"
+            " run `redgrid db upgrade` (or `redgrid init`) first.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_REFUSED)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Upgrade the database schema (to the newest revision by default)."""
+    _with_engine(lambda engine: migrate.upgrade(engine, revision))
+    typer.echo(f"Database upgraded to {revision}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Downgrade the database schema to REVISION ("base" drops every table)."""
+    _with_engine(lambda engine: migrate.downgrade(engine, revision))
+    typer.echo(f"Database downgraded to {revision}.")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the newest one available."""
+    current = _with_engine(migrate.current_revision)
+    typer.echo(f"current: {current or 'none'}; head: {migrate.head_revision()}")
+
+
+@app.command("init")
+def init() -> None:
+    """Upgrade the database, and load the sample district if no district is loaded yet."""
+
+    async def work(engine: AsyncEngine) -> str:
+        await migrate.upgrade(engine)
+        async with create_session_factory(engine)() as session, session.begin():
+            if not await district_is_empty(session):
+                return "A district is already loaded; left as it is."
+            plan = parse_district_file(SAMPLE_DISTRICT.read_bytes())
+            report = await import_district(session, plan)
+            return (
+                f"Loaded the sample district: {len(plan.communities)} communities,"
+                f" {len(report.created)} grids (synthetic boundaries, see data/README.md)."
+            )
+
+    typer.echo(_with_engine(work))
+
+
+@district_app.command("import")
+def district_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    partial: Annotated[
+        bool, typer.Option(help="The file holds some grids only: retire no grid it omits.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option(help="Check the file, write nothing.")] = False,
+) -> None:
+    """Import a GeoJSON district: one feature per grid, matched by its code.
+
+    The whole file is checked first; a file with any fault is refused and nothing is
+    written. Without --partial, active grids the file omits are retired.
+    """
+    try:
+        plan = parse_district_file(file.read_bytes())
+    except DistrictFileError as error:
+        typer.echo(f"Refused {file}: {len(error.problems)} problem(s):", err=True)
+        for line in str(error).splitlines():
+            typer.echo(f"  - {line}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    _echo_plan(plan)
+    if dry_run:
+        typer.echo("Dry run: nothing written.")
+        return
+
+    async def work(engine: AsyncEngine):
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session, session.begin():
+            return await import_district(session, plan, retire_missing=not partial)
+
+    report = _with_engine(work)
+    typer.echo(
+        f"Imported: {len(report.created)} created, {len(report.updated)} updated,"
+        f" {len(report.unchanged)} unchanged, {len(report.retired)} retired;"
+        f" {len(report.communities_created)} new communities. District revision {report.revision}."
+    )
+    if report.retired:
+        typer.echo(f"Retired grids: {', '.join(report.retired)}")
+
+
+def _echo_plan(plan: DistrictPlan) -> None:
+    typer.echo(f"Checked {len(plan.grids)} grids in {len(plan.communities)} communities.")
+    for warning in plan.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
+
+
+@district_app.command("show")
+def district_show() -> None:
+    """List communities with their grids, households and compounds."""
+
+    async def work(engine: AsyncEngine):
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session:
+            return await district_overview(session)
+
+    communities = _with_engine(work)
+    if not communities:
+        typer.echo("No district loaded: run `redgrid init` or `redgrid district import FILE`.")
+        raise typer.Exit(EXIT_REFUSED)
+    for community in communities:
+        typer.echo(
+            f"{community.name}: {len(community.grids)} grids, {community.households:,} households"
+        )
+        for grid in community.grids:
+            households = f"{grid.households:,}" if grid.households else "-"
+            chat = "  team chat bound" if grid.team_chat_bound else ""
+            typer.echo(
+                f"  {grid.code:<12} {grid.name}  households {households},"
+                f" compounds {grid.compounds}{chat}"
+            )
+    total_grids = sum(len(c.grids) for c in communities)
+    total_households = sum(c.households for c in communities)
+    typer.echo(
+        f"Total: {len(communities)} communities, {total_grids} grids,"
+        f" {total_households:,} households."
+    )
+
+
+@app.command("route", no_args_is_help=True)
+def route(
+    lat: Annotated[float | None, typer.Argument(help="Latitude, WGS84 degrees.")] = None,
+    lon: Annotated[float | None, typer.Argument(help="Longitude, WGS84 degrees.")] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", "-a", help="A compound name or an address.")
+    ] = None,
+) -> None:
+    """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`."""
+    by_address = address is not None and lat is None and lon is None
+    by_point = address is None and lat is not None and lon is not None
+    if not (by_address or by_point):
+        typer.echo("Give either LAT LON or --address TEXT.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+    async def work(engine: AsyncEngine):
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session:
+            return await build_routing_index(session, buffer_m=get_settings().routing_buffer_m)
+
+    index = _with_engine(work)
+    if by_address:
+        _route_address(index, address)
+    else:
+        _route_point(index, lat, lon)
+
+
+def _route_point(index, lat: float, lon: float) -> None:
+    try:
+        result = index.route(lat, lon)
+    except InvalidCoordinates as error:
+        typer.echo(f"Invalid coordinates: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    if result.outcome is RouteOutcome.INSIDE:
+        typer.echo(f"{result.grid.code}  {result.grid.name}  ({result.grid.community})")
+    elif result.outcome is RouteOutcome.NEARBY:
+        typer.echo(
+            f"{result.grid.code}  {result.grid.name}  ({result.grid.community})"
+            f"  nearest grid, {result.distance_m:.0f} m outside its boundary"
+        )
+    else:
+        buffer = get_settings().routing_buffer_m
+        typer.echo(
+            f"Outside the district: no grid within {buffer:.0f} m"
+            + (f" (the nearest is {result.distance_m:,.0f} m away)." if len(index) else "."),
+            err=True,
+        )
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _route_address(index, text: str) -> None:
+    result = index.route_address(text)
+    if not result.candidates:
+        typer.echo(f"No compound matches {text!r}.", err=True)
+        raise typer.Exit(EXIT_REFUSED)
+    if result.grid is not None:
+        best = result.candidates[0]
+        typer.echo(
+            f"{best.grid.code}  {best.grid.name}  ({best.grid.community})"
+            f"  via {best.compound} [{best.kind}]"
+        )
+        return
+    typer.echo(f"Ambiguous: {len(result.candidates)} candidates for {text!r}:")
+    for candidate in result.candidates:
+        typer.echo(
+            f"  {candidate.grid.code}  {candidate.grid.name}  ({candidate.grid.community})"
+            f"  via {candidate.compound} [{candidate.kind}, {candidate.score:.0f}]"
+        )
+    raise typer.Exit(EXIT_AMBIGUOUS)

@@ -1,0 +1,137 @@
+"""The ``redgrid`` command as an admin uses it from the shell, on both databases."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from redgrid.cli import EXIT_AMBIGUOUS, EXIT_REFUSED, EXIT_USAGE, app
+from tests.district_files import collection, dumps, feature, polygon, small_district, square
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def redgrid(settings_env, database_url, monkeypatch):
+    """Run ``redgrid ARGS...`` against this test's database; returns the click Result."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("ROUTING_BUFFER_M", "300")
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def district_file(tmp_path):
+    path = tmp_path / "district.geojson"
+    path.write_bytes(dumps(small_district()))
+    return path
+
+
+def test_import_show_and_route(redgrid, district_file):
+    result = redgrid("district", "import", str(district_file))
+    assert result.exit_code == 0, result.output
+    assert "Checked 3 grids in 2 communities." in result.output
+    assert "3 created" in result.output
+
+    show = redgrid("district", "show")
+    assert show.exit_code == 0
+    assert "大富社区: 2 grids, 800 households" in show.output
+    assert "Total: 2 communities, 3 grids, 800 households." in show.output
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "code", "exit_code", "words"),
+    [
+        ("28.2305", "116.6005", "A", 0, "网格A"),  # inside
+        ("28.2350", "116.6050", "A", 0, "m outside its boundary"),  # in A's hole: nearest is A
+        ("28.2350", "116.6450", "C", 0, "(东铜社区)"),  # second part of a multipolygon
+        ("28.2350", "116.6310", "C", 0, "m outside its boundary"),  # just outside, in the gap
+        ("28.2350", "116.6100", "A", 0, "网格A"),  # on the A|B edge: the smaller code
+        ("28.2350", "116.6200", "B", 0, "网格B"),  # on the B|C edge: the smaller code
+    ],
+)
+def test_route_points(redgrid, district_file, lat, lon, code, exit_code, words):
+    redgrid("district", "import", str(district_file))
+    result = redgrid("route", lat, lon)
+    assert result.exit_code == exit_code, result.output
+    assert result.output.split()[0] == code
+    assert words in result.output
+
+
+def test_route_far_away_and_invalid(redgrid, district_file):
+    redgrid("district", "import", str(district_file))
+    far = redgrid("route", "39.9", "116.4")
+    assert far.exit_code == EXIT_REFUSED
+    assert "Outside the district: no grid within 300 m" in far.output
+    invalid = redgrid("route", "95", "116.6")
+    assert invalid.exit_code == EXIT_USAGE
+    assert "latitude" in invalid.output
+    neither = redgrid("route", "--address", "x", "28.2")
+    assert neither.exit_code == EXIT_USAGE
+
+
+def test_route_addresses(redgrid, district_file, tmp_path):
+    redgrid("district", "import", str(district_file))
+    found = redgrid("route", "--address", "东乡区湖滨花园3栋2单元")
+    assert found.exit_code == 0, found.output
+    assert found.output.startswith("A ")
+    missing = redgrid("route", "--address", "不存在的地方")
+    assert missing.exit_code == EXIT_REFUSED
+
+    twins = collection(
+        feature("A", polygon(square(0, 0)), compounds=["凤凰花园"]),
+        feature("B", polygon(square(1, 0)), compounds=["凤凰花园"]),
+    )
+    path = tmp_path / "twins.geojson"
+    path.write_bytes(dumps(twins))
+    assert redgrid("district", "import", str(path)).exit_code == 0
+    ambiguous = redgrid("route", "--address", "凤凰花园")
+    assert ambiguous.exit_code == EXIT_AMBIGUOUS
+    assert "Ambiguous: 2 candidates" in ambiguous.output
+
+
+def test_bad_file_is_refused_and_nothing_is_written(redgrid, district_file, tmp_path):
+    assert redgrid("district", "import", str(district_file)).exit_code == 0
+    before = redgrid("district", "show").output
+
+    document = small_district()
+    document["features"][0]["properties"]["name"] = "renamed"  # a valid change...
+    document["features"][2]["geometry"]["coordinates"][0][0][0] = [216.6, 28.2]  # ...and a fault
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps(document, ensure_ascii=False))
+
+    result = redgrid("district", "import", str(bad))
+    assert result.exit_code == EXIT_REFUSED
+    assert "Refused" in result.output
+    assert "feature #3 (code 'C'): coordinate [216.6, 28.2] is out of range" in result.output
+    assert redgrid("district", "show").output == before
+
+
+def test_dry_run_writes_nothing(redgrid, district_file):
+    result = redgrid("district", "import", "--dry-run", str(district_file))
+    assert result.exit_code == 0
+    assert "Dry run: nothing written." in result.output
+    assert redgrid("district", "show").exit_code == EXIT_REFUSED
+
+
+def test_init_loads_the_sample_once(redgrid):
+    first = redgrid("init")
+    assert first.exit_code == 0, first.output
+    assert "Loaded the sample district: 17 communities, 117 grids" in first.output
+    again = redgrid("init")
+    assert "already loaded" in again.output
+    show = redgrid("district", "show")
+    assert "Total: 17 communities, 117 grids" in show.output
+
+
+def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    result = runner.invoke(app, ["district", "show"])
+    assert result.exit_code == EXIT_REFUSED
+    assert "run `redgrid db upgrade`" in result.output
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    current = runner.invoke(app, ["db", "current"])
+    assert "current: 0001; head: 0001" in current.output
