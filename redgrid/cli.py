@@ -144,14 +144,16 @@ def district_import(
     typer.echo(
         f"Imported: {len(report.created)} created, {len(report.updated)} updated,"
         f" {len(report.unchanged)} unchanged, {len(report.retired)} retired;"
-        f" {len(report.communities_created)} new communities. District revision {report.revision}."
+        f" {_plural(len(report.communities_created), 'new community', 'new communities')}."
+        f" District revision {report.revision}."
     )
     if report.retired:
         typer.echo(f"Retired grids: {', '.join(report.retired)}")
 
 
 def _echo_plan(plan: DistrictPlan) -> None:
-    typer.echo(f"Checked {len(plan.grids)} grids in {len(plan.communities)} communities.")
+    communities = _plural(len(plan.communities), "community", "communities")
+    typer.echo(f"Checked {_plural(len(plan.grids), 'grid', 'grids')} in {communities}.")
     for warning in plan.warnings:
         typer.echo(f"Warning: {warning}", err=True)
 
@@ -183,7 +185,8 @@ def district_show() -> None:
     total_grids = sum(len(c.grids) for c in communities)
     total_households = sum(c.households for c in communities)
     typer.echo(
-        f"Total: {len(communities)} communities, {total_grids} grids,"
+        f"Total: {_plural(len(communities), 'community', 'communities')},"
+        f" {_plural(total_grids, 'grid', 'grids')},"
         f" {total_households:,} households."
     )
 
@@ -232,10 +235,18 @@ def _route_point(index, lat: float, lon: float) -> None:
         buffer = get_settings().routing_buffer_m
         typer.echo(
             f"Outside the district: no grid within {buffer:.0f} m"
-            + (f" (the nearest is {result.distance_m:,.0f} m away)." if len(index) else "."),
+            + (f" (the nearest is {_distance(result.distance_m)} away)." if len(index) else "."),
             err=True,
         )
         raise typer.Exit(EXIT_REFUSED)
+
+
+def _distance(metres: float) -> str:
+    return f"{metres:,.0f} m" if metres < 10_000 else f"about {metres / 1000:,.0f} km"
+
+
+def _plural(count: int, word: str, words: str) -> str:
+    return f"{count} {word if count == 1 else words}"
 
 
 def _route_address(index, text: str) -> None:
