@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint locales bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,20 @@ run: $(INSTALLED)
 	$(BIN)/redgrid district show | tail -n 1
 	$(BIN)/redgrid route 28.23 116.60
 
+# Extract the msgids from the code into both catalogues, then compile them.
+locales: $(INSTALLED)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k N_ -k gettext -k lazy_gettext \
+		--no-location --sort-output -o locales/messages.pot .
+	$(BIN)/pybabel update -D messages -i locales/messages.pot -d locales \
+		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile --statistics -D messages -d locales
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 test: lint
+	$(BIN)/pybabel compile --statistics -D messages -d locales
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)

@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 refused or not found, 2 bad usage, 3 ambiguous address.
 """
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -14,6 +15,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from redgrid.bot.app import run_polling, run_webhook
 from redgrid.bot.settings import get_settings
 from redgrid.models import migrate
 from redgrid.models.db import create_engine, create_session_factory
@@ -89,6 +91,41 @@ def db_current() -> None:
     """Print the database's schema revision and the newest one available."""
     current = _with_engine(migrate.current_revision)
     typer.echo(f"current: {current or 'none'}; head: {migrate.head_revision()}")
+
+
+@app.command("run")
+def run() -> None:
+    """Run the bot with long polling (BOT_TOKEN; TELEGRAM_API_BASE for a self-hosted API)."""
+    settings = _bot_settings()
+    _with_engine(_require_current_schema)
+    _configure_logging()
+    asyncio.run(run_polling(settings))
+
+
+@app.command("webhook")
+def webhook() -> None:
+    """Run the bot behind a webhook (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_HOST/PORT/PATH)."""
+    settings = _bot_settings()
+    if settings.webhook_url is None or settings.webhook_secret is None:
+        typer.echo("WEBHOOK_URL and WEBHOOK_SECRET must be set for webhook mode.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    _with_engine(_require_current_schema)
+    _configure_logging()
+    run_webhook(settings)
+
+
+def _bot_settings():
+    settings = get_settings()
+    if settings.bot_token is None:
+        typer.echo("BOT_TOKEN is not set: put it in the environment or .env.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return settings
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command("init")

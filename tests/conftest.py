@@ -5,8 +5,9 @@ Tests that take ``database_url`` or ``engine`` run once per backend. PostgreSQL 
 reached those runs skip with the reason, unless ``REDGRID_REQUIRE_POSTGRES=1`` (set by CI),
 which turns the skip into a failure.
 
-Migrating is the slow part, so it happens once per backend into a template; each test
-then gets a copy (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL).
+Migrating is the slow part, so it happens once per backend: on SQLite into a template
+file that each test copies, on PostgreSQL into one database that is emptied (TRUNCATE)
+after each test.
 """
 
 import asyncio
@@ -90,15 +91,33 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_available: str | None, worker_tag: str) -> Iterator[str]:
+def postgres_database(postgres_available: str | None, worker_tag: str) -> Iterator[str]:
+    """One migrated database for the whole run; each test empties it afterwards."""
     if postgres_available is not None:
         yield ""
         return
-    name = f"redgrid_template_{worker_tag}"
+    name = f"redgrid_test_{worker_tag}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     asyncio.run(_migrate_to_head(_pg_url(name)))
     yield name
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate_all(url: str) -> None:
+    """Empty every table but Alembic's, and restart the id sequences (fast, unlike a new
+    database per test)."""
+    connection = await asyncpg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'alembic_version'"
+        )
+        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+        await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -111,17 +130,15 @@ def backend(request: pytest.FixtureRequest, postgres_available: str | None) -> s
 def database_url(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, worker_tag: str
 ) -> Iterator[str]:
-    """A fresh database at the newest schema revision, on each backend."""
+    """An empty database at the newest schema revision, on each backend."""
     if backend == "sqlite":
         path = tmp_path / "redgrid.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template = request.getfixturevalue("postgres_template")
-    name = f"redgrid_test_{worker_tag}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield _pg_url(name)
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url = _pg_url(request.getfixturevalue("postgres_database"))
+    yield url
+    asyncio.run(_truncate_all(url))
 
 
 @pytest.fixture

@@ -26,6 +26,19 @@ class Settings(BaseSettings):
     default_locale: Locale = "zh_CN"
     routing_buffer_m: float = Field(default=300.0, ge=0, le=5000)
 
+    ticket_prefix: str = Field(default="DX", pattern=r"^[A-Z]{1,6}$")
+    daily_ticket_limit: int = Field(default=10, ge=1)
+    auto_close_days: float = Field(default=3, gt=0)
+    invite_ttl_days: float = Field(default=7, gt=0)
+    duplicate_radius_m: float = Field(default=100, ge=0)
+    duplicate_window_days: float = Field(default=14, ge=0)
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    webhook_path: str = "/telegram/webhook"
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:

@@ -1,15 +1,46 @@
 """SQLModel tables and the database session. Importing this package registers every table."""
 
 from redgrid.models.district import Community, Compound, DistrictRevision, Grid
+from redgrid.models.fsm import FsmRecord
+from redgrid.models.invites import Invite
+from redgrid.models.outbox import OutboxMessage, OutboxStatus
 from redgrid.models.people import Membership, Person, Role, Scope
+from redgrid.models.tickets import (
+    OPEN_STATUSES,
+    EventKind,
+    PhotoKind,
+    Priority,
+    Rating,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    TicketPhoto,
+    TicketSource,
+    TicketStatus,
+)
 
 __all__ = [
+    "OPEN_STATUSES",
     "Community",
     "Compound",
     "DistrictRevision",
+    "EventKind",
+    "FsmRecord",
     "Grid",
+    "Invite",
     "Membership",
+    "OutboxMessage",
+    "OutboxStatus",
     "Person",
+    "PhotoKind",
+    "Priority",
+    "Rating",
     "Role",
     "Scope",
+    "Ticket",
+    "TicketEvent",
+    "TicketFollower",
+    "TicketPhoto",
+    "TicketSource",
+    "TicketStatus",
 ]

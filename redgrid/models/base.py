@@ -5,8 +5,10 @@ constraint is created (Alembic's batch mode on SQLite needs named constraints).
 """
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import DateTime
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -44,3 +46,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def enum_column(enum: type[StrEnum], name: str, *, length: int = 32) -> SAEnum:
+    """A VARCHAR with a CHECK of the enum's values: portable, and readable in SQL.
+
+    The fixed length leaves room for values added later without a column change.
+    """
+    return SAEnum(
+        enum,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        name=name,
+    )

@@ -4,10 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint
-from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
-from redgrid.models.base import UTCDateTime, utcnow
+from redgrid.models.base import UTCDateTime, enum_column, utcnow
 
 
 class Role(StrEnum):
@@ -33,10 +32,11 @@ class Person(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     locale: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    forgotten_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # Which scope each role is held in; the database refuses any other combination.
-_ROLE_SCOPE_RULE = (
+ROLE_SCOPE_RULE = (
     "(role IN ('secretary', 'grid_worker') AND grid_id IS NOT NULL AND community_id IS NULL)"
     " OR (role = 'officer' AND community_id IS NOT NULL AND grid_id IS NULL)"
     " OR (role = 'admin' AND grid_id IS NULL AND community_id IS NULL)"
@@ -51,20 +51,11 @@ class Membership(SQLModel, table=True):
     district). Memberships are deactivated rather than deleted so history stays readable.
     """
 
-    __table_args__ = (CheckConstraint(_ROLE_SCOPE_RULE, name="role_scope"),)
+    __table_args__ = (CheckConstraint(ROLE_SCOPE_RULE, name="role_scope"),)
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
-    role: Role = Field(
-        sa_type=SAEnum(
-            Role,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda roles: [role.value for role in roles],
-            name="role",
-        )
-    )
+    role: Role = Field(sa_type=enum_column(Role, "role", length=16))
     grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     active: bool = Field(default=True)

@@ -1,0 +1,140 @@
+"""Start-up and shutdown of the bot, in polling or webhook mode.
+
+Both modes build the same ``BotApp``: the database, the bot, the storage, the dispatcher
+and the outbox sender, and the same start-up work (command menus in both languages,
+pending pushes from before a restart).
+"""
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.base import BaseSession
+from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from redgrid.bot.factory import create_bot, create_dispatcher, create_storage
+from redgrid.bot.i18n import N_, SUPPORTED_LOCALES, create_i18n
+from redgrid.bot.notifier import OutboxSender
+from redgrid.bot.settings import Settings
+from redgrid.models.db import create_engine, create_session_factory
+from redgrid.services.categories import load_categories
+
+logger = logging.getLogger(__name__)
+
+
+# Descriptions are translated per language at start-up.
+COMMANDS = (
+    ("start", N_("Main menu")),
+    ("new", N_("Raise a complaint")),
+    ("mytickets", N_("My tickets")),
+    ("queue", N_("My grid's open tickets")),
+    ("language", N_("Language")),
+    ("mydata", N_("A copy of my data")),
+    ("forget", N_("Erase my personal data")),
+    ("cancel", N_("Cancel what I am doing")),
+    ("help", N_("Help")),
+)
+# Telegram matches a client's language by its two-letter code.
+TELEGRAM_LANGUAGE = {"zh_CN": "zh", "en": "en"}
+
+
+@dataclass
+class BotApp:
+    settings: Settings
+    engine: AsyncEngine
+    bot: Bot
+    dispatcher: Dispatcher
+    sender: OutboxSender
+    i18n: I18n
+
+    async def on_startup(self) -> None:
+        await set_command_menus(self.bot, self.i18n)
+        sent = await self.sender.drain()
+        if sent:
+            logger.info("sent %d pushes left pending before the restart", sent)
+
+    async def register_webhook(self) -> None:
+        settings = self.settings
+        if settings.webhook_url is None or settings.webhook_secret is None:
+            raise ValueError("WEBHOOK_URL and WEBHOOK_SECRET must be set for webhook mode")
+        await self.bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+        )
+
+    async def on_shutdown(self) -> None:
+        await self.dispatcher.storage.close()
+        await self.engine.dispose()
+
+
+def build_app(settings: Settings, bot_session: BaseSession | None = None) -> BotApp:
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    bot = create_bot(settings, session=bot_session)
+    i18n = create_i18n(settings.default_locale)
+    storage, isolation = create_storage(settings, session_factory)
+    sender = OutboxSender(bot, session_factory)
+    dispatcher = create_dispatcher(
+        settings,
+        session_factory=session_factory,
+        storage=storage,
+        events_isolation=isolation,
+        i18n=i18n,
+        catalogue=load_categories(),
+        sender=sender,
+    )
+    app = BotApp(settings, engine, bot, dispatcher, sender, i18n)
+    dispatcher.startup.register(app.on_startup)
+    dispatcher.shutdown.register(app.on_shutdown)
+    return app
+
+
+async def set_command_menus(bot: Bot, i18n: I18n) -> None:
+    """The "/" menu in each language, and the default language's for everyone else."""
+    for locale in SUPPORTED_LOCALES:
+        commands = [
+            BotCommand(command=name, description=i18n.gettext(text, locale=locale))
+            for name, text in COMMANDS
+        ]
+        await bot.set_my_commands(commands, language_code=TELEGRAM_LANGUAGE[locale])
+        if locale == i18n.default_locale:
+            await bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+
+
+async def run_polling(settings: Settings, bot_session: BaseSession | None = None) -> None:
+    app = build_app(settings, bot_session)
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    await app.dispatcher.start_polling(app.bot, handle_signals=True)
+
+
+def create_webhook_app(app: BotApp) -> web.Application:
+    """An aiohttp application that takes Telegram's posts on ``WEBHOOK_PATH``.
+
+    A request without the right ``X-Telegram-Bot-Api-Secret-Token`` is refused before
+    anything is processed. Updates are handled before the answer (not in the background):
+    a crash then answers 500 and Telegram delivers the update again instead of losing it.
+    """
+    settings = app.settings
+    if settings.webhook_secret is None:
+        raise ValueError("WEBHOOK_SECRET is not set: a webhook without one accepts forgeries")
+    web_app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=app.dispatcher,
+        bot=app.bot,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        handle_in_background=False,
+    ).register(web_app, path=settings.webhook_path)
+    setup_application(web_app, app.dispatcher, bot=app.bot)
+    return web_app
+
+
+def run_webhook(settings: Settings) -> None:
+    app = build_app(settings)
+    web_app = create_webhook_app(app)
+    app.dispatcher.startup.register(app.register_webhook)
+    web.run_app(web_app, host=settings.webhook_host, port=settings.webhook_port)

@@ -1,0 +1,224 @@
+"""Pushes: messages the bot sends on its own initiative, through the outbox.
+
+A handler that changes a ticket calls ``notifier.message(...)`` / ``photos(...)`` /
+``location(...)``; each becomes an ``OutboxMessage`` row in the same transaction as the
+change. After the commit the database middleware hands the new rows to the
+``OutboxSender``, which sends them at once; rows it could not send stay pending for the
+next drain. So a push is never lost to a crash, and at worst sent twice (a crash between
+the send and marking it sent).
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import SendLocation, SendMediaGroup, SendMessage, SendPhoto, TelegramMethod
+from aiogram.types import InlineKeyboardMarkup, InputMediaPhoto
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from redgrid.models import OutboxMessage, OutboxStatus
+from redgrid.models.base import utcnow
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+# A claimed row is not offered to another sender for this long; a sender that dies
+# mid-send leaves the row to be retried after it.
+CLAIM_LEASE = timedelta(minutes=2)
+MAX_ALBUM = 10
+
+
+@dataclass
+class Notifier:
+    """Collects the pushes of one unit of work as outbox rows in its session."""
+
+    session: AsyncSession
+    staged: list[OutboxMessage] = field(default_factory=list)
+
+    def _stage(self, chat_id: int, method: str, params: dict, person_id, ticket_id) -> None:
+        row = OutboxMessage(
+            chat_id=chat_id, method=method, params=params, person_id=person_id, ticket_id=ticket_id
+        )
+        self.session.add(row)
+        self.staged.append(row)
+
+    def message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        person_id: int | None = None,
+        ticket_id: int | None = None,
+    ) -> None:
+        params: dict = {"text": text}
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup.model_dump(mode="json", exclude_none=True)
+        self._stage(chat_id, "message", params, person_id, ticket_id)
+
+    def photos(
+        self,
+        chat_id: int,
+        file_ids: Sequence[str],
+        *,
+        caption: str | None = None,
+        person_id: int | None = None,
+        ticket_id: int | None = None,
+    ) -> None:
+        """One photo, or an album of up to ten, by Telegram file id."""
+        for start in range(0, len(file_ids), MAX_ALBUM):
+            chunk = list(file_ids[start : start + MAX_ALBUM])
+            params = {"file_ids": chunk, "caption": caption if start == 0 else None}
+            self._stage(chat_id, "photos", params, person_id, ticket_id)
+
+    def location(
+        self,
+        chat_id: int,
+        latitude: float,
+        longitude: float,
+        *,
+        person_id: int | None = None,
+        ticket_id: int | None = None,
+    ) -> None:
+        params = {"latitude": latitude, "longitude": longitude}
+        self._stage(chat_id, "location", params, person_id, ticket_id)
+
+
+def build_method(row: OutboxMessage) -> TelegramMethod:
+    """The Bot API call an outbox row stands for."""
+    params = row.params
+    if row.method == "message":
+        markup = params.get("reply_markup")
+        return SendMessage(
+            chat_id=row.chat_id,
+            text=params["text"],
+            reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
+        )
+    if row.method == "photos":
+        file_ids, caption = params["file_ids"], params.get("caption")
+        if len(file_ids) == 1:
+            return SendPhoto(chat_id=row.chat_id, photo=file_ids[0], caption=caption)
+        media = [
+            InputMediaPhoto(media=file_id, caption=caption if i == 0 else None)
+            for i, file_id in enumerate(file_ids)
+        ]
+        return SendMediaGroup(chat_id=row.chat_id, media=media)
+    if row.method == "location":
+        return SendLocation(
+            chat_id=row.chat_id, latitude=params["latitude"], longitude=params["longitude"]
+        )
+    raise ValueError(f"unknown outbox method {row.method!r}")
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(5 * 2**attempts, 3600))
+
+
+class OutboxSender:
+    """Sends outbox rows, each claimed first so two senders never send one row twice."""
+
+    def __init__(self, bot: Bot, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.bot = bot
+        self.session_factory = session_factory
+
+    async def deliver(self, ids: Sequence[int]) -> None:
+        """Send these rows now, in order; a chat whose row has to wait keeps its later rows."""
+        held_chats: set[int] = set()
+        async with self.session_factory() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(list(ids)))
+                    .order_by(col(OutboxMessage.id))
+                )
+            ).all()
+        for row in rows:
+            if row.chat_id in held_chats or not await self._claim(row.id):
+                held_chats.add(row.chat_id)
+                continue
+            if not await self._send(row):
+                held_chats.add(row.chat_id)
+
+    async def drain(self, *, limit: int = 100) -> int:
+        """Send pending rows whose time has come (after a restart, a retry-after, an error)."""
+        now = utcnow()
+        async with self.session_factory() as session:
+            ids = (
+                await session.exec(
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.status == OutboxStatus.PENDING)
+                    .where(OutboxMessage.next_attempt_at <= now)
+                    .order_by(col(OutboxMessage.id))
+                    .limit(limit)
+                )
+            ).all()
+        await self.deliver(ids)
+        return len(ids)
+
+    async def _claim(self, row_id: int) -> bool:
+        now = utcnow()
+        async with self.session_factory() as session, session.begin():
+            result = await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row_id)
+                .where(OutboxMessage.status == OutboxStatus.PENDING)
+                .where(OutboxMessage.next_attempt_at <= now)
+                .values(next_attempt_at=now + CLAIM_LEASE)
+            )
+            return result.rowcount == 1
+
+    async def _send(self, row: OutboxMessage) -> bool:
+        """Send one claimed row and record the outcome; True when the chat may go on."""
+        try:
+            await self.bot(build_method(row))
+        except TelegramRetryAfter as error:
+            retry_at = utcnow() + timedelta(seconds=error.retry_after)
+            await self._finish(row.id, OutboxStatus.PENDING, row.attempts, "retry after", retry_at)
+            return False
+        except TelegramForbiddenError as error:
+            logger.info("chat %s is unreachable: %s", row.chat_id, error.message)
+            await self._finish(row.id, OutboxStatus.FAILED, row.attempts + 1, error.message)
+            return True
+        except TelegramBadRequest as error:
+            logger.warning("outbox row %s refused: %s", row.id, error.message)
+            await self._finish(row.id, OutboxStatus.FAILED, row.attempts + 1, error.message)
+            return True
+        except (TelegramServerError, TelegramNetworkError) as error:
+            attempts = row.attempts + 1
+            status = OutboxStatus.FAILED if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
+            await self._finish(row.id, status, attempts, str(error), utcnow() + _backoff(attempts))
+            return False
+        await self._finish(row.id, OutboxStatus.SENT, row.attempts + 1, None, sent=True)
+        return True
+
+    async def _finish(
+        self,
+        row_id: int,
+        status: OutboxStatus,
+        attempts: int,
+        error: str | None,
+        next_attempt_at: datetime | None = None,
+        *,
+        sent: bool = False,
+    ) -> None:
+        values: dict = {"status": status, "attempts": attempts, "last_error": error and error[:500]}
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        if sent:
+            values["sent_at"] = utcnow()
+        async with self.session_factory() as session, session.begin():
+            await session.exec(
+                update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(**values)
+            )

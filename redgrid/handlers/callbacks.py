@@ -1,0 +1,87 @@
+"""Every button's callback data, in one place so prefixes never collide.
+
+Callback data carries ids and choices only, never a verdict: every handler re-checks the
+actor's role and the ticket's state on the server. Prefixes carry a version (``v1``...):
+a changed layout gets a new prefix, and buttons on old messages still decode or fall to
+the stale-button handler instead of being misread. Telegram allows 64 bytes.
+"""
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class MenuItem(StrEnum):
+    COMPLAIN = "complain"
+    MY_TICKETS = "mine"
+    QUEUE = "queue"
+    LANGUAGE = "lang"
+    HELP = "help"
+
+
+class MenuCb(CallbackData, prefix="m1"):
+    item: MenuItem
+
+
+class LanguageCb(CallbackData, prefix="l1"):
+    locale: str
+
+
+class DraftAction(StrEnum):
+    """Steps and answers inside the complaint conversation."""
+
+    BACK = "back"
+    CANCEL = "cancel"
+    PHOTOS_DONE = "photos_done"
+    SKIP_PHOTOS = "skip_photos"
+    PLACE_LOCATION = "loc"
+    PLACE_COMPOUND = "compound"
+    PLACE_ADDRESS = "address"
+    DISTRICT_DESK = "desk"
+    CONSENT_SHARE = "share"
+    CONSENT_ANONYMOUS = "anon"
+    CONFIRM = "confirm"
+    EDIT = "edit"
+    NEW_ANYWAY = "new"
+
+
+class DraftCb(CallbackData, prefix="d1"):
+    action: DraftAction
+
+
+class CategoryCb(CallbackData, prefix="c1"):
+    code: str
+
+
+class ChoiceCb(CallbackData, prefix="p1"):
+    """Pick the n-th of the options the bot just listed (grids, compounds, sections)."""
+
+    kind: str
+    index: int
+
+
+class TicketAction(StrEnum):
+    # the grid team
+    ACCEPT = "acc"
+    TRANSFER = "tr"
+    CONSULT = "con"
+    INVALID = "inv"
+    RESOLVE = "res"
+    EXTEND = "ext"
+    ASK = "ask"
+    # the reporter and followers
+    DETAIL = "det"
+    FOLLOW = "fol"
+    COMMENT = "com"
+    PHOTO = "pho"
+    ANSWER = "ans"
+
+
+class TicketCb(CallbackData, prefix="t1"):
+    action: TicketAction
+    ticket_id: int
+
+
+class RateCb(CallbackData, prefix="r1"):
+    ticket_id: int
+    rating: str

@@ -1,0 +1,133 @@
+"""Greeting, main menu, help, language and cancel: what every person can do anywhere."""
+
+from aiogram import F
+from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from redgrid.bot.i18n import SUPPORTED_LOCALES
+from redgrid.handlers.blueprint import Blueprint
+from redgrid.handlers.callbacks import LanguageCb, MenuCb, MenuItem
+from redgrid.models import Person, Role
+from redgrid.services.people import Actor, memberships, set_locale
+
+router = Blueprint(__name__)
+
+LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
+TEAM_ROLES = {Role.SECRETARY, Role.GRID_WORKER, Role.OFFICER, Role.ADMIN}
+
+
+async def is_team_member(session: AsyncSession, actor: Actor) -> bool:
+    if actor.is_admin:
+        return True
+    return any(m.role in TEAM_ROLES for m in await memberships(session, actor.person_id))
+
+
+def refuse_button(callback_answer: CallbackAnswer, text: str | None = None) -> None:
+    """Answer a stale, foreign or forged button with an alert; the caller changes nothing.
+
+    Every callback query is answered by aiogram's ``CallbackAnswerMiddleware`` after the
+    handler: handlers set ``callback_answer`` instead of calling ``query.answer()``.
+    """
+    callback_answer.text = text or _("This button is no longer valid.")
+    callback_answer.show_alert = True
+
+
+def main_menu(*, team: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("📝 Raise a complaint"), callback_data=MenuCb(item=MenuItem.COMPLAIN))
+    builder.button(text=_("📋 My tickets"), callback_data=MenuCb(item=MenuItem.MY_TICKETS))
+    if team:
+        builder.button(text=_("🗂 My grid's queue"), callback_data=MenuCb(item=MenuItem.QUEUE))
+    builder.button(text=_("🌐 Language"), callback_data=MenuCb(item=MenuItem.LANGUAGE))
+    builder.button(text=_("❓ Help"), callback_data=MenuCb(item=MenuItem.HELP))
+    builder.adjust(1, 1, *([1] if team else []), 2)
+    return builder.as_markup()
+
+
+async def show_menu(message: Message, session: AsyncSession, actor: Actor, text: str) -> None:
+    await message.answer(text, reply_markup=main_menu(team=await is_team_member(session, actor)))
+
+
+@router.message(CommandStart(deep_link=False), F.chat.type == "private")
+async def start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor) -> None:
+    await state.clear()
+    greeting = _(
+        "Hello! This is the red grid service of Dongxiang District.\n\n"
+        "Tell us about a problem in your neighbourhood: it goes straight to the grid team "
+        "that looks after that spot, and you will hear back at every step."
+    )
+    await show_menu(message, session, actor, greeting)
+
+
+def help_text() -> str:
+    return _(
+        "<b>What I can do</b>\n"
+        "/new: raise a complaint (photos and a location help the team)\n"
+        "/mytickets: your complaints and their progress\n"
+        "/queue: open tickets of your grid (grid teams)\n"
+        "/language: 中文 / English\n"
+        "/mydata: a copy of the data we keep about you\n"
+        "/forget: erase your personal data\n"
+        "/cancel: stop what you are doing"
+    )
+
+
+@router.message(Command("help"))
+async def help_command(message: Message) -> None:
+    await message.answer(help_text())
+
+
+@router.callback_query(MenuCb.filter(F.item == MenuItem.HELP))
+async def help_button(query: CallbackQuery) -> None:
+    await query.message.answer(help_text())
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for locale in SUPPORTED_LOCALES:
+        builder.button(text=LANGUAGE_NAMES[locale], callback_data=LanguageCb(locale=locale))
+    return builder.as_markup()
+
+
+@router.message(Command("language"))
+async def language_command(message: Message) -> None:
+    await message.answer(_("Choose your language:"), reply_markup=language_keyboard())
+
+
+@router.callback_query(MenuCb.filter(F.item == MenuItem.LANGUAGE))
+async def language_button(query: CallbackQuery) -> None:
+    await query.message.answer(_("Choose your language:"), reply_markup=language_keyboard())
+
+
+@router.callback_query(LanguageCb.filter())
+async def language_chosen(
+    query: CallbackQuery,
+    callback_data: LanguageCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    person: Person,
+    actor: Actor,
+    i18n: I18n,
+) -> None:
+    if callback_data.locale not in SUPPORTED_LOCALES:
+        refuse_button(callback_answer)
+        return
+    await set_locale(session, person, callback_data.locale)
+    await session.commit()
+    with i18n.use_locale(callback_data.locale):
+        text = _("Language: {language}").format(language=LANGUAGE_NAMES[callback_data.locale])
+        await show_menu(query.message, session, actor, text)
+
+
+@router.message(Command("cancel"), StateFilter("*"))
+async def cancel(message: Message, state: FSMContext, session: AsyncSession, actor: Actor) -> None:
+    had_state = await state.get_state() is not None
+    await state.clear()
+    text = _("Cancelled. Nothing was sent.") if had_state else _("Nothing to cancel.")
+    await show_menu(message, session, actor, text)

@@ -1,0 +1,338 @@
+"""People and their roles: who someone is, what they may act on, and PIPL's /mydata and /forget.
+
+The caller owns the transaction; these functions only flush.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from redgrid.models import (
+    Membership,
+    Person,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    TicketPhoto,
+)
+from redgrid.models.base import utcnow
+
+SUPPORTED_LOCALES = ("zh_CN", "en")
+TEAM_ROLES = (Role.SECRETARY, Role.GRID_WORKER)
+# Person columns are this wide; Telegram names can be longer.
+MAX_DISPLAY_NAME = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, as the services need it; the handler builds it once per update."""
+
+    person_id: int
+    telegram_id: int
+    is_admin: bool
+
+
+async def get_or_create_person(
+    session: AsyncSession, telegram_id: int, display_name: str, locale: str | None
+) -> Person:
+    """The person with this Telegram id, created on first contact.
+
+    Two updates from a new user can arrive at once: the insert does nothing when the other
+    one won, and both then read the same row. (Known people are read without an insert,
+    which on PostgreSQL would use up a sequence number every time.) ``locale`` is only
+    stored for a new person; a saved choice is changed with ``set_locale``. A forgotten
+    person's Telegram id was replaced by a tombstone, so someone who returns after /forget
+    starts afresh.
+    """
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}; use one of {SUPPORTED_LOCALES}")
+    display_name = display_name[:MAX_DISPLAY_NAME]
+    by_telegram_id = select(Person).where(Person.telegram_id == telegram_id)
+    person = (await session.exec(by_telegram_id)).one_or_none()
+    if person is None:
+        dialect = (await session.connection()).dialect.name
+        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+        await session.exec(
+            insert(Person)
+            .values(
+                telegram_id=telegram_id,
+                display_name=display_name,
+                locale=locale,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["telegram_id"])
+        )
+        person = (await session.exec(by_telegram_id)).one()
+    if person.display_name != display_name:
+        person.display_name = display_name
+        await session.flush()
+    return person
+
+
+async def set_locale(session: AsyncSession, person: Person, locale: str) -> None:
+    if locale not in SUPPORTED_LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}; use one of {SUPPORTED_LOCALES}")
+    person.locale = locale
+    session.add(person)
+    await session.flush()
+
+
+async def memberships(session: AsyncSession, person_id: int) -> list[Membership]:
+    """The person's active roles, oldest first."""
+    rows = await session.exec(
+        select(Membership)
+        .where(Membership.person_id == person_id, col(Membership.active))
+        .order_by(col(Membership.id))
+    )
+    return list(rows.all())
+
+
+async def grant_role(
+    session: AsyncSession,
+    person_id: int,
+    role: Role,
+    grid_id: int | None = None,
+    community_id: int | None = None,
+) -> Membership:
+    """Give a role in a scope; granting it again re-activates or returns the same row."""
+    _check_scope(role, grid_id, community_id)
+    existing = (
+        await session.exec(
+            select(Membership)
+            .where(
+                Membership.person_id == person_id,
+                Membership.role == role,
+                Membership.grid_id == grid_id,
+                Membership.community_id == community_id,
+            )
+            .order_by(col(Membership.active).desc(), col(Membership.id))
+        )
+    ).first()
+    if existing is None:
+        existing = Membership(
+            person_id=person_id, role=role, grid_id=grid_id, community_id=community_id
+        )
+        session.add(existing)
+    existing.active = True
+    await session.flush()
+    return existing
+
+
+def _check_scope(role: Role, grid_id: int | None, community_id: int | None) -> None:
+    """The same rule the database enforces, with a message a person can read."""
+    if role in TEAM_ROLES:
+        valid = grid_id is not None and community_id is None
+    elif role is Role.OFFICER:
+        valid = community_id is not None and grid_id is None
+    elif role is Role.ADMIN:
+        valid = grid_id is None and community_id is None
+    else:
+        valid = grid_id is None
+    if not valid:
+        raise ValueError(
+            f"role {role} cannot be held with grid_id={grid_id}, community_id={community_id}"
+        )
+
+
+async def is_admin(
+    session: AsyncSession, person: Person, admin_telegram_ids: Collection[int]
+) -> bool:
+    """Admins are named in the settings or hold an active admin membership."""
+    if person.telegram_id in admin_telegram_ids:
+        return True
+    return any(m.role is Role.ADMIN for m in await memberships(session, person.id))
+
+
+async def team_members(session: AsyncSession, grid_id: int) -> list[Person]:
+    """The grid's secretaries and grid workers."""
+    return await _holders(
+        session, col(Membership.role).in_(TEAM_ROLES), Membership.grid_id == grid_id
+    )
+
+
+async def community_officers(session: AsyncSession, community_id: int) -> list[Person]:
+    return await _holders(
+        session, Membership.role == Role.OFFICER, Membership.community_id == community_id
+    )
+
+
+async def district_admins(
+    session: AsyncSession, admin_telegram_ids: Collection[int]
+) -> list[Person]:
+    """Admins from the settings (who have opened the bot) and by membership."""
+    admin_members = select(Membership.person_id).where(
+        Membership.role == Role.ADMIN, col(Membership.active)
+    )
+    rows = await session.exec(
+        select(Person)
+        .where(
+            or_(
+                col(Person.telegram_id).in_(list(admin_telegram_ids)),
+                col(Person.id).in_(admin_members),
+            ),
+            col(Person.forgotten_at).is_(None),
+        )
+        .order_by(col(Person.id))
+    )
+    return list(rows.all())
+
+
+async def _holders(session: AsyncSession, *conditions: Any) -> list[Person]:
+    """People with an active membership matching ``conditions``, each once, by id."""
+    holders = select(Membership.person_id).where(col(Membership.active), *conditions)
+    rows = await session.exec(
+        select(Person)
+        .where(col(Person.id).in_(holders), col(Person.forgotten_at).is_(None))
+        .order_by(col(Person.id))
+    )
+    return list(rows.all())
+
+
+async def can_handle(session: AsyncSession, actor: Actor, ticket: Ticket) -> bool:
+    """Whether the actor may act on the ticket as its team.
+
+    Grid members handle their grid's tickets; an officer handles everything of the
+    community (its queue and its grids' tickets carry its ``community_id``); admins handle
+    everything, desks and the district queue included.
+    """
+    if actor.is_admin:
+        return True
+    # The role-scope rule guarantees team roles a grid and officers a community, so an
+    # empty ticket field never matches.
+    return any(
+        (m.role in TEAM_ROLES and m.grid_id == ticket.grid_id)
+        or (m.role is Role.OFFICER and m.community_id == ticket.community_id)
+        for m in await memberships(session, actor.person_id)
+    )
+
+
+async def forget_person(session: AsyncSession, person: Person, now: datetime) -> None:
+    """Erase a person (PIPL): name, phone, language, roles and follows go.
+
+    The row stays, because tickets and their history point at it, but its Telegram id
+    becomes a negative tombstone (real user ids are positive) so nothing links it back to
+    the account. Tickets stay, now reported by a nameless row.
+    """
+    await session.exec(
+        update(Membership).where(col(Membership.person_id) == person.id).values(active=False)
+    )
+    await session.exec(delete(TicketFollower).where(col(TicketFollower.person_id) == person.id))
+    person.telegram_id = -person.id
+    person.display_name = ""
+    person.phone = None
+    person.locale = None
+    person.forgotten_at = now
+    session.add(person)
+    await session.flush()
+
+
+async def export_person_data(session: AsyncSession, person: Person) -> dict[str, Any]:
+    """Everything stored about the person, as JSON-ready data, for /mydata."""
+    roles = (
+        await session.exec(
+            select(Membership).where(Membership.person_id == person.id).order_by(col(Membership.id))
+        )
+    ).all()
+    tickets = (
+        await session.exec(
+            select(Ticket).where(Ticket.reporter_id == person.id).order_by(col(Ticket.id))
+        )
+    ).all()
+    photos = (
+        await session.exec(
+            select(TicketPhoto, Ticket.number)
+            .join(Ticket, col(TicketPhoto.ticket_id) == Ticket.id)
+            .where(TicketPhoto.added_by_id == person.id)
+            .order_by(col(TicketPhoto.id))
+        )
+    ).all()
+    events = (
+        await session.exec(
+            select(TicketEvent, Ticket.number)
+            .join(Ticket, col(TicketEvent.ticket_id) == Ticket.id)
+            .where(TicketEvent.actor_id == person.id)
+            .order_by(col(TicketEvent.id))
+        )
+    ).all()
+    follows = (
+        await session.exec(
+            select(TicketFollower, Ticket.number)
+            .join(Ticket, col(TicketFollower.ticket_id) == Ticket.id)
+            .where(TicketFollower.person_id == person.id)
+            .order_by(col(TicketFollower.created_at))
+        )
+    ).all()
+    return {
+        "profile": {
+            "id": person.id,
+            "telegram_id": person.telegram_id,
+            "display_name": person.display_name,
+            "phone": person.phone,
+            "locale": person.locale,
+            "created_at": _iso(person.created_at),
+            "forgotten_at": _iso(person.forgotten_at),
+        },
+        "memberships": [
+            {
+                "role": m.role.value,
+                "grid_id": m.grid_id,
+                "community_id": m.community_id,
+                "active": m.active,
+                "created_at": _iso(m.created_at),
+            }
+            for m in roles
+        ],
+        "tickets": [
+            {
+                "number": t.number,
+                "source": t.source.value,
+                "category": t.category,
+                "status": t.status.value,
+                "description": t.description,
+                "latitude": t.latitude,
+                "longitude": t.longitude,
+                "address": t.address,
+                "contact_consent": t.contact_consent,
+                "rating": t.rating.value if t.rating else None,
+                "rating_comment": t.rating_comment,
+                "created_at": _iso(t.created_at),
+            }
+            for t in tickets
+        ],
+        "photos": [
+            {
+                "ticket": number,
+                "kind": photo.kind.value,
+                "file_id": photo.file_id,
+                "file_unique_id": photo.file_unique_id,
+                "created_at": _iso(photo.created_at),
+            }
+            for photo, number in photos
+        ],
+        "events": [
+            {
+                "ticket": number,
+                "kind": event.kind.value,
+                "from_status": event.from_status.value if event.from_status else None,
+                "to_status": event.to_status.value if event.to_status else None,
+                "note": event.note,
+                "details": event.details,
+                "created_at": _iso(event.created_at),
+            }
+            for event, number in events
+        ],
+        "follows": [
+            {"ticket": number, "created_at": _iso(follow.created_at)} for follow, number in follows
+        ],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

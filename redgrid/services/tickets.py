@@ -1,0 +1,947 @@
+"""A ticket's closed loop: 点单 report → 派单 dispatch → 接单 accept → 办结 resolve → 评单 rate.
+
+Every status change is one conditional UPDATE that requires the status the actor saw
+(``UPDATE ticket SET ... WHERE id = :id AND status = :seen``): when two people act at once
+the database lets exactly one of them win, on SQLite and PostgreSQL alike, and the loser is
+told what the ticket is now. Every change appends a TicketEvent.
+
+The caller owns the transaction; these functions only flush. Time, limits and the category
+catalogue are passed in, so nothing here reads the settings.
+"""
+
+import math
+import re
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from redgrid.models import (
+    OPEN_STATUSES,
+    EventKind,
+    Grid,
+    Person,
+    PhotoKind,
+    Rating,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    TicketPhoto,
+    TicketSource,
+    TicketStatus,
+)
+from redgrid.services import people
+from redgrid.services.categories import Category, CategoryCatalogue, RouteKind
+from redgrid.services.geo import metres_per_degree
+from redgrid.services.people import Actor
+
+MAX_DESCRIPTION = 1000
+MAX_TEXT = 1000
+MAX_PHOTOS = 5
+MAX_ADDRESS = 200
+MIN_EXTENSION = timedelta(hours=1)
+MAX_EXTENSION = timedelta(days=30)
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+# Ticket ids are 32-bit integers; a longer "number" cannot be one.
+_MAX_ID = 2**31 - 1
+_NUMBER = re.compile(r"(?:([A-Za-z]{1,8})-)?0*(\d{1,10})")
+_PREFIX = re.compile(r"[A-Z]{1,8}")
+
+
+class TicketError(Exception):
+    """The ticket did not change; the reason is one a person can be told."""
+
+
+class TicketNotFound(TicketError):  # noqa: N818 - the name is the public interface
+    def __init__(self, reference: int | str) -> None:
+        super().__init__(f"no ticket {reference!r}")
+        self.reference = reference
+
+
+class IllegalTransition(TicketError):  # noqa: N818
+    """The action does not apply to the ticket as it is now (perhaps someone else just
+    moved it: ``from_status`` is the status after reloading)."""
+
+    def __init__(self, ticket_number: str | None, from_status: TicketStatus, action: str) -> None:
+        super().__init__(f"{ticket_number} is {from_status}: cannot {action}")
+        self.ticket_number = ticket_number
+        self.from_status = from_status
+        self.action = action
+
+
+class AlreadyTaken(TicketError):  # noqa: N818
+    """Someone accepted the ticket first; ``assignee`` says who."""
+
+    def __init__(self, ticket_number: str | None, assignee: Person | None) -> None:
+        super().__init__(f"{ticket_number} was already accepted")
+        self.ticket_number = ticket_number
+        self.assignee = assignee
+
+
+class NotAllowed(TicketError):  # noqa: N818
+    """The actor may not do this to this ticket."""
+
+
+class DailyLimitReached(TicketError):  # noqa: N818
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} tickets a day")
+        self.limit = limit
+
+
+@dataclass(slots=True)
+class TicketDraft:
+    """A report as the conversation collected it; ``routing`` says how ``grid_id`` was
+    found (e.g. "inside", "nearby", "address") and is kept in the CREATED event."""
+
+    source: TicketSource
+    category: str
+    description: str
+    photos: list[tuple[str, str]] = field(default_factory=list)  # (file_id, file_unique_id)
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+    grid_id: int | None = None
+    contact_consent: bool = False
+    routing: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The queue a ticket waits in.
+
+    ``grid_id`` is the grid queue; ``community_id`` the responsible community, set whenever
+    known (also for a grid's ticket, so its officer oversees it); ``desk`` a district desk.
+    Nothing set: the district's general queue.
+    """
+
+    grid_id: int | None = None
+    community_id: int | None = None
+    desk: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReporterTicket:
+    """A ticket in someone's "my tickets": their own, or one they follow."""
+
+    ticket: Ticket
+    following: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who hears about a ticket. Desk and district-queue tickets have no team here: the
+    handler adds the admins."""
+
+    reporter: Person | None  # None once the reporter was forgotten
+    followers: tuple[Person, ...]
+    team: tuple[Person, ...]
+    team_chat_id: int | None
+
+
+async def place(session: AsyncSession, category: Category, grid_id: int | None) -> Placement:
+    """Where a ticket of ``category`` found in ``grid_id`` (None: no grid found) goes."""
+    if category.routes_to.kind is RouteKind.DESK:
+        return Placement(desk=category.routes_to.desk)
+    if grid_id is None:
+        return Placement()
+    grid = await session.get(Grid, grid_id)
+    if grid is None or not grid.active:
+        raise ValueError(f"no active grid {grid_id}")
+    if category.routes_to.kind is RouteKind.COMMUNITY:
+        return Placement(community_id=grid.community_id)
+    return Placement(grid_id=grid.id, community_id=grid.community_id)
+
+
+async def create_ticket(
+    session: AsyncSession,
+    draft: TicketDraft,
+    reporter: Person,
+    catalogue: CategoryCatalogue,
+    now: datetime,
+    *,
+    number_prefix: str = "DX",
+    daily_limit: int = 10,
+    tz: ZoneInfo = DISTRICT_TZ,
+) -> Ticket:
+    """点单 and 派单: file the report and put it in its queue with its deadlines."""
+    if not _PREFIX.fullmatch(number_prefix):
+        raise ValueError(f"number prefix must be 1-8 capital letters, not {number_prefix!r}")
+    category = catalogue.get(draft.category)
+    description = _text(draft.description, "description", MAX_DESCRIPTION)
+    if len(draft.photos) > MAX_PHOTOS:
+        raise ValueError(f"at most {MAX_PHOTOS} photos, not {len(draft.photos)}")
+    if (draft.latitude is None) != (draft.longitude is None):
+        raise ValueError("latitude and longitude go together")
+    address = draft.address.strip() if draft.address else None
+    if address is not None and len(address) > MAX_ADDRESS:
+        raise ValueError(f"address is longer than {MAX_ADDRESS} characters")
+    local_midnight = datetime.combine(now.astimezone(tz).date(), time(), tzinfo=tz)
+    created_today = (
+        await session.exec(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.reporter_id == reporter.id, Ticket.created_at >= local_midnight)
+        )
+    ).one()
+    if created_today >= daily_limit:
+        raise DailyLimitReached(daily_limit)
+    placement = await place(session, category, draft.grid_id)
+    ticket = Ticket(
+        source=draft.source,
+        category=category.code,
+        description=description,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        address=address or None,
+        grid_id=placement.grid_id,
+        community_id=placement.community_id,
+        desk=placement.desk,
+        status=TicketStatus.DISPATCHED,
+        priority=category.priority,
+        respond_by=now + category.respond,
+        resolve_by=now + category.resolve,
+        reporter_id=reporter.id,
+        contact_consent=draft.contact_consent,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    await session.flush()
+    ticket.number = f"{number_prefix}-{ticket.id:06d}"
+    for position, (file_id, unique_id) in enumerate(draft.photos):
+        session.add(
+            TicketPhoto(
+                ticket_id=ticket.id,
+                kind=PhotoKind.REPORT,
+                position=position,
+                file_id=file_id,
+                file_unique_id=unique_id,
+                added_by_id=reporter.id,
+                created_at=now,
+            )
+        )
+    details: dict[str, Any] = {"placement": asdict(placement)}
+    if draft.routing is not None:
+        details["routing"] = draft.routing
+    _record(
+        session,
+        ticket,
+        EventKind.CREATED,
+        reporter.id,
+        now,
+        None,
+        TicketStatus.DISPATCHED,
+        details=details,
+    )
+    await session.flush()
+    return ticket
+
+
+async def accept(
+    session: AsyncSession, ticket: Ticket | int, actor: Actor, now: datetime
+) -> Ticket:
+    """接单: the actor takes the ticket. Of two racing members exactly one wins; the other
+    gets AlreadyTaken naming the winner."""
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    try:
+        await _transition(
+            session,
+            ticket,
+            "accept",
+            {TicketStatus.DISPATCHED},
+            now,
+            status=TicketStatus.ACCEPTED,
+            assignee_id=actor.person_id,
+            accepted_at=now,
+        )
+    except IllegalTransition:
+        if ticket.status is TicketStatus.ACCEPTED:
+            winner = await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
+            raise AlreadyTaken(ticket.number, winner) from None
+        raise
+    _record(
+        session,
+        ticket,
+        EventKind.ACCEPTED,
+        actor.person_id,
+        now,
+        TicketStatus.DISPATCHED,
+        TicketStatus.ACCEPTED,
+    )
+    await session.flush()
+    return ticket
+
+
+async def transfer(
+    session: AsyncSession,
+    ticket: Ticket | int,
+    actor: Actor,
+    now: datetime,
+    *,
+    catalogue: CategoryCatalogue,
+    target_grid_id: int | None = None,
+    to_community: bool = False,
+    note: str | None = None,
+) -> Ticket:
+    """Send the ticket to another grid (placed by its category's rules) or up to its
+    community's queue. The new team gets a full response window; nobody is assigned."""
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    if to_community == (target_grid_id is not None):
+        raise ValueError("give either a target grid or to_community, not both or neither")
+    category = catalogue.get(ticket.category)
+    if to_community:
+        if ticket.grid_id is None or ticket.community_id is None:
+            raise ValueError(f"{ticket.number} is not in a grid queue under a community")
+        target = Placement(community_id=ticket.community_id)
+    else:
+        target = await place(session, category, target_grid_id)
+    current = Placement(ticket.grid_id, ticket.community_id, ticket.desk)
+    if target == current:
+        raise ValueError(f"{ticket.number} is already in that queue")
+    before = await _transition(
+        session,
+        ticket,
+        "transfer",
+        OPEN_STATUSES,
+        now,
+        # The queue the actor saw: two transfers at once must not both win.
+        col(Ticket.grid_id).is_not_distinct_from(current.grid_id),
+        col(Ticket.community_id).is_not_distinct_from(current.community_id),
+        col(Ticket.desk).is_not_distinct_from(current.desk),
+        status=TicketStatus.DISPATCHED,
+        grid_id=target.grid_id,
+        community_id=target.community_id,
+        desk=target.desk,
+        assignee_id=None,
+        accepted_at=None,
+        respond_by=now + category.respond,
+    )
+    details = {
+        "from_grid": current.grid_id,
+        "to_grid": target.grid_id,
+        "to_community": to_community,
+    }
+    _record(
+        session,
+        ticket,
+        EventKind.TRANSFERRED,
+        actor.person_id,
+        now,
+        before,
+        TicketStatus.DISPATCHED,
+        note=_optional_text(note, "note"),
+        details=details,
+    )
+    await session.flush()
+    return ticket
+
+
+async def extend(
+    session: AsyncSession,
+    ticket: Ticket | int,
+    actor: Actor,
+    now: datetime,
+    extra: timedelta,
+    reason: str,
+) -> Ticket:
+    """Move the resolve deadline later, with a reason the history keeps."""
+    if not MIN_EXTENSION <= extra <= MAX_EXTENSION:
+        raise ValueError(f"an extension is between {MIN_EXTENSION} and {MAX_EXTENSION}")
+    reason = _text(reason, "reason", MAX_TEXT)
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    old_deadline = ticket.resolve_by
+    await _transition(
+        session,
+        ticket,
+        "extend",
+        {TicketStatus.ACCEPTED},
+        now,
+        Ticket.resolve_by == old_deadline,  # two extensions at once must not lose one
+        resolve_by=old_deadline + extra,
+    )
+    details = {
+        "old_resolve_by": old_deadline.isoformat(),
+        "new_resolve_by": ticket.resolve_by.isoformat(),
+    }
+    _record(session, ticket, EventKind.EXTENDED, actor.person_id, now, note=reason, details=details)
+    await session.flush()
+    return ticket
+
+
+async def resolve(
+    session: AsyncSession,
+    ticket: Ticket | int,
+    actor: Actor,
+    now: datetime,
+    note: str,
+    photo: tuple[str, str] | None = None,
+) -> Ticket:
+    """办结: the team says it is done, with a note and optionally a photo of the result."""
+    note = _text(note, "resolution note", MAX_TEXT)
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    await _transition(
+        session,
+        ticket,
+        "resolve",
+        {TicketStatus.ACCEPTED},
+        now,
+        status=TicketStatus.RESOLVED,
+        resolution_note=note,
+        resolved_at=now,
+    )
+    if photo is not None:
+        await _add_photo(session, ticket, PhotoKind.RESOLUTION, photo, actor.person_id, now)
+    _record(
+        session,
+        ticket,
+        EventKind.RESOLVED,
+        actor.person_id,
+        now,
+        TicketStatus.ACCEPTED,
+        TicketStatus.RESOLVED,
+        note=note,
+        details={"photo": photo is not None},
+    )
+    await session.flush()
+    return ticket
+
+
+async def rate(
+    session: AsyncSession,
+    ticket: Ticket | int,
+    actor: Actor,
+    now: datetime,
+    rating: Rating,
+    *,
+    catalogue: CategoryCatalogue,
+    comment: str | None = None,
+) -> Ticket:
+    """评单 by the reporter. Satisfied closes the ticket; unsatisfied sends it back for
+    rework (退回重办) with a fresh resolve deadline."""
+    comment = _optional_text(comment, "comment")
+    ticket = await _load(session, ticket)
+    _require_reporter(actor, ticket)
+    rated = {"rating": rating, "rating_comment": comment}
+    if rating is Rating.UNSATISFIED:
+        resolve_window = catalogue.get(ticket.category).resolve
+        await _transition(
+            session,
+            ticket,
+            "rate",
+            {TicketStatus.RESOLVED},
+            now,
+            status=TicketStatus.ACCEPTED,
+            rework_count=Ticket.rework_count + 1,
+            resolved_at=None,
+            resolve_by=now + resolve_window,
+            **rated,
+        )
+        kind, to_status = EventKind.REWORK, TicketStatus.ACCEPTED
+    else:
+        await _transition(
+            session,
+            ticket,
+            "rate",
+            {TicketStatus.RESOLVED},
+            now,
+            status=TicketStatus.CLOSED,
+            closed_at=now,
+            **rated,
+        )
+        kind, to_status = EventKind.RATED, TicketStatus.CLOSED
+    _record(
+        session,
+        ticket,
+        kind,
+        actor.person_id,
+        now,
+        TicketStatus.RESOLVED,
+        to_status,
+        note=comment,
+        details={"rating": rating.value},
+    )
+    await session.flush()
+    return ticket
+
+
+async def close_unrated(session: AsyncSession, now: datetime, after: timedelta) -> list[Ticket]:
+    """Close resolved tickets nobody rated within ``after``. Each close is conditional, so
+    two processes running this at once close (and record) each ticket once."""
+    due = await session.exec(
+        select(Ticket)
+        .where(Ticket.status == TicketStatus.RESOLVED, col(Ticket.resolved_at) <= now - after)
+        .order_by(col(Ticket.id))
+    )
+    closed = []
+    for ticket in due.all():
+        if await _update_if(
+            session,
+            ticket,
+            now,
+            Ticket.status == TicketStatus.RESOLVED,
+            status=TicketStatus.CLOSED,
+            closed_at=now,
+        ):
+            _record(
+                session,
+                ticket,
+                EventKind.CLOSED,
+                None,
+                now,
+                TicketStatus.RESOLVED,
+                TicketStatus.CLOSED,
+                note="unrated",
+            )
+            closed.append(ticket)
+    await session.flush()
+    return closed
+
+
+async def mark_invalid(
+    session: AsyncSession, ticket: Ticket | int, actor: Actor, now: datetime, note: str
+) -> Ticket:
+    """Not a real problem (spam, test, outside the district): ends the ticket."""
+    note = _text(note, "note", MAX_TEXT)
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    before = await _transition(
+        session, ticket, "mark invalid", OPEN_STATUSES, now, status=TicketStatus.INVALID
+    )
+    _record(
+        session,
+        ticket,
+        EventKind.INVALID,
+        actor.person_id,
+        now,
+        before,
+        TicketStatus.INVALID,
+        note=note,
+    )
+    await session.flush()
+    return ticket
+
+
+async def mark_duplicate(
+    session: AsyncSession,
+    ticket: Ticket | int,
+    actor: Actor,
+    now: datetime,
+    duplicate_of_number: str,
+    note: str | None = None,
+) -> Ticket:
+    """The same problem as an earlier ticket, which carries on in its place."""
+    note = _optional_text(note, "note")
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    original = await get_ticket(session, duplicate_of_number)
+    if original.id == ticket.id:
+        raise ValueError(f"{ticket.number} cannot duplicate itself")
+    before = await _transition(
+        session,
+        ticket,
+        "mark duplicate",
+        OPEN_STATUSES,
+        now,
+        status=TicketStatus.DUPLICATE,
+        duplicate_of_id=original.id,
+    )
+    _record(
+        session,
+        ticket,
+        EventKind.DUPLICATE,
+        actor.person_id,
+        now,
+        before,
+        TicketStatus.DUPLICATE,
+        note=note,
+        details={"duplicate_of": original.number},
+    )
+    await session.flush()
+    return ticket
+
+
+async def move_to_consultation(
+    session: AsyncSession,
+    ticket: Ticket | int,
+    actor: Actor,
+    now: datetime,
+    note: str | None = None,
+) -> Ticket:
+    """Put an open ticket on the neighbour consultation's list (邻里会商); the status stays.
+    Moving it again changes nothing and records nothing."""
+    note = _optional_text(note, "note")
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    if not ticket.status.is_open:
+        raise IllegalTransition(ticket.number, ticket.status, "move to consultation")
+    moved = await _update_if(
+        session,
+        ticket,
+        now,
+        col(Ticket.status).in_(OPEN_STATUSES),
+        col(Ticket.in_consultation).is_(False),
+        in_consultation=True,
+    )
+    if moved:
+        _record(session, ticket, EventKind.CONSULTATION, actor.person_id, now, note=note)
+        await session.flush()
+    elif not ticket.status.is_open:
+        raise IllegalTransition(ticket.number, ticket.status, "move to consultation")
+    return ticket
+
+
+async def add_comment(
+    session: AsyncSession, ticket: Ticket | int, actor: Actor, now: datetime, text: str
+) -> TicketEvent:
+    """More detail from the reporter or a follower while the team works on it."""
+    text = _text(text, "comment", MAX_TEXT)
+    ticket = await _load(session, ticket)
+    await _require_reporter_or_follower(session, actor, ticket)
+    _require_open(ticket, "comment")
+    event = _record(session, ticket, EventKind.COMMENT, actor.person_id, now, note=text)
+    ticket.updated_at = now
+    await session.flush()
+    return event
+
+
+async def add_photo(
+    session: AsyncSession,
+    ticket: Ticket | int,
+    actor: Actor,
+    now: datetime,
+    file_id: str,
+    unique_id: str,
+) -> TicketPhoto:
+    """Another photo of the problem from the reporter or a follower."""
+    ticket = await _load(session, ticket)
+    await _require_reporter_or_follower(session, actor, ticket)
+    _require_open(ticket, "add a photo")
+    photo = await _add_photo(
+        session, ticket, PhotoKind.REPORT, (file_id, unique_id), actor.person_id, now
+    )
+    _record(
+        session, ticket, EventKind.PHOTO, actor.person_id, now, details={"position": photo.position}
+    )
+    ticket.updated_at = now
+    await session.flush()
+    return photo
+
+
+async def ask_reporter(
+    session: AsyncSession, ticket: Ticket | int, actor: Actor, now: datetime, question: str
+) -> TicketEvent:
+    """The team asks the reporter through the bot, which keeps the reporter's identity hidden."""
+    question = _text(question, "question", MAX_TEXT)
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    _require_open(ticket, "ask the reporter")
+    event = _record(session, ticket, EventKind.QUESTION, actor.person_id, now, note=question)
+    ticket.updated_at = now
+    await session.flush()
+    return event
+
+
+async def answer_question(
+    session: AsyncSession, ticket: Ticket | int, actor: Actor, now: datetime, text: str
+) -> TicketEvent:
+    text = _text(text, "answer", MAX_TEXT)
+    ticket = await _load(session, ticket)
+    _require_reporter(actor, ticket)
+    _require_open(ticket, "answer")
+    event = _record(session, ticket, EventKind.ANSWER, actor.person_id, now, note=text)
+    ticket.updated_at = now
+    await session.flush()
+    return event
+
+
+async def follow(
+    session: AsyncSession, ticket: Ticket | int, person_id: int, now: datetime
+) -> bool:
+    """Follow someone else's ticket instead of filing a duplicate; True if newly following."""
+    ticket = await _load(session, ticket)
+    if ticket.reporter_id == person_id:
+        raise ValueError("the reporter already hears about their own ticket")
+    dialect = (await session.connection()).dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    result = await session.exec(
+        insert(TicketFollower)
+        .values(ticket_id=ticket.id, person_id=person_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "person_id"])
+    )
+    if result.rowcount != 1:
+        return False
+    _record(session, ticket, EventKind.FOLLOWED, person_id, now)
+    await session.flush()
+    return True
+
+
+async def get_ticket(session: AsyncSession, id_or_number: int | str) -> Ticket:
+    """A ticket by id or by number as people type it: "DX-000123", "dx-123", "123"."""
+    ticket = None
+    if isinstance(id_or_number, int):
+        ticket = await session.get(Ticket, id_or_number)
+    elif match := _NUMBER.fullmatch(id_or_number.strip()):
+        prefix, digits = match.groups()
+        if int(digits) <= _MAX_ID:
+            ticket = await session.get(Ticket, int(digits))
+        if ticket is not None and prefix and not ticket.number.startswith(f"{prefix.upper()}-"):
+            ticket = None
+    if ticket is None:
+        raise TicketNotFound(id_or_number)
+    return ticket
+
+
+async def ticket_history(session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
+    rows = await session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
+    )
+    return list(rows.all())
+
+
+async def ticket_photos(
+    session: AsyncSession, ticket_id: int, kind: PhotoKind | None = None
+) -> list[TicketPhoto]:
+    query = select(TicketPhoto).where(TicketPhoto.ticket_id == ticket_id)
+    if kind is not None:
+        query = query.where(TicketPhoto.kind == kind)
+    rows = await session.exec(query.order_by(col(TicketPhoto.kind), col(TicketPhoto.position)))
+    return list(rows.all())
+
+
+async def reporter_tickets(
+    session: AsyncSession, person_id: int, limit: int = 20
+) -> list[ReporterTicket]:
+    """The person's own tickets and the ones they follow, newest first."""
+    followed = select(TicketFollower.ticket_id).where(TicketFollower.person_id == person_id)
+    rows = await session.exec(
+        select(Ticket)
+        .where(or_(Ticket.reporter_id == person_id, col(Ticket.id).in_(followed)))
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return [ReporterTicket(ticket, ticket.reporter_id != person_id) for ticket in rows.all()]
+
+
+async def team_queue(session: AsyncSession, actor: Actor) -> list[Ticket]:
+    """Open tickets the actor can handle, the most pressing deadline first: the response
+    deadline while waiting for acceptance, then the resolve deadline."""
+    query = select(Ticket).where(col(Ticket.status).in_(OPEN_STATUSES))
+    if not actor.is_admin:
+        roles = await people.memberships(session, actor.person_id)
+        grids = [m.grid_id for m in roles if m.role in people.TEAM_ROLES]
+        communities = [m.community_id for m in roles if m.role is Role.OFFICER]
+        if not grids and not communities:
+            return []
+        query = query.where(
+            or_(col(Ticket.grid_id).in_(grids), col(Ticket.community_id).in_(communities))
+        )
+    deadline = case(
+        (Ticket.status == TicketStatus.DISPATCHED, Ticket.respond_by), else_=Ticket.resolve_by
+    )
+    rows = await session.exec(query.order_by(deadline, col(Ticket.id)))
+    return list(rows.all())
+
+
+async def nearby_open_tickets(
+    session: AsyncSession,
+    category: str,
+    lat: float,
+    lon: float,
+    now: datetime,
+    radius_m: float = 100,
+    max_age: timedelta = timedelta(days=14),
+) -> list[Ticket]:
+    """Open recent tickets of the same category around a spot, newest first: the
+    "is this already reported?" hint that offers following instead of a duplicate."""
+    metres_per_lon, metres_per_lat = metres_per_degree(lat)
+    d_lat, d_lon = radius_m / metres_per_lat, radius_m / metres_per_lon
+    rows = await session.exec(
+        select(Ticket)
+        .where(
+            Ticket.category == category,
+            col(Ticket.status).in_(OPEN_STATUSES),
+            col(Ticket.created_at) >= now - max_age,
+            col(Ticket.latitude).between(lat - d_lat, lat + d_lat),
+            col(Ticket.longitude).between(lon - d_lon, lon + d_lon),
+        )
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    )
+    return [
+        ticket
+        for ticket in rows.all()
+        if math.hypot(
+            (ticket.longitude - lon) * metres_per_lon, (ticket.latitude - lat) * metres_per_lat
+        )
+        <= radius_m
+    ]
+
+
+async def ticket_audience(session: AsyncSession, ticket: Ticket) -> Audience:
+    reporter = await session.get(Person, ticket.reporter_id)
+    followers = await session.exec(
+        select(Person)
+        .join(TicketFollower, col(TicketFollower.person_id) == Person.id)
+        .where(TicketFollower.ticket_id == ticket.id, col(Person.forgotten_at).is_(None))
+        .order_by(col(Person.id))
+    )
+    team: list[Person] = []
+    team_chat_id = None
+    if ticket.grid_id is not None:
+        team = await people.team_members(session, ticket.grid_id)
+        grid = await session.get(Grid, ticket.grid_id)
+        team_chat_id = grid.team_chat_id if grid is not None else None
+    elif ticket.community_id is not None and ticket.desk is None:
+        team = await people.community_officers(session, ticket.community_id)
+    return Audience(
+        reporter=reporter if reporter is not None and reporter.forgotten_at is None else None,
+        followers=tuple(followers.all()),
+        team=tuple(team),
+        team_chat_id=team_chat_id,
+    )
+
+
+async def _load(session: AsyncSession, ticket: Ticket | int) -> Ticket:
+    if isinstance(ticket, Ticket):
+        return ticket
+    found = await session.get(Ticket, ticket)
+    if found is None:
+        raise TicketNotFound(ticket)
+    return found
+
+
+async def _update_if(
+    session: AsyncSession, ticket: Ticket, now: datetime, *conditions: Any, **values: Any
+) -> bool:
+    """One conditional UPDATE of the ticket; True when it matched. The ticket is reloaded
+    either way, so it shows the winner's change when this call lost."""
+    result = await session.exec(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket.id, *conditions)
+        .values(updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(ticket)
+    return result.rowcount == 1
+
+
+async def _transition(
+    session: AsyncSession,
+    ticket: Ticket,
+    action: str,
+    allowed: Collection[TicketStatus],
+    now: datetime,
+    *conditions: Any,
+    **values: Any,
+) -> TicketStatus:
+    """Apply ``values`` if the ticket is still in the status the actor saw (one of
+    ``allowed``) and meets ``conditions``; returns that status, else IllegalTransition
+    with the status it has now."""
+    seen = ticket.status
+    if seen not in allowed or not await _update_if(
+        session, ticket, now, Ticket.status == seen, *conditions, **values
+    ):
+        raise IllegalTransition(ticket.number, ticket.status, action)
+    return seen
+
+
+def _record(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: EventKind,
+    actor_id: int | None,
+    now: datetime,
+    from_status: TicketStatus | None = None,
+    to_status: TicketStatus | None = None,
+    *,
+    note: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        actor_id=actor_id,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        details=details or {},
+        created_at=now,
+    )
+    session.add(event)
+    return event
+
+
+async def _add_photo(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: PhotoKind,
+    photo: tuple[str, str],
+    added_by_id: int,
+    now: datetime,
+) -> TicketPhoto:
+    last = (
+        await session.exec(
+            select(func.max(TicketPhoto.position)).where(
+                TicketPhoto.ticket_id == ticket.id, TicketPhoto.kind == kind
+            )
+        )
+    ).one()
+    file_id, unique_id = photo
+    added = TicketPhoto(
+        ticket_id=ticket.id,
+        kind=kind,
+        position=0 if last is None else last + 1,
+        file_id=file_id,
+        file_unique_id=unique_id,
+        added_by_id=added_by_id,
+        created_at=now,
+    )
+    session.add(added)
+    return added
+
+
+async def _require_team(session: AsyncSession, actor: Actor, ticket: Ticket) -> None:
+    if not await people.can_handle(session, actor, ticket):
+        raise NotAllowed(f"person {actor.person_id} is not on the team of {ticket.number}")
+
+
+def _require_reporter(actor: Actor, ticket: Ticket) -> None:
+    if actor.person_id != ticket.reporter_id:
+        raise NotAllowed(f"only the reporter of {ticket.number} may do this")
+
+
+async def _require_reporter_or_follower(
+    session: AsyncSession, actor: Actor, ticket: Ticket
+) -> None:
+    if actor.person_id == ticket.reporter_id:
+        return
+    if await session.get(TicketFollower, (ticket.id, actor.person_id)) is None:
+        raise NotAllowed(f"only the reporter or a follower of {ticket.number} may do this")
+
+
+def _require_open(ticket: Ticket, action: str) -> None:
+    if not ticket.status.is_open:
+        raise IllegalTransition(ticket.number, ticket.status, action)
+
+
+def _text(value: str, what: str, limit: int) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if len(text) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    return text
+
+
+def _optional_text(value: str | None, what: str) -> str | None:
+    return _text(value, what, MAX_TEXT) if value is not None and value.strip() else None

@@ -1,0 +1,296 @@
+"""Drive the real Dispatcher with real Update objects, no network.
+
+``RecordingSession`` stands in for the HTTP session (like aiogram's own ``MockedSession``):
+it records every Bot API call and answers with a plausible result. ``BotHarness`` builds
+the bot and dispatcher through the production factories and offers people who type,
+send photos and locations, and press buttons.
+
+    harness.resident.text("/start")
+    harness.resident.press(button)          # an InlineKeyboardButton from a recorded call
+    harness.calls_to(chat_id)               # what the bot sent there
+"""
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.methods import (
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendDocument,
+    SendLocation,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    Contact,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Location,
+    Message,
+    PhotoSize,
+    Sticker,
+    Update,
+    User,
+)
+
+from redgrid.bot.factory import create_bot, create_dispatcher
+from redgrid.bot.i18n import create_i18n
+from redgrid.bot.notifier import OutboxSender
+from redgrid.bot.settings import Settings
+from redgrid.bot.storage import DatabaseStorage
+from redgrid.services.categories import load_categories
+
+BOT_ID = 424242
+TOKEN = f"{BOT_ID}:TEST-token"
+BOT_USER = User(id=BOT_ID, is_bot=True, first_name="redgrid", username="redgrid_test_bot")
+
+
+@dataclass
+class RecordedCall:
+    method: TelegramMethod
+    result: Any
+
+    @property
+    def name(self) -> str:
+        return type(self.method).__name__
+
+    @property
+    def chat_id(self) -> int | None:
+        return getattr(self.method, "chat_id", None)
+
+    @property
+    def text(self) -> str:
+        """The text or caption a person reads."""
+        return getattr(self.method, "text", None) or getattr(self.method, "caption", None) or ""
+
+    @property
+    def buttons(self) -> list[InlineKeyboardButton]:
+        markup = getattr(self.method, "reply_markup", None)
+        if isinstance(markup, InlineKeyboardMarkup):
+            return [button for row in markup.inline_keyboard for button in row]
+        return []
+
+    def button(self, text_part: str) -> InlineKeyboardButton:
+        """The button whose label contains ``text_part``."""
+        for button in self.buttons:
+            if text_part in button.text:
+                return button
+        labels = [button.text for button in self.buttons]
+        raise AssertionError(f"no button containing {text_part!r} in {labels}")
+
+
+class RecordingSession(BaseSession):
+    """Records calls and fabricates results; chats in ``blocked`` answer 403."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[RecordedCall] = []
+        self.blocked: set[int] = set()
+        self._message_ids = itertools.count(1000)
+
+    async def close(self) -> None:
+        pass
+
+    async def stream_content(self, *args: Any, **kwargs: Any):  # pragma: no cover
+        raise NotImplementedError
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod, timeout: int | None = None
+    ):
+        chat_id = getattr(method, "chat_id", None)
+        if chat_id in self.blocked:
+            raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked")
+        result = self._result(method)
+        self.calls.append(RecordedCall(method, result))
+        return result
+
+    def _message(self, method: TelegramMethod, **content: Any) -> Message:
+        chat_id = method.chat_id
+        chat_type = "private" if int(chat_id) > 0 else "supergroup"
+        return Message(
+            message_id=next(self._message_ids),
+            date=datetime.now(UTC),
+            chat=Chat(id=chat_id, type=chat_type),
+            from_user=BOT_USER,
+            **content,
+        )
+
+    def _result(self, method: TelegramMethod) -> Any:
+        if isinstance(method, SendMessage):
+            return self._message(method, text=method.text, reply_markup=method.reply_markup)
+        if isinstance(method, SendPhoto):
+            photo = [PhotoSize(file_id=str(method.photo), file_unique_id="u", width=1, height=1)]
+            return self._message(method, photo=photo, caption=method.caption)
+        if isinstance(method, SendMediaGroup):
+            return [self._message(method, caption=media.caption) for media in method.media]
+        if isinstance(method, SendLocation):
+            location = Location(latitude=method.latitude, longitude=method.longitude)
+            return self._message(method, location=location)
+        if isinstance(method, SendDocument):
+            document = Document(file_id="doc", file_unique_id="doc")
+            return self._message(method, document=document, caption=method.caption)
+        if isinstance(method, EditMessageText | EditMessageReplyMarkup):
+            return True
+        if type(method).__name__ == "GetMe":
+            return BOT_USER
+        return True
+
+
+def messages(calls: list[RecordedCall]) -> list[RecordedCall]:
+    """The messages among the calls (not callback answers, chat actions or edits)."""
+    return [call for call in calls if call.name in ("SendMessage", "SendPhoto", "SendDocument")]
+
+
+@dataclass
+class Person:
+    """Someone who talks to the bot in a private chat."""
+
+    harness: "BotHarness"
+    user: User
+    last_message: Message | None = None
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    def _message(self, **content: Any) -> Message:
+        message = Message(
+            message_id=next(self.harness.update_ids),
+            date=datetime.now(UTC),
+            chat=Chat(id=self.user.id, type="private"),
+            from_user=self.user,
+            **content,
+        )
+        self.last_message = message
+        return message
+
+    async def send(self, **content: Any) -> list[RecordedCall]:
+        """Send a message with any content (text=..., photo=..., sticker=...)."""
+        update = Update(update_id=next(self.harness.update_ids), message=self._message(**content))
+        return await self.harness.feed(update)
+
+    async def text(self, text: str) -> list[RecordedCall]:
+        return await self.send(text=text)
+
+    async def photo(self, file_id: str = "photo-1", media_group_id: str | None = None):
+        sizes = [PhotoSize(file_id=file_id, file_unique_id=f"u-{file_id}", width=800, height=600)]
+        return await self.send(photo=sizes, media_group_id=media_group_id)
+
+    async def location(self, latitude: float, longitude: float, live_period: int | None = None):
+        location = Location(latitude=latitude, longitude=longitude, live_period=live_period)
+        return await self.send(location=location)
+
+    async def contact(self, phone: str) -> list[RecordedCall]:
+        contact = Contact(phone_number=phone, first_name=self.user.first_name, user_id=self.id)
+        return await self.send(contact=contact)
+
+    async def sticker(self) -> list[RecordedCall]:
+        sticker = Sticker(
+            file_id="sticker",
+            file_unique_id="sticker",
+            type="regular",
+            width=1,
+            height=1,
+            is_animated=False,
+            is_video=False,
+        )
+        return await self.send(sticker=sticker)
+
+    async def press(
+        self, button: InlineKeyboardButton | str, message_chat_id: int | None = None
+    ) -> list[RecordedCall]:
+        """Press an inline button (or send raw callback data, as a forger would)."""
+        data = button if isinstance(button, str) else button.callback_data
+        chat_id = message_chat_id if message_chat_id is not None else self.id
+        message = Message(
+            message_id=next(self.harness.update_ids),
+            date=datetime.now(UTC),
+            chat=Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup"),
+            from_user=BOT_USER,
+            text="…",
+        )
+        query = CallbackQuery(
+            id=str(next(self.harness.update_ids)),
+            from_user=self.user,
+            chat_instance="ci",
+            message=message,
+            data=data,
+        )
+        update = Update(update_id=next(self.harness.update_ids), callback_query=query)
+        return await self.harness.feed(update)
+
+
+@dataclass
+class BotHarness:
+    settings: Settings
+    bot: Bot
+    session: RecordingSession
+    dispatcher: Any
+    storage: BaseStorage
+    update_ids: Any = field(default_factory=lambda: itertools.count(1))
+    _user_ids: Any = field(default_factory=lambda: itertools.count(7_000_001))
+
+    def person(self, first_name: str = "Li", language_code: str | None = "zh-hans") -> Person:
+        user = User(
+            id=next(self._user_ids),
+            is_bot=False,
+            first_name=first_name,
+            language_code=language_code,
+        )
+        return Person(self, user)
+
+    async def feed(self, update: Update) -> list[RecordedCall]:
+        """Feed one update through the whole dispatcher; returns the calls it caused."""
+        before = len(self.session.calls)
+        await self.dispatcher.feed_update(self.bot, update)
+        return self.session.calls[before:]
+
+    def calls_to(self, chat_id: int, name: str | None = None) -> list[RecordedCall]:
+        return [
+            call
+            for call in self.session.calls
+            if call.chat_id == chat_id and (name is None or call.name == name)
+        ]
+
+    def last_to(self, chat_id: int, where: Callable[[RecordedCall], bool] = bool) -> RecordedCall:
+        for call in reversed(self.session.calls):
+            if call.chat_id == chat_id and where(call):
+                return call
+        raise AssertionError(f"nothing was sent to chat {chat_id}")
+
+
+@asynccontextmanager
+async def bot_harness(
+    settings: Settings, session_factory, storage: BaseStorage | None = None
+) -> AsyncIterator[BotHarness]:
+    """A bot and dispatcher built by the production factories, over a recording session."""
+    recording = RecordingSession()
+    bot = create_bot(settings, session=recording)
+    storage = storage or DatabaseStorage(session_factory)
+    dispatcher = create_dispatcher(
+        settings,
+        session_factory=session_factory,
+        storage=storage,
+        events_isolation=SimpleEventIsolation(),
+        i18n=create_i18n(settings.default_locale),
+        catalogue=load_categories(),
+        sender=OutboxSender(bot, session_factory),
+    )
+    try:
+        yield BotHarness(settings, bot, recording, dispatcher, storage)
+    finally:
+        await storage.close()

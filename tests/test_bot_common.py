@@ -1,0 +1,50 @@
+"""Greeting, menu, language and cancel through the real dispatcher, in both languages."""
+
+import pytest
+
+from redgrid.bot.settings import Settings
+from tests.bot_harness import TOKEN, bot_harness, messages
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(bot_token=TOKEN, database_url=database_url, admin_ids=frozenset({1}))
+
+
+@pytest.fixture
+async def harness(settings, session_factory):
+    async with bot_harness(settings, session_factory) as harness:
+        yield harness
+
+
+async def test_start_greets_in_the_clients_language(harness):
+    zh = harness.person(language_code="zh-hans")
+    en = harness.person(language_code="en-GB")
+    [reply] = await zh.text("/start")
+    assert "东乡区" in reply.text
+    assert reply.button("投诉")
+    [reply] = await en.text("/start")
+    assert "Dongxiang District" in reply.text
+    assert reply.button("Raise a complaint")
+
+
+async def test_language_switch_is_saved(harness):
+    person = harness.person(language_code="en")
+    [prompt] = await person.text("/language")
+    [reply] = messages(await person.press(prompt.button("中文")))
+    assert "中文" in reply.text
+    [reply] = await person.text("/start")
+    assert "东乡区" in reply.text
+
+
+async def test_forged_language_button_is_refused(harness):
+    person = harness.person(language_code="en")
+    [answer] = await person.press("l1:xx")
+    assert answer.name == "AnswerCallbackQuery"
+    assert "no longer valid" in answer.method.text
+
+
+async def test_unknown_input_gets_a_hint(harness):
+    person = harness.person(language_code="en")
+    [reply] = await person.sticker()
+    assert "did not understand" in reply.text
