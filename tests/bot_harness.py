@@ -108,9 +108,7 @@ class RecordingSession(BaseSession):
     async def stream_content(self, *args: Any, **kwargs: Any):  # pragma: no cover
         raise NotImplementedError
 
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod, timeout: int | None = None
-    ):
+    async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None):
         chat_id = getattr(method, "chat_id", None)
         if chat_id in self.blocked:
             raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked")

@@ -80,7 +80,7 @@ def create_dispatcher(
         i18n=i18n,
     )
     database = DatabaseMiddleware(session_factory, sender)
-    person = PersonMiddleware(settings.admin_ids)
+    person = PersonMiddleware(settings.admin_ids, settings.default_locale)
     translate = PersonI18nMiddleware(i18n)
     for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.my_chat_member):
         observer.outer_middleware(database)

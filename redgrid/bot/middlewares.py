@@ -13,6 +13,7 @@ from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier, OutboxSender
 from redgrid.bot.storage import update_session
 from redgrid.services.people import Actor, get_or_create_person, is_admin
@@ -58,8 +59,9 @@ class DatabaseMiddleware(BaseMiddleware):
 class PersonMiddleware(BaseMiddleware):
     """Loads (or creates) the person behind the update and says whether they are an admin."""
 
-    def __init__(self, admin_telegram_ids: frozenset[int]) -> None:
+    def __init__(self, admin_telegram_ids: frozenset[int], default_locale: str) -> None:
         self.admin_telegram_ids = admin_telegram_ids
+        self.default_locale = default_locale
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")

@@ -136,8 +136,7 @@ class ReporterTicket:
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Who hears about a ticket. Desk and district-queue tickets have no team here: the
-    handler adds the admins."""
+    """Who hears about a ticket; ``team`` are the people who can act on it."""
 
     reporter: Person | None  # None once the reporter was forgotten
     followers: tuple[Person, ...]
@@ -787,7 +786,12 @@ async def nearby_open_tickets(
     ]
 
 
-async def ticket_audience(session: AsyncSession, ticket: Ticket) -> Audience:
+async def ticket_audience(
+    session: AsyncSession, ticket: Ticket, admin_telegram_ids: Collection[int] = ()
+) -> Audience:
+    """Who hears about the ticket: its reporter and followers, and the team of its queue
+    (the grid's members, the community's officers, or for a desk or the district queue the
+    district admins)."""
     reporter = await session.get(Person, ticket.reporter_id)
     followers = await session.exec(
         select(Person)
@@ -803,6 +807,8 @@ async def ticket_audience(session: AsyncSession, ticket: Ticket) -> Audience:
         team_chat_id = grid.team_chat_id if grid is not None else None
     elif ticket.community_id is not None and ticket.desk is None:
         team = await people.community_officers(session, ticket.community_id)
+    else:
+        team = await people.district_admins(session, admin_telegram_ids)
     return Audience(
         reporter=reporter if reporter is not None and reporter.forgotten_at is None else None,
         followers=tuple(followers.all()),

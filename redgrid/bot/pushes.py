@@ -1,0 +1,221 @@
+"""What the bot tells people about a ticket, each in their own language.
+
+Rendering happens while the update is handled, once per recipient, under
+``i18n.use_locale(recipient's locale)``; the result is staged in the outbox by the
+notifier and sent after the commit.
+"""
+
+import html
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from redgrid.bot.i18n import negotiate_locale
+from redgrid.bot.notifier import Notifier
+from redgrid.bot.settings import Settings
+from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
+from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
+from redgrid.services.categories import CategoryCatalogue
+from redgrid.services.tickets import Audience, ticket_audience, ticket_photos
+
+
+def locale_of(person: Person, settings: Settings) -> str:
+    return negotiate_locale(person.locale, None, settings.default_locale)
+
+
+def local_time(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def status_name(status: TicketStatus) -> str:
+    return {
+        TicketStatus.DISPATCHED: _("waiting to be accepted"),
+        TicketStatus.ACCEPTED: _("being handled"),
+        TicketStatus.RESOLVED: _("resolved, waiting for your rating"),
+        TicketStatus.CLOSED: _("closed"),
+        TicketStatus.INVALID: _("marked invalid"),
+        TicketStatus.DUPLICATE: _("marked as a duplicate"),
+    }[status]
+
+
+def rating_name(rating: Rating) -> str:
+    return {
+        Rating.SATISFIED: _("😊 Satisfied"),
+        Rating.BASICALLY_SATISFIED: _("🙂 Basically satisfied"),
+        Rating.UNSATISFIED: _("🙁 Unsatisfied"),
+    }[rating]
+
+
+async def queue_name(session: AsyncSession, ticket: Ticket) -> str:
+    """Where the ticket waits, for people: a grid, a community, a desk or the district."""
+    if ticket.grid_id is not None:
+        grid = await session.get(Grid, ticket.grid_id)
+        return _("grid {name} ({code})").format(name=grid.name, code=grid.code)
+    if ticket.desk is not None:
+        return _("district desk: {desk}").format(desk=ticket.desk)
+    if ticket.community_id is not None:
+        community = await session.get(Community, ticket.community_id)
+        return _("community {name}").format(name=community.name)
+    return _("the district's general queue")
+
+
+async def ticket_card(
+    session: AsyncSession,
+    ticket: Ticket,
+    catalogue: CategoryCatalogue,
+    settings: Settings,
+    locale: str,
+    *,
+    for_team: bool,
+) -> str:
+    """The ticket as one message, in the current locale. The team sees the reporter's name
+    and phone only when the reporter consented."""
+    category = catalogue.get(ticket.category)
+    lines = [
+        _("<b>{number}</b> · {emoji} {category}").format(
+            number=ticket.number, emoji=category.emoji, category=category.name(locale)
+        ),
+        _("Status: {status}").format(status=status_name(ticket.status)),
+        _("Queue: {queue}").format(queue=html.escape(await queue_name(session, ticket))),
+    ]
+    if ticket.address:
+        lines.append(_("Address: {address}").format(address=html.escape(ticket.address)))
+    lines.append("")
+    lines.append(html.escape(ticket.description))
+    lines.append("")
+    if ticket.status is TicketStatus.DISPATCHED:
+        lines.append(
+            _("Accept by: {time}").format(time=local_time(ticket.respond_by, settings))
+        )
+    if ticket.status in (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED):
+        lines.append(
+            _("Resolve by: {time}").format(time=local_time(ticket.resolve_by, settings))
+        )
+    if ticket.resolution_note:
+        lines.append(
+            _("Resolution: {note}").format(note=html.escape(ticket.resolution_note))
+        )
+    if for_team:
+        lines.append(await _reporter_line(session, ticket))
+    return "\n".join(lines).strip()
+
+
+async def _reporter_line(session: AsyncSession, ticket: Ticket) -> str:
+    reporter = await session.get(Person, ticket.reporter_id)
+    if not ticket.contact_consent or reporter is None or reporter.forgotten_at is not None:
+        return _("Reporter: anonymous (reach them through the bot)")
+    contact = html.escape(reporter.display_name or "-")
+    if reporter.phone:
+        contact += ", " + html.escape(reporter.phone)
+    return _("Reporter: {contact}").format(contact=contact)
+
+
+def team_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:
+    """The actions open to the team in the ticket's current status."""
+    builder = InlineKeyboardBuilder()
+    if ticket.status is TicketStatus.DISPATCHED:
+        actions = [
+            (_("✅ Accept"), TicketAction.ACCEPT),
+            (_("↪️ Transfer"), TicketAction.TRANSFER),
+            (_("🗣 To consultation"), TicketAction.CONSULT),
+            (_("🚫 Invalid"), TicketAction.INVALID),
+        ]
+    elif ticket.status is TicketStatus.ACCEPTED:
+        actions = [
+            (_("🏁 Resolve"), TicketAction.RESOLVE),
+            (_("⏳ Extend"), TicketAction.EXTEND),
+            (_("↪️ Transfer"), TicketAction.TRANSFER),
+            (_("❓ Ask the reporter"), TicketAction.ASK),
+        ]
+    else:
+        return None
+    for text, action in actions:
+        builder.button(text=text, callback_data=TicketCb(action=action, ticket_id=ticket.id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def rating_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for rating in Rating:
+        builder.button(
+            text=rating_name(rating), callback_data=RateCb(ticket_id=ticket.id, rating=rating)
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+async def push_to_team(
+    session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+    ticket: Ticket,
+    headline: Callable[[], str],
+    *,
+    with_media: bool = False,
+    audience: Audience | None = None,
+) -> None:
+    """The ticket card, under ``headline()`` and with the team's buttons, to every team
+    member and to the team's group chat; with ``with_media`` the photos and the location
+    pin come first."""
+    audience = audience or await ticket_audience(session, ticket, settings.admin_ids)
+    photos = (
+        [p.file_id for p in await ticket_photos(session, ticket.id, PhotoKind.REPORT)]
+        if with_media
+        else []
+    )
+    recipients = [(member.telegram_id, locale_of(member, settings), member.id)
+                  for member in audience.team]
+    if audience.team_chat_id is not None:
+        recipients.append((audience.team_chat_id, settings.default_locale, None))
+    for chat_id, locale, person_id in recipients:
+        with i18n.use_locale(locale):
+            card = await ticket_card(
+                session, ticket, catalogue, settings, locale, for_team=True
+            )
+            text = f"{headline()}\n\n{card}"
+            keyboard = team_keyboard(ticket)
+        if photos:
+            notifier.photos(chat_id, photos, person_id=person_id, ticket_id=ticket.id)
+        if with_media and ticket.latitude is not None:
+            notifier.location(
+                chat_id, ticket.latitude, ticket.longitude, person_id=person_id,
+                ticket_id=ticket.id,
+            )
+        notifier.message(
+            chat_id, text, reply_markup=keyboard, person_id=person_id, ticket_id=ticket.id
+        )
+
+
+async def push_to_reporter(
+    session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
+    ticket: Ticket,
+    render: Callable[[], str],
+    *,
+    keyboard: Callable[[], InlineKeyboardMarkup | None] = lambda: None,
+    followers: bool = True,
+    audience: Audience | None = None,
+) -> None:
+    """``render()`` (and ``keyboard()``) in each recipient's language, to the reporter and,
+    unless ``followers`` is False, to the people following the ticket."""
+    audience = audience or await ticket_audience(session, ticket, settings.admin_ids)
+    people = [audience.reporter] if audience.reporter is not None else []
+    if followers:
+        people.extend(audience.followers)
+    for person in people:
+        with i18n.use_locale(locale_of(person, settings)):
+            text, markup = render(), keyboard()
+        notifier.message(
+            person.telegram_id, text, reply_markup=markup, person_id=person.id,
+            ticket_id=ticket.id,
+        )
