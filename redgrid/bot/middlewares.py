@@ -68,7 +68,9 @@ class PersonMiddleware(BaseMiddleware):
         if user is None or user.is_bot:
             return await handler(event, data)
         session: AsyncSession = data["session"]
-        person = await get_or_create_person(session, user.id, user.full_name, locale=None)
+        # A new person's language is their client's, so pushes reach them in it too.
+        locale = negotiate_locale(None, user.language_code, self.default_locale)
+        person = await get_or_create_person(session, user.id, user.full_name, locale)
         data["person"] = person
         data["actor"] = Actor(
             person_id=person.id,

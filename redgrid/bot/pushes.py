@@ -89,17 +89,11 @@ async def ticket_card(
     lines.append(html.escape(ticket.description))
     lines.append("")
     if ticket.status is TicketStatus.DISPATCHED:
-        lines.append(
-            _("Accept by: {time}").format(time=local_time(ticket.respond_by, settings))
-        )
+        lines.append(_("Accept by: {time}").format(time=local_time(ticket.respond_by, settings)))
     if ticket.status in (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED):
-        lines.append(
-            _("Resolve by: {time}").format(time=local_time(ticket.resolve_by, settings))
-        )
+        lines.append(_("Resolve by: {time}").format(time=local_time(ticket.resolve_by, settings)))
     if ticket.resolution_note:
-        lines.append(
-            _("Resolution: {note}").format(note=html.escape(ticket.resolution_note))
-        )
+        lines.append(_("Resolution: {note}").format(note=html.escape(ticket.resolution_note)))
     if for_team:
         lines.append(await _reporter_line(session, ticket))
     return "\n".join(lines).strip()
@@ -171,22 +165,24 @@ async def push_to_team(
         if with_media
         else []
     )
-    recipients = [(member.telegram_id, locale_of(member, settings), member.id)
-                  for member in audience.team]
+    recipients = [
+        (member.telegram_id, locale_of(member, settings), member.id) for member in audience.team
+    ]
     if audience.team_chat_id is not None:
         recipients.append((audience.team_chat_id, settings.default_locale, None))
     for chat_id, locale, person_id in recipients:
         with i18n.use_locale(locale):
-            card = await ticket_card(
-                session, ticket, catalogue, settings, locale, for_team=True
-            )
+            card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=True)
             text = f"{headline()}\n\n{card}"
             keyboard = team_keyboard(ticket)
         if photos:
             notifier.photos(chat_id, photos, person_id=person_id, ticket_id=ticket.id)
         if with_media and ticket.latitude is not None:
             notifier.location(
-                chat_id, ticket.latitude, ticket.longitude, person_id=person_id,
+                chat_id,
+                ticket.latitude,
+                ticket.longitude,
+                person_id=person_id,
                 ticket_id=ticket.id,
             )
         notifier.message(
@@ -216,6 +212,9 @@ async def push_to_reporter(
         with i18n.use_locale(locale_of(person, settings)):
             text, markup = render(), keyboard()
         notifier.message(
-            person.telegram_id, text, reply_markup=markup, person_id=person.id,
+            person.telegram_id,
+            text,
+            reply_markup=markup,
+            person_id=person.id,
             ticket_id=ticket.id,
         )
