@@ -57,6 +57,11 @@ class BotApp:
         if sent:
             logger.info("sent %d pushes left pending before the restart", sent)
 
+    async def run_polling(self, *, handle_signals: bool = True) -> None:
+        """Long polling until stopped (SIGINT/SIGTERM, or ``dispatcher.stop_polling()``)."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.dispatcher.start_polling(self.bot, handle_signals=handle_signals)
+
     async def register_webhook(self) -> None:
         settings = self.settings
         if settings.webhook_url is None or settings.webhook_secret is None:
@@ -106,10 +111,8 @@ async def set_command_menus(bot: Bot, i18n: I18n) -> None:
             await bot.set_my_commands(commands, scope=BotCommandScopeDefault())
 
 
-async def run_polling(settings: Settings, bot_session: BaseSession | None = None) -> None:
-    app = build_app(settings, bot_session)
-    await app.bot.delete_webhook(drop_pending_updates=False)
-    await app.dispatcher.start_polling(app.bot, handle_signals=True)
+async def run_polling(settings: Settings) -> None:
+    await build_app(settings).run_polling()
 
 
 def create_webhook_app(app: BotApp) -> web.Application:
@@ -129,6 +132,7 @@ def create_webhook_app(app: BotApp) -> web.Application:
         secret_token=settings.webhook_secret.get_secret_value(),
         handle_in_background=False,
     ).register(web_app, path=settings.webhook_path)
+    app.dispatcher.startup.register(app.register_webhook)
     setup_application(web_app, app.dispatcher, bot=app.bot)
     return web_app
 
@@ -136,5 +140,4 @@ def create_webhook_app(app: BotApp) -> web.Application:
 def run_webhook(settings: Settings) -> None:
     app = build_app(settings)
     web_app = create_webhook_app(app)
-    app.dispatcher.startup.register(app.register_webhook)
     web.run_app(web_app, host=settings.webhook_host, port=settings.webhook_port)

@@ -1,0 +1,140 @@
+"""The bot as it runs in production: ``redgrid run`` polling a Bot API server over real
+HTTP, and the webhook refusing requests without the secret."""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from redgrid.bot.app import build_app, create_webhook_app
+from redgrid.bot.settings import Settings
+from tests.bot_harness import TOKEN, RecordingSession
+from tests.fake_bot_api import FakeBotApi
+
+REDGRID = Path(sys.executable).with_name("redgrid")
+
+
+async def test_redgrid_run_polls_a_bot_api_server_over_http(database_url, tmp_path):
+    """Start the real command with TELEGRAM_API_BASE pointing at an in-process server."""
+    async with FakeBotApi(token=TOKEN) as api:
+        env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE": api.base_url,
+            "DATABASE_URL": database_url,
+            "DEFAULT_LOCALE": "zh_CN",
+        }
+        env.pop("REDIS_URL", None)
+        process = await asyncio.create_subprocess_exec(
+            str(REDGRID),
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            # Queued before the first poll, as Telegram keeps updates for a bot that is down.
+            api.push_message(
+                "/start",
+                chat_id=5001,
+                from_user={
+                    "id": 5001,
+                    "is_bot": False,
+                    "first_name": "Wang",
+                    "language_code": "zh-hans",
+                },
+            )
+            api.push_message(
+                "/start",
+                chat_id=5002,
+                from_user={
+                    "id": 5002,
+                    "is_bot": False,
+                    "first_name": "Anna",
+                    "language_code": "en",
+                },
+            )
+            zh = await api.wait_for(
+                lambda c: c.method == "sendMessage" and c.chat_id == 5001, timeout=30
+            )
+            en = await api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 5002)
+            assert "东乡区" in zh.text
+            assert "Dongxiang District" in en.text
+            assert api.commands(language_code="zh")[0]["description"] == "主菜单"
+            assert api.commands(language_code="en")[0]["description"] == "Main menu"
+        finally:
+            process.send_signal(signal.SIGINT)
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+        assert process.returncode == 0, output.decode()
+
+
+@pytest.fixture
+async def webhook_client(database_url):
+    settings = Settings(
+        bot_token=TOKEN,
+        database_url=database_url,
+        webhook_url="https://bot.example.org/telegram/webhook",
+        webhook_secret="s3cret-Token_1",
+    )
+    recording = RecordingSession()
+    app = build_app(settings, bot_session=recording)
+    client = TestClient(TestServer(create_webhook_app(app)))
+    await client.start_server()
+    yield client, recording
+    await client.close()
+
+
+def start_update(update_id: int) -> str:
+    return json.dumps(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": 1,
+                "date": 1767225600,
+                "text": "/start",
+                "chat": {"id": 6001, "type": "private"},
+                "from": {"id": 6001, "is_bot": False, "first_name": "Li", "language_code": "en"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("secret", [None, "wrong"])
+async def test_webhook_refuses_a_missing_or_wrong_secret(webhook_client, secret):
+    client, recording = webhook_client
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    response = await client.post("/telegram/webhook", data=start_update(1), headers=headers)
+    assert response.status == 401
+    assert [call.name for call in recording.calls if call.name == "SendMessage"] == []
+
+
+async def test_webhook_with_the_secret_handles_the_update(webhook_client):
+    client, recording = webhook_client
+    response = await client.post(
+        "/telegram/webhook",
+        data=start_update(2),
+        headers={
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1",
+        },
+    )
+    assert response.status == 200
+    assert "SetWebhook" in [call.name for call in recording.calls]
+    [reply] = [call for call in recording.calls if call.name == "SendMessage"]
+    assert reply.chat_id == 6001
+    assert "Dongxiang District" in reply.text
+
+
+def test_webhook_needs_a_secret(database_url):
+    settings = Settings(bot_token=TOKEN, database_url=database_url, webhook_url="https://x")
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+        create_webhook_app(build_app(settings, bot_session=RecordingSession()))
