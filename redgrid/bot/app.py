@@ -14,13 +14,16 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.factory import create_bot, create_dispatcher, create_storage
 from redgrid.bot.i18n import N_, SUPPORTED_LOCALES, create_i18n
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
 from redgrid.models.db import create_engine, create_session_factory
+from redgrid.scheduler.ticker import create_ticker
 from redgrid.services.categories import load_categories
 
 logger = logging.getLogger(__name__)
@@ -46,16 +49,21 @@ TELEGRAM_LANGUAGE = {"zh_CN": "zh", "en": "en"}
 class BotApp:
     settings: Settings
     engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
     bot: Bot
     dispatcher: Dispatcher
     sender: OutboxSender
     i18n: I18n
+
+    ticker: AsyncIOScheduler | None = None
 
     async def on_startup(self) -> None:
         await set_command_menus(self.bot, self.i18n)
         sent = await self.sender.drain()
         if sent:
             logger.info("sent %d pushes left pending before the restart", sent)
+        self.ticker = create_ticker(self)
+        self.ticker.start()
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         """Long polling until stopped (SIGINT/SIGTERM, or ``dispatcher.stop_polling()``)."""
@@ -73,6 +81,8 @@ class BotApp:
         )
 
     async def on_shutdown(self) -> None:
+        if self.ticker is not None:
+            self.ticker.shutdown(wait=False)
         await self.dispatcher.storage.close()
         await self.engine.dispose()
 
@@ -93,7 +103,7 @@ def build_app(settings: Settings, bot_session: BaseSession | None = None) -> Bot
         catalogue=load_categories(),
         sender=sender,
     )
-    app = BotApp(settings, engine, bot, dispatcher, sender, i18n)
+    app = BotApp(settings, engine, session_factory, bot, dispatcher, sender, i18n)
     dispatcher.startup.register(app.on_startup)
     dispatcher.shutdown.register(app.on_shutdown)
     return app

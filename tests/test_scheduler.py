@@ -1,0 +1,66 @@
+"""The ticker's jobs, run directly with a fixed clock."""
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from redgrid.bot.factory import create_bot
+from redgrid.bot.i18n import create_i18n
+from redgrid.bot.notifier import OutboxSender
+from redgrid.bot.settings import Settings
+from redgrid.models import Grid, Role, Ticket, TicketSource, TicketStatus
+from redgrid.models.base import utcnow
+from redgrid.scheduler.jobs import close_unrated_tickets
+from redgrid.services import people, tickets
+from redgrid.services.categories import load_categories
+from redgrid.services.district import import_district
+from redgrid.services.district_file import parse_district_file
+from tests.bot_harness import TOKEN, RecordingSession, messages
+from tests.district_files import dumps, small_district
+
+
+async def resolved_ticket(session_factory, resolved_at):
+    """A ticket in grid A, resolved at ``resolved_at``, reported by a zh-speaking resident."""
+    catalogue = load_categories()
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+        grid = (await session.exec(select(Grid).where(Grid.code == "A"))).one()
+        reporter = await people.get_or_create_person(session, 9001, "Wang", "zh_CN")
+        secretary = await people.get_or_create_person(session, 9002, "Liu", "en")
+        await people.grant_role(session, secretary.id, Role.SECRETARY, grid_id=grid.id)
+        actor = people.Actor(secretary.id, secretary.telegram_id, is_admin=False)
+        draft = tickets.TicketDraft(
+            source=TicketSource.RESIDENT,
+            category="sanitation",
+            description="垃圾没有清运",
+            grid_id=grid.id,
+        )
+        created = resolved_at - timedelta(hours=5)
+        ticket = await tickets.create_ticket(session, draft, reporter, catalogue, created)
+        await tickets.accept(session, ticket, actor, created + timedelta(hours=1))
+        await tickets.resolve(session, ticket, actor, resolved_at, note="已清运")
+        return ticket.id
+
+
+async def test_unrated_tickets_close_after_the_configured_days_and_the_reporter_hears(
+    database_url, session_factory
+):
+    settings = Settings(bot_token=TOKEN, database_url=database_url, auto_close_days=3)
+    now = utcnow()
+    ticket_id = await resolved_ticket(session_factory, now - timedelta(days=2))
+    recording = RecordingSession()
+    sender = OutboxSender(create_bot(settings, session=recording), session_factory)
+    i18n = create_i18n(settings.default_locale)
+
+    assert await close_unrated_tickets(session_factory, sender, i18n, settings, now) == 0
+    later = now + timedelta(days=1, minutes=1)
+    assert await close_unrated_tickets(session_factory, sender, i18n, settings, later) == 1
+    assert await close_unrated_tickets(session_factory, sender, i18n, settings, later) == 0
+
+    async with session_factory() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket.status is TicketStatus.CLOSED
+        assert ticket.rating is None
+    [notice] = messages(recording.calls)
+    assert notice.chat_id == 9001
+    assert "未评价" in notice.text or "关闭" in notice.text
