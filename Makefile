@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh clone:
-#   make run    install, migrate, load the sample district, start
+#   make run    install, migrate, load the sample district, start the bot (needs BOT_TOKEN)
 #   make test   install, lint, run the tests (SQLite and PostgreSQL)
 PYTHON ?= python3
 VENV := .venv
@@ -16,8 +16,7 @@ $(INSTALLED): pyproject.toml
 
 run: $(INSTALLED)
 	$(BIN)/redgrid init
-	$(BIN)/redgrid district show | tail -n 1
-	$(BIN)/redgrid route 28.23 116.60
+	$(BIN)/redgrid run
 
 # Extract the msgids from the code into both catalogues, then compile them.
 locales: $(INSTALLED)
