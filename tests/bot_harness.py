@@ -50,6 +50,7 @@ from aiogram.types import (
 from redgrid.bot.factory import create_bot, create_dispatcher
 from redgrid.bot.i18n import create_i18n
 from redgrid.bot.notifier import OutboxSender
+from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.settings import Settings
 from redgrid.bot.storage import DatabaseStorage
 from redgrid.services.categories import load_categories
@@ -239,6 +240,7 @@ class BotHarness:
     session: RecordingSession
     dispatcher: Any
     storage: BaseStorage
+    sender: OutboxSender
     update_ids: Any = field(default_factory=lambda: itertools.count(1))
     _user_ids: Any = field(default_factory=lambda: itertools.count(7_000_001))
 
@@ -255,6 +257,7 @@ class BotHarness:
         """Feed one update through the whole dispatcher; returns the calls it caused."""
         before = len(self.session.calls)
         await self.dispatcher.feed_update(self.bot, update)
+        await self.sender.wait_idle()
         return self.session.calls[before:]
 
     def calls_to(self, chat_id: int, name: str | None = None) -> list[RecordedCall]:
@@ -279,6 +282,11 @@ async def bot_harness(
     recording = RecordingSession()
     bot = create_bot(settings, session=recording)
     storage = storage or DatabaseStorage(session_factory)
+    # No pacing: tests check what is sent, not Telegram's per-chat limits (tests/test_pacing).
+    no_limits = SendPacer(
+        Limits(per_second=10_000, private_chat_interval=0, group_per_minute=10_000)
+    )
+    sender = OutboxSender(bot, session_factory, pacer=no_limits)
     dispatcher = create_dispatcher(
         settings,
         session_factory=session_factory,
@@ -286,9 +294,9 @@ async def bot_harness(
         events_isolation=SimpleEventIsolation(),
         i18n=create_i18n(settings.default_locale),
         catalogue=load_categories(),
-        sender=OutboxSender(bot, session_factory),
+        sender=sender,
     )
     try:
-        yield BotHarness(settings, bot, recording, dispatcher, storage)
+        yield BotHarness(settings, bot, recording, dispatcher, storage, sender)
     finally:
         await storage.close()

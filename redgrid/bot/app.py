@@ -83,6 +83,7 @@ class BotApp:
     async def on_shutdown(self) -> None:
         if self.ticker is not None:
             self.ticker.shutdown(wait=False)
+        await self.sender.wait_idle()
         await self.dispatcher.storage.close()
         await self.engine.dispose()
 

@@ -52,7 +52,7 @@ class DatabaseMiddleware(BaseMiddleware):
             finally:
                 update_session.reset(bound)
         if notifier.staged:
-            await self.sender.deliver([row.id for row in notifier.staged])
+            self.sender.deliver_soon([row.id for row in notifier.staged])
         return result
 
 

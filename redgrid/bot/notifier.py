@@ -3,12 +3,15 @@
 A handler that changes a ticket calls ``notifier.message(...)`` / ``photos(...)`` /
 ``location(...)``; each becomes an ``OutboxMessage`` row in the same transaction as the
 change. After the commit the database middleware hands the new rows to the
-``OutboxSender``, which sends them at once; rows it could not send stay pending for the
-next drain. So a push is never lost to a crash, and at worst sent twice (a crash between
-the send and marking it sent).
+``OutboxSender``, which sends them in the background within Telegram's limits; rows it
+could not send stay pending for the ticker's next drain. So a push is never lost to a
+crash, and at worst sent twice (a crash between the send and marking it sent).
 """
 
+import asyncio
 import logging
+from asyncio import FIRST_COMPLETED
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +31,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid.bot.pacing import SendPacer
 from redgrid.models import OutboxMessage, OutboxStatus
 from redgrid.models.base import utcnow
 
@@ -127,31 +131,39 @@ def _backoff(attempts: int) -> timedelta:
 
 
 class OutboxSender:
-    """Sends outbox rows, each claimed first so two senders never send one row twice."""
+    """Sends outbox rows within Telegram's limits, each claimed first so that two senders
+    (two bot instances) never send one row twice.
 
-    def __init__(self, bot: Bot, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    Rows of one chat go strictly in order, one at a time; different chats go in parallel,
+    up to ``max_in_flight`` requests, paced by a ``SendPacer``.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        pacer: SendPacer | None = None,
+        max_in_flight: int = 8,
+    ) -> None:
         self.bot = bot
         self.session_factory = session_factory
+        self.pacer = pacer or SendPacer()
+        self.max_in_flight = max_in_flight
+        self._background: set[asyncio.Task] = set()
 
-    async def deliver(self, ids: Sequence[int]) -> None:
-        """Send these rows now, in order; a chat whose row has to wait keeps its later rows."""
-        held_chats: set[int] = set()
-        async with self.session_factory() as session:
-            rows = (
-                await session.exec(
-                    select(OutboxMessage)
-                    .where(col(OutboxMessage.id).in_(list(ids)))
-                    .order_by(col(OutboxMessage.id))
-                )
-            ).all()
-        for row in rows:
-            if row.chat_id in held_chats or not await self._claim(row.id):
-                held_chats.add(row.chat_id)
-                continue
-            if not await self._send(row):
-                held_chats.add(row.chat_id)
+    def deliver_soon(self, ids: Sequence[int]) -> None:
+        """Deliver in the background, so a handler never waits for the pacing of pushes."""
+        task = asyncio.create_task(self.deliver(ids))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-    async def drain(self, *, limit: int = 100) -> int:
+    async def wait_idle(self) -> None:
+        """Wait for background deliveries (tests, and a clean shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def drain(self, *, limit: int = 500) -> int:
         """Send pending rows whose time has come (after a restart, a retry-after, an error)."""
         now = utcnow()
         async with self.session_factory() as session:
@@ -166,6 +178,59 @@ class OutboxSender:
             ).all()
         await self.deliver(ids)
         return len(ids)
+
+    async def deliver(self, ids: Sequence[int]) -> None:
+        """Send these rows; a chat whose row cannot go (claimed elsewhere, must wait) keeps
+        its later rows pending, so its messages never arrive out of order."""
+        async with self.session_factory() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(list(ids)))
+                    .order_by(col(OutboxMessage.id))
+                )
+            ).all()
+        queues: dict[int, deque[OutboxMessage]] = defaultdict(deque)
+        for row in rows:
+            queues[row.chat_id].append(row)
+        in_flight: dict[asyncio.Task, int] = {}
+        while queues or in_flight:
+            started = await self._start_ready(queues, in_flight)
+            if in_flight and not started:
+                done, _ = await asyncio.wait(
+                    in_flight, timeout=self._next_delay(queues), return_when=FIRST_COMPLETED
+                )
+                for task in done:
+                    chat_id = in_flight.pop(task)
+                    if not task.result():
+                        queues.pop(chat_id, None)
+            elif not in_flight and queues and not started:
+                await asyncio.sleep(self._next_delay(queues))
+
+    async def _start_ready(
+        self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
+    ) -> int:
+        busy = set(in_flight.values())
+        started = 0
+        for chat_id in list(queues):
+            if len(in_flight) >= self.max_in_flight:
+                break
+            if chat_id in busy or self.pacer.delay(chat_id) > 0:
+                continue
+            row = queues[chat_id].popleft()
+            if not queues[chat_id]:
+                del queues[chat_id]
+            if not await self._claim(row.id):
+                queues.pop(chat_id, None)
+                continue
+            self.pacer.record(chat_id)
+            in_flight[asyncio.create_task(self._send(row))] = chat_id
+            started += 1
+        return started
+
+    def _next_delay(self, queues: dict[int, deque[OutboxMessage]]) -> float:
+        delays = [self.pacer.delay(chat_id) for chat_id in queues]
+        return max(0.001, min(delays, default=0.05))
 
     async def _claim(self, row_id: int) -> bool:
         now = utcnow()
@@ -184,6 +249,7 @@ class OutboxSender:
         try:
             await self.bot(build_method(row))
         except TelegramRetryAfter as error:
+            self.pacer.pause(error.retry_after)
             retry_at = utcnow() + timedelta(seconds=error.retry_after)
             await self._finish(row.id, OutboxStatus.PENDING, row.attempts, "retry after", retry_at)
             return False

@@ -1,0 +1,108 @@
+"""Pushes through the outbox: in order per chat, once, and kept when Telegram refuses."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from redgrid.bot.factory import create_bot
+from redgrid.bot.notifier import Notifier, OutboxSender
+from redgrid.bot.pacing import Limits, SendPacer
+from redgrid.bot.settings import Settings
+from redgrid.models import OutboxMessage, OutboxStatus
+from redgrid.models.base import utcnow
+from tests.bot_harness import TOKEN
+from tests.fake_bot_api import FakeBotApi
+
+FAST = Limits(per_second=1000, private_chat_interval=0, group_per_minute=1000)
+
+
+@pytest.fixture
+async def api():
+    async with FakeBotApi(token=TOKEN) as api:
+        yield api
+
+
+def sender_for(api, database_url, session_factory, limits=FAST) -> OutboxSender:
+    settings = Settings(bot_token=TOKEN, database_url=database_url, telegram_api_base=api.base_url)
+    return OutboxSender(create_bot(settings), session_factory, pacer=SendPacer(limits))
+
+
+async def stage(session_factory, build) -> list[int]:
+    async with session_factory() as session:
+        notifier = Notifier(session)
+        build(notifier)
+        await session.commit()
+        return [row.id for row in notifier.staged]
+
+
+async def statuses(session_factory) -> list[OutboxStatus]:
+    async with session_factory() as session:
+        rows = await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [row.status for row in rows.all()]
+
+
+async def test_rows_are_sent_in_order_and_marked(api, database_url, session_factory):
+    def build(notifier):
+        notifier.photos(501, ["p1", "p2", "p3"], caption="three")
+        notifier.location(501, 28.23, 116.6)
+        notifier.message(501, "card")
+        notifier.message(502, "other chat")
+
+    ids = await stage(session_factory, build)
+    sender = sender_for(api, database_url, session_factory)
+    await sender.deliver(ids)
+    await sender.bot.session.close()
+    methods = [call.method for call in api.sent(chat_id=501)]
+    assert methods == ["sendMediaGroup", "sendLocation", "sendMessage"]
+    assert await statuses(session_factory) == [OutboxStatus.SENT] * 4
+    await sender.deliver(ids)  # already sent: nothing goes twice
+    assert len(api.sent(chat_id=501)) == 3
+
+
+async def test_two_senders_send_each_row_once(api, database_url, session_factory):
+    ids = await stage(session_factory, lambda n: [n.message(600 + i, f"m{i}") for i in range(20)])
+    first = sender_for(api, database_url, session_factory)
+    second = sender_for(api, database_url, session_factory)
+    await asyncio.gather(first.deliver(ids), second.deliver(ids))
+    assert len(api.sent("sendMessage", ok=True)) == 20
+    await first.bot.session.close()
+    await second.bot.session.close()
+
+
+async def test_429_keeps_the_row_and_holds_the_chat(api, database_url, session_factory):
+    ids = await stage(session_factory, lambda n: [n.message(701, "a"), n.message(701, "b")])
+    api.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    sender = sender_for(api, database_url, session_factory)
+    await sender.deliver(ids)
+    assert await statuses(session_factory) == [OutboxStatus.PENDING, OutboxStatus.PENDING]
+    assert sender.pacer.delay(701) > 6
+    async with session_factory() as session:
+        first = await session.get(OutboxMessage, ids[0])
+        assert first.next_attempt_at > utcnow() + timedelta(seconds=6)
+    await sender.bot.session.close()
+
+
+async def test_blocked_chat_fails_without_holding_others(api, database_url, session_factory):
+    ids = await stage(session_factory, lambda n: [n.message(801, "x"), n.message(802, "y")])
+    api.block_chat(801)
+    sender = sender_for(api, database_url, session_factory)
+    await sender.deliver(ids)
+    assert await statuses(session_factory) == [OutboxStatus.FAILED, OutboxStatus.SENT]
+    await sender.bot.session.close()
+
+
+async def test_server_error_retries_later_then_drain_sends(api, database_url, session_factory):
+    ids = await stage(session_factory, lambda n: n.message(901, "z"))
+    api.fail_next("sendMessage", 502, "Bad Gateway")
+    sender = sender_for(api, database_url, session_factory)
+    await sender.deliver(ids)
+    assert await statuses(session_factory) == [OutboxStatus.PENDING]
+    async with session_factory() as session, session.begin():
+        row = await session.get(OutboxMessage, ids[0])
+        assert row.attempts == 1
+        row.next_attempt_at = utcnow()  # the backoff has passed
+    assert await sender.drain() == 1
+    assert await statuses(session_factory) == [OutboxStatus.SENT]
+    await sender.bot.session.close()
