@@ -9,15 +9,20 @@ Exit codes: 0 done, 1 refused or not found, 2 bad usage, 3 ambiguous address.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import aiohttp
 import typer
+from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from redgrid.bot.app import run_polling, run_webhook
-from redgrid.bot.settings import get_settings
+from redgrid.bot.factory import create_bot
+from redgrid.bot.settings import Settings, get_settings
 from redgrid.models import migrate
+from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
 from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.district import (
@@ -27,6 +32,16 @@ from redgrid.services.district import (
     import_district,
 )
 from redgrid.services.district_file import DistrictFileError, DistrictPlan, parse_district_file
+from redgrid.services.invites import (
+    GRID_ROLES,
+    INVITABLE_ROLES,
+    InvalidInvite,
+    InviteScope,
+    ScopeNotFound,
+    create_invite,
+    invite_scope,
+    list_invites,
+)
 from redgrid.services.routing import InvalidCoordinates, RouteOutcome
 
 EXIT_REFUSED = 1
@@ -305,3 +320,135 @@ def _route_address(index, text: str) -> None:
             f"  via {candidate.compound} [{candidate.kind}, {candidate.score:.0f}]"
         )
     raise typer.Exit(EXIT_AMBIGUOUS)
+
+
+@app.command("invite")
+def invite(
+    role: Annotated[
+        str, typer.Option(help="secretary, grid_worker, officer or informant.", show_default=False)
+    ],
+    grid: Annotated[
+        str | None, typer.Option(help="The grid's code (secretary, grid_worker).")
+    ] = None,
+    community: Annotated[
+        str | None,
+        typer.Option(help="The community's name (officer; informant: else the whole district)."),
+    ] = None,
+    ttl_days: Annotated[
+        float | None, typer.Option(help="Days the code stays valid (default: INVITE_TTL_DAYS).")
+    ] = None,
+) -> None:
+    """Create a single-use invite: print its deep link and code.
+
+    Opening the link gives the person the role. A grid code sent as `/bind CODE` in a group
+    makes that group the grid's team chat instead. Codes are stored hashed: this is the
+    only time the code is shown.
+    """
+    if role not in {r.value for r in INVITABLE_ROLES}:
+        names = ", ".join(r.value for r in INVITABLE_ROLES)
+        typer.echo(f"Unknown role {role!r}: use one of {names} (admins go in ADMIN_IDS).", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if grid is not None and community is not None:
+        typer.echo("Give --grid or --community, not both.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    settings = get_settings()
+    days = settings.invite_ttl_days if ttl_days is None else ttl_days
+    if days <= 0:
+        typer.echo("--ttl-days must be more than 0.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+    async def work(engine: AsyncEngine):
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session, session.begin():
+            invite, code = await create_invite(
+                session,
+                role,
+                grid_code=grid,
+                community_name=community,
+                ttl=timedelta(days=days),
+                now=utcnow(),
+            )
+            return invite, await invite_scope(session, invite), code
+
+    try:
+        created, scope, code = _with_engine(work)
+    except InvalidInvite as error:
+        typer.echo(f"Refused: {error}.", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except ScopeNotFound as error:
+        typer.echo(f"Refused: {error}; see `redgrid district show`.", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    expires = created.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+    typer.echo(
+        f"Invite {created.id}: {created.role.value} of {_scope_text(scope)},"
+        f" single use, valid until {expires} ({settings.timezone})."
+    )
+    username, problem = _bot_username(settings)
+    if username is not None:
+        typer.echo(f"Link: https://t.me/{username}?start={code}")
+    typer.echo(f"Code: {code}")
+    if username is None:
+        typer.echo(f"No link: {problem}. Set BOT_USERNAME to print one.", err=True)
+        typer.echo(f"The person opens the bot and sends: /start {code}")
+    if created.role in GRID_ROLES:
+        typer.echo(f"Or, in the team's group chat, `/bind {code}` makes it the grid's team chat.")
+
+
+def _scope_text(scope: InviteScope) -> str:
+    if scope.grid is not None:
+        return f"grid {scope.grid.code} ({scope.grid.name})"
+    if scope.community is not None:
+        return scope.community.name
+    return "the district"
+
+
+def _bot_username(settings: Settings) -> tuple[str | None, str | None]:
+    """The bot's username from BOT_USERNAME, else from Telegram's getMe; else why not."""
+    if settings.bot_username:
+        return settings.bot_username, None
+    if settings.bot_token is None:
+        return None, "neither BOT_USERNAME nor BOT_TOKEN is set"
+
+    async def ask() -> str | None:
+        bot = create_bot(settings)
+        try:
+            return (await asyncio.wait_for(bot.me(), timeout=20)).username
+        finally:
+            await bot.session.close()
+
+    try:
+        username = asyncio.run(ask())
+    except (TelegramAPIError, aiohttp.ClientError, OSError, TimeoutError) as error:
+        return None, f"could not ask Telegram for the bot's username ({error or type(error)})"
+    if not username:
+        return None, "Telegram returned no username for the bot"
+    return username, None
+
+
+@app.command("invites")
+def invites_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include used and expired invites.")] = False,
+) -> None:
+    """List invites (codes are stored hashed, so only their role, scope and state)."""
+
+    async def work(engine: AsyncEngine):
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session:
+            rows = await list_invites(session, utcnow(), active_only=not all_)
+            return [(row, await invite_scope(session, row)) for row in rows]
+
+    rows = _with_engine(work)
+    if not rows:
+        typer.echo("No invites." if all_ else "No usable invites (--all shows the others).")
+        return
+    tz = get_settings().tz
+    now = utcnow()
+    for row, scope in rows:
+        if row.used_at is not None:
+            state = f"used {row.used_at.astimezone(tz):%Y-%m-%d %H:%M}"
+            state += f" by person {row.used_by_id}" if row.used_by_id else " (group bind)"
+        elif row.expires_at <= now:
+            state = "expired"
+        else:
+            state = f"valid until {row.expires_at.astimezone(tz):%Y-%m-%d %H:%M}"
+        typer.echo(f"{row.id:>5}  {row.role.value:<12} {_scope_text(scope)}  {state}")

@@ -130,7 +130,10 @@ class RecordingSession(BaseSession):
 
     def _result(self, method: TelegramMethod) -> Any:
         if isinstance(method, SendMessage):
-            return self._message(method, text=method.text, reply_markup=method.reply_markup)
+            # Telegram echoes inline keyboards only, never reply keyboards.
+            markup = method.reply_markup
+            inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
+            return self._message(method, text=method.text, reply_markup=inline)
         if isinstance(method, SendPhoto):
             photo = [PhotoSize(file_id=str(method.photo), file_unique_id="u", width=1, height=1)]
             return self._message(method, photo=photo, caption=method.caption)

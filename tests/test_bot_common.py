@@ -48,3 +48,12 @@ async def test_unknown_input_gets_a_hint(harness):
     person = harness.person(language_code="en")
     [reply] = await person.sticker()
     assert "did not understand" in reply.text
+
+
+@pytest.mark.parametrize("data", ["zz:1", "", "m1:nonsense", "x" * 64])
+async def test_unknown_buttons_are_refused_politely(harness, data):
+    person = harness.person(language_code="zh-hans")
+    [answer] = await person.press(data)
+    assert answer.name == "AnswerCallbackQuery"
+    assert answer.method.show_alert is True
+    assert "失效" in answer.method.text

@@ -13,7 +13,7 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from redgrid.bot.storage import DatabaseStorage
+from redgrid.bot.storage import DatabaseStorage, update_scope
 from redgrid.models import FsmRecord
 from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -226,3 +226,38 @@ async def test_through_aiogram_fsm_context(storage, session_factory):
     assert await context.get_state() is None
     assert await context.get_data() == {}
     assert await row_count(session_factory) == 0
+
+
+async def test_inside_an_update_changes_land_with_its_commit_or_not_at_all(session_factory):
+    """In an update's scope, reads come from one row read and writes reach the database once,
+    with the update's commit; a rolled-back update leaves the conversation as it was."""
+    storage = DatabaseStorage(session_factory)
+    await storage.set_state(KEY, "Complaint:description")
+    await storage.set_data(KEY, {"category": "noise"})
+
+    async with session_factory() as session:
+        with update_scope(session) as scope:
+            await storage.update_data(KEY, {"description": "太吵了"})
+            await storage.set_state(KEY, "Complaint:photos")
+            assert await storage.get_state(KEY) == "Complaint:photos"
+            assert await storage.get_data(KEY) == {"category": "noise", "description": "太吵了"}
+            await session.rollback()  # the handler failed
+    assert await storage.get_state(KEY) == "Complaint:description"
+    assert await storage.get_data(KEY) == {"category": "noise"}
+
+    async with session_factory() as session:
+        with update_scope(session) as scope:
+            await storage.set_state(KEY, "Complaint:photos")
+            await storage.flush(scope)
+            await session.commit()
+    assert await storage.get_state(KEY) == "Complaint:photos"
+
+    async with session_factory() as session:
+        with update_scope(session) as scope:
+            assert await storage.get_state(KEY) == "Complaint:photos"
+            await storage.set_state(KEY, None)
+            await storage.set_data(KEY, {})
+            await storage.flush(scope)
+            await session.commit()
+    async with session_factory() as session:
+        assert (await session.exec(select(func.count()).select_from(FsmRecord))).one() == 0

@@ -5,18 +5,24 @@ Order matters and is set in ``factory.create_dispatcher``: the database middlewa
 person's saved language).
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier, OutboxSender
-from redgrid.bot.storage import update_session
-from redgrid.services.people import Actor, get_or_create_person, is_admin
+from redgrid.bot.storage import DatabaseStorage, UpdateScope, update_scope
+from redgrid.models.base import utcnow
+from redgrid.services.people import Actor, identify, mark_unreachable
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -29,28 +35,44 @@ class DatabaseMiddleware(BaseMiddleware):
     session.commit()``), then answers: a reply must never announce what a failed commit
     lost. Pushes staged by the notifier are committed with the update's last commit and
     sent right after it.
+
+    When Telegram refuses a reply because the person blocked the bot, what the handler did
+    still stands (it is committed, and the person marked unreachable): a ticket must not
+    vanish, nor a finished conversation come back, because its confirmation could not be
+    delivered.
     """
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], sender: OutboxSender
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        sender: OutboxSender,
+        storage: BaseStorage,
     ) -> None:
         self.session_factory = session_factory
         self.sender = sender
+        self.storage = storage
+
+    async def storage_flush(self, fsm: UpdateScope) -> None:
+        if isinstance(self.storage, DatabaseStorage):
+            await self.storage.flush(fsm)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
-            notifier = Notifier(session)
-            data["session"] = session
-            data["notifier"] = notifier
-            bound = update_session.set(session)
-            try:
-                result = await handler(event, data)
+            with update_scope(session) as fsm:
+                notifier = Notifier(session)
+                data["session"] = session
+                data["notifier"] = notifier
+                try:
+                    result = await handler(event, data)
+                except TelegramForbiddenError as error:
+                    logger.info("reply refused, the work stands: %s", error.message)
+                    result = None
+                    await mark_unreachable(session, data.get("person"), utcnow())
+                except BaseException:
+                    await session.rollback()
+                    raise
+                await self.storage_flush(fsm)
                 await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-            finally:
-                update_session.reset(bound)
         if notifier.staged:
             self.sender.deliver_soon([row.id for row in notifier.staged])
         return result
@@ -70,11 +92,9 @@ class PersonMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         # A new person's language is their client's, so pushes reach them in it too.
         locale = negotiate_locale(None, user.language_code, self.default_locale)
-        person = await get_or_create_person(session, user.id, user.full_name, locale)
-        data["person"] = person
-        data["actor"] = Actor(
-            person_id=person.id,
-            telegram_id=user.id,
-            is_admin=await is_admin(session, person, self.admin_telegram_ids),
+        person, admin = await identify(
+            session, user.id, user.full_name, locale, self.admin_telegram_ids
         )
+        data["person"] = person
+        data["actor"] = Actor(person_id=person.id, telegram_id=user.id, is_admin=admin)
         return await handler(event, data)

@@ -6,7 +6,7 @@ notifier and sent after the commit.
 """
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
@@ -22,6 +22,25 @@ from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
 from redgrid.services.categories import CategoryCatalogue
 from redgrid.services.tickets import Audience, ticket_audience, ticket_photos
+
+# Telegram refuses messages over 4096 characters; escaping can make a 1000-character
+# description several times longer, so the card spends at most this much on it.
+DESCRIPTION_BUDGET = 2500
+
+
+def escape_clipped(text: str, limit: int) -> str:
+    """``text`` HTML-escaped, cut (with an ellipsis) so the escaped form fits ``limit``."""
+    escaped = html.escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    kept, size = [], 0
+    for char in text:
+        piece = html.escape(char)
+        if size + len(piece) > limit - 1:
+            break
+        kept.append(piece)
+        size += len(piece)
+    return "".join(kept) + "…"
 
 
 def locale_of(person: Person, settings: Settings) -> str:
@@ -86,7 +105,7 @@ async def ticket_card(
     if ticket.address:
         lines.append(_("Address: {address}").format(address=html.escape(ticket.address)))
     lines.append("")
-    lines.append(html.escape(ticket.description))
+    lines.append(escape_clipped(ticket.description, DESCRIPTION_BUDGET))
     lines.append("")
     if ticket.status is TicketStatus.DISPATCHED:
         lines.append(_("Accept by: {time}").format(time=local_time(ticket.respond_by, settings)))
@@ -155,21 +174,25 @@ async def push_to_team(
     *,
     with_media: bool = False,
     audience: Audience | None = None,
+    to: Sequence[Person] | None = None,
 ) -> None:
     """The ticket card, under ``headline()`` and with the team's buttons, to every team
     member and to the team's group chat; with ``with_media`` the photos and the location
-    pin come first."""
-    audience = audience or await ticket_audience(session, ticket, settings.admin_ids)
+    pin come first. ``to`` names other people instead (officers, admins: they may act on
+    the ticket too), without the team chat."""
     photos = (
         [p.file_id for p in await ticket_photos(session, ticket.id, PhotoKind.REPORT)]
         if with_media
         else []
     )
-    recipients = [
-        (member.telegram_id, locale_of(member, settings), member.id) for member in audience.team
-    ]
-    if audience.team_chat_id is not None:
-        recipients.append((audience.team_chat_id, settings.default_locale, None))
+    if to is None:
+        audience = audience or await ticket_audience(session, ticket, settings.admin_ids)
+        to, team_chat_id = audience.team, audience.team_chat_id
+    else:
+        team_chat_id = None
+    recipients = [(person.telegram_id, locale_of(person, settings), person.id) for person in to]
+    if team_chat_id is not None:
+        recipients.append((team_chat_id, settings.default_locale, None))
     for chat_id, locale, person_id in recipients:
         with i18n.use_locale(locale):
             card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=True)

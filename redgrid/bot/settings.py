@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     bot_token: SecretStr | None = None
+    # The bot's @username, for invite links printed by `redgrid invite` (else asked via getMe).
+    bot_username: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{5,32}$")
     database_url: str = "sqlite+aiosqlite:///redgrid.db"
     redis_url: SecretStr | None = None
     telegram_api_base: str | None = None
@@ -51,6 +53,14 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return async_ + url.removeprefix(plain)
         return url
+
+    @field_validator("bot_username", mode="before")
+    @classmethod
+    def _without_at(cls, username: object) -> object:
+        """``@redgrid_bot`` and ``redgrid_bot`` both work; empty means unset."""
+        if isinstance(username, str):
+            return username.strip().removeprefix("@") or None
+        return username
 
     @field_validator("admin_ids", mode="before")
     @classmethod

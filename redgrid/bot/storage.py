@@ -4,10 +4,12 @@ A resident's half-written complaint then survives a restart and is seen by every
 instance that shares the database.
 """
 
+import copy
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -34,22 +36,51 @@ _UPSERT_INSERTS: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
 }
 
-# The session of the update being handled, set by the database middleware.
-update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
+
+@dataclass
+class UpdateScope:
+    """The storage's view of one update: its session, and the rows read and written so far.
+
+    Reads are served from here after the first; writes collect here and reach the
+    database once, in ``flush``, just before the update commits.
+    """
+
+    session: AsyncSession
+    loaded: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_scope: ContextVar[UpdateScope | None] = ContextVar("fsm_update_scope", default=None)
+# What aiogram read (under the event isolation lock) to route the update, before the
+# update's session began: the scope starts from it instead of reading the row again.
+_routing_read: ContextVar[dict | None] = ContextVar("fsm_routing_read", default=None)
+
+
+@contextmanager
+def update_scope(session: AsyncSession) -> Iterator[UpdateScope]:
+    """Join the FSM storage to the update's session for the duration of the block."""
+    scope = UpdateScope(session, loaded=_routing_read.get() or {})
+    _routing_read.set(None)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
 
 
 class DatabaseStorage(BaseStorage):
     """One ``fsm_record`` row per storage key, holding both the state and the data.
 
-    Inside an update the storage works in that update's session (``update_session``), so
-    the conversation moves on exactly when the update's other writes commit: a failed
-    handler leaves neither a half-made ticket nor a step that was not taken. It is also
-    what SQLite needs, as it allows one writer at a time and a second connection would wait
-    for the first. Outside an update (aiogram reading the state to pick a handler) every
-    call is its own short transaction. Writes are ``INSERT ... ON CONFLICT DO UPDATE`` of
-    only the column being written, so concurrent writers on PostgreSQL or SQLite never hit
-    a duplicate key and never overwrite each other's column. A row with no state and no
-    data is deleted, so finished conversations leave nothing behind.
+    Inside an update (``update_scope``) the storage works in that update's session and
+    writes its changes once, when the update commits, so the conversation moves on exactly
+    when the update's other writes commit: a failed handler leaves neither a half-made
+    ticket nor a step that was not taken. One session is also what SQLite needs, as it
+    allows one writer at a time. Outside an update (aiogram reading the state to pick a
+    handler) every call is its own short transaction.
+
+    Writes are ``INSERT ... ON CONFLICT DO UPDATE`` of only the columns written, so
+    concurrent writers on PostgreSQL or SQLite never hit a duplicate key. A row with no
+    state and no data is deleted, so finished conversations leave nothing behind.
 
     This storage does not isolate events: pair it with ``SimpleEventIsolation`` (one
     process) or ``RedisEventIsolation`` (several), as with any aiogram storage. Without
@@ -69,30 +100,23 @@ class DatabaseStorage(BaseStorage):
         )
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        await self._write(key, state=state.state if isinstance(state, State) else state)
+        await self._set(key, state=state.state if isinstance(state, State) else state)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._session() as session:
-            result = await session.exec(
-                select(FsmRecord.state).where(FsmRecord.key == self.key_builder.build(key))
-            )
-            return result.one_or_none()
+        state, _data = await self._get(key)
+        return state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, dict):
             msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
             raise DataNotDictLikeError(msg)
         _require_json(data)
-        await self._write(key, data=data)
+        await self._set(key, data=copy.deepcopy(data))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        """A fresh dict decoded from the row, so callers may mutate it freely."""
-        async with self._session() as session:
-            result = await session.exec(
-                select(FsmRecord.data).where(FsmRecord.key == self.key_builder.build(key))
-            )
-            data = result.one_or_none()
-        return data if data is not None else {}
+        """A fresh copy, so callers may mutate it freely."""
+        _state, data = await self._get(key)
+        return copy.deepcopy(data)
 
     async def close(self) -> None:
         """Nothing to close: the engine belongs to the application, which disposes it."""
@@ -105,40 +129,91 @@ class DatabaseStorage(BaseStorage):
             result = await session.exec(delete(FsmRecord).where(col(FsmRecord.updated_at) < cutoff))
         return result.rowcount
 
-    async def _write(self, key: StorageKey, **column: Any) -> None:
-        """Upsert one column (``state`` or ``data``), then drop the row if it is left empty.
+    async def flush(self, scope: UpdateScope) -> None:
+        """Write what the update changed; called once, before the update commits."""
+        for record_key, columns in scope.pending.items():
+            if record_key in scope.loaded:
+                state, data = scope.loaded[record_key]
+                final = {"state": state, "data": data, **columns}
+                if final["state"] is None and not final["data"]:
+                    await _delete(scope.session, record_key)
+                else:
+                    await _upsert(scope.session, record_key, columns, known_non_empty=True)
+            else:
+                await _upsert(scope.session, record_key, columns)
+        scope.pending.clear()
 
-        The upsert locks the row until commit (PostgreSQL row lock, SQLite database lock),
-        so no other writer can slip in between the upsert and the delete.
-        """
+    async def _get(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         record_key = self.key_builder.build(key)
-        changes = {**column, "updated_at": utcnow()}
-        table = FsmRecord.__table__
-        async with self._session() as session:
-            dialect = (await session.connection()).dialect.name
-            if dialect not in _UPSERT_INSERTS:
-                msg = f"DatabaseStorage supports {sorted(_UPSERT_INSERTS)}, not {dialect}"
-                raise NotImplementedError(msg)
-            statement = _UPSERT_INSERTS[dialect](table).values(
-                {"key": record_key, "state": None, "data": {}, **changes}
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={name: statement.excluded[name] for name in changes},
-            ).returning(table.c.state, table.c.data)
-            state, data = (await session.exec(statement)).one()
-            if state is None and not data:
-                await session.exec(delete(table).where(table.c.key == record_key))
+        scope = _scope.get()
+        if scope is None:
+            async with self.session_factory.begin() as session:
+                record = await _read(session, record_key)
+            _routing_read.set({record_key: record})
+            return record
+        if record_key not in scope.loaded:
+            scope.loaded[record_key] = await _read(scope.session, record_key)
+        state, data = scope.loaded[record_key]
+        pending = scope.pending.get(record_key, {})
+        return pending.get("state", state), pending.get("data", data)
 
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
-        """The update's session when there is one, else a transaction of our own."""
-        bound = update_session.get()
-        if bound is not None:
-            yield bound
+    async def _set(self, key: StorageKey, **columns: Any) -> None:
+        record_key = self.key_builder.build(key)
+        scope = _scope.get()
+        if scope is None:
+            _routing_read.set(None)  # what was read before is no longer the row
+            async with self.session_factory.begin() as session:
+                await _upsert(session, record_key, columns)
             return
-        async with self.session_factory.begin() as session:
-            yield session
+        scope.pending.setdefault(record_key, {}).update(columns)
+
+
+async def _read(session: AsyncSession, record_key: str) -> tuple[str | None, dict[str, Any]]:
+    row = (
+        await session.exec(
+            select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == record_key)
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else (None, {})
+
+
+async def _upsert(
+    session: AsyncSession,
+    record_key: str,
+    columns: dict[str, Any],
+    *,
+    known_non_empty: bool = False,
+) -> None:
+    """Upsert the given columns (``state``, ``data``), then drop the row if it is left empty
+    (unless the caller knows it is not).
+
+    The upsert locks the row until commit (PostgreSQL row lock, SQLite database lock), so
+    no other writer can slip in between the upsert and the delete.
+    """
+    changes = {**columns, "updated_at": utcnow()}
+    table = FsmRecord.__table__
+    dialect = (await session.connection()).dialect.name
+    if dialect not in _UPSERT_INSERTS:
+        msg = f"DatabaseStorage supports {sorted(_UPSERT_INSERTS)}, not {dialect}"
+        raise NotImplementedError(msg)
+    statement = _UPSERT_INSERTS[dialect](table).values(
+        {"key": record_key, "state": None, "data": {}, **changes}
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={name: statement.excluded[name] for name in changes},
+    )
+    if known_non_empty:
+        await session.exec(statement)
+        return
+    state, data = (await session.exec(statement.returning(table.c.state, table.c.data))).one()
+    if state is None and not data:
+        await _delete(session, record_key)
+
+
+async def _delete(session: AsyncSession, record_key: str) -> None:
+    table = FsmRecord.__table__
+    await session.exec(delete(table).where(table.c.key == record_key))
 
 
 def _require_json(data: dict[str, Any]) -> None:

@@ -4,9 +4,19 @@ fallback comes last."""
 
 from aiogram import Router
 
-from redgrid.handlers import common, fallback
-
 
 def get_routers() -> list[Router]:
-    blueprints = [common.router, fallback.router]
+    # Imported here, not at the top: the handler modules import ``redgrid.bot.pushes``,
+    # which imports ``redgrid.handlers.callbacks`` and so this package.
+    from redgrid.handlers import common, complaint, fallback, invites, my_tickets, privacy, team
+
+    blueprints = [
+        invites.router,
+        common.router,
+        privacy.router,
+        complaint.router,
+        my_tickets.router,
+        team.router,
+        fallback.router,
+    ]
     return [blueprint.build() for blueprint in blueprints]

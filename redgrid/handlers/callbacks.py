@@ -85,3 +85,28 @@ class TicketCb(CallbackData, prefix="t1"):
 class RateCb(CallbackData, prefix="r1"):
     ticket_id: int
     rating: str
+
+
+class InviteStep(StrEnum):
+    """The admin's /invite conversation: a role, then (for some roles) a scope."""
+
+    ROLE = "role"  # value: the role
+    COMMUNITY = "comm"  # value: the community id
+    DISTRICT = "dist"  # informants: the whole district
+    CANCEL = "cancel"
+
+
+class InviteCb(CallbackData, prefix="i1"):
+    step: InviteStep
+    value: str = ""
+
+
+class ForgetAction(StrEnum):
+    CONFIRM = "yes"
+    CANCEL = "no"
+
+
+class ForgetCb(CallbackData, prefix="f1"):
+    """/forget's answer; it always acts on the person who pressed, never on an id."""
+
+    action: ForgetAction

@@ -3,7 +3,7 @@
 from aiogram import F
 from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -130,4 +130,6 @@ async def cancel(message: Message, state: FSMContext, session: AsyncSession, act
     had_state = await state.get_state() is not None
     await state.clear()
     text = _("Cancelled. Nothing was sent.") if had_state else _("Nothing to cancel.")
-    await show_menu(message, session, actor, text)
+    # Also takes away a reply keyboard a step may have shown (the location button).
+    await message.answer(text, reply_markup=ReplyKeyboardRemove())
+    await show_menu(message, session, actor, _("Choose what you would like to do:"))

@@ -2,7 +2,7 @@
 
 from aiogram import F
 from aiogram.filters import StateFilter
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,6 +22,6 @@ async def unknown_message(message: Message, session: AsyncSession, actor: Actor)
 
 
 @router.callback_query()
-async def stale_button(callback_answer: CallbackAnswer) -> None:
+async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """Old, foreign or forged buttons: a polite refusal, and nothing changes."""
     refuse_button(callback_answer)

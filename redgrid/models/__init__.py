@@ -1,5 +1,6 @@
 """SQLModel tables and the database session. Importing this package registers every table."""
 
+from redgrid.models.deadlines import AlarmKind, DeadlineAlarm, ScheduledRun
 from redgrid.models.district import Community, Compound, DistrictRevision, Grid
 from redgrid.models.fsm import FsmRecord
 from redgrid.models.invites import Invite
@@ -21,8 +22,10 @@ from redgrid.models.tickets import (
 
 __all__ = [
     "OPEN_STATUSES",
+    "AlarmKind",
     "Community",
     "Compound",
+    "DeadlineAlarm",
     "DistrictRevision",
     "EventKind",
     "FsmRecord",
@@ -36,6 +39,7 @@ __all__ = [
     "Priority",
     "Rating",
     "Role",
+    "ScheduledRun",
     "Scope",
     "Ticket",
     "TicketEvent",

@@ -33,6 +33,9 @@ class Person(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     forgotten_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when Telegram refused a message (the person blocked the bot); cleared when they
+    # write again. Their pending work goes to someone else in the team.
+    unreachable_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # Which scope each role is held in; the database refuses any other combination.

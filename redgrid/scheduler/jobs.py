@@ -2,6 +2,7 @@
 a restart loses nothing and several bot instances do each piece of work once."""
 
 import logging
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from aiogram.utils.i18n import I18n
@@ -10,10 +11,21 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier, OutboxSender
-from redgrid.bot.pushes import push_to_reporter
+from redgrid.bot.pushes import local_time, locale_of, push_to_reporter, push_to_team
 from redgrid.bot.settings import Settings
+from redgrid.models import AlarmKind, DeadlineAlarm, Person, Ticket
 from redgrid.models.base import utcnow
-from redgrid.services.tickets import close_unrated
+from redgrid.services import deadlines, people
+from redgrid.services.categories import CategoryCatalogue
+from redgrid.services.digest import (
+    QueueDigest,
+    claim_run,
+    communities_with_grids,
+    community_week,
+    current_deadline,
+    open_queue_digests,
+)
+from redgrid.services.tickets import close_unrated, ticket_audience
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +61,164 @@ async def close_unrated_tickets(
     if closed:
         logger.info("closed %d unrated tickets", len(closed))
     return len(closed)
+
+
+def _alarm_headline(alarm: DeadlineAlarm, ticket: Ticket, settings: Settings) -> str:
+    deadline = local_time(alarm.deadline_at, settings)
+    return {
+        AlarmKind.RESPOND_REMINDER: _("⏰ Reminder: accept {number} by {time}."),
+        AlarmKind.RESOLVE_REMINDER: _("⏰ Reminder: resolve {number} by {time}."),
+        AlarmKind.RESPOND_OVERDUE: _("🔴 Overdue: {number} was not accepted by {time}."),
+        AlarmKind.RESOLVE_OVERDUE: _("🔴 Overdue: {number} was not resolved by {time}."),
+        AlarmKind.RESPOND_ESCALATION: _(
+            "🚨 Escalated to the district: {number} is still not accepted (due {time})."
+        ),
+        AlarmKind.RESOLVE_ESCALATION: _(
+            "🚨 Escalated to the district: {number} is still not resolved (due {time})."
+        ),
+    }[alarm.kind].format(number=ticket.number, time=deadline)
+
+
+async def _alarm_recipients(
+    session: AsyncSession, alarm: DeadlineAlarm, ticket: Ticket, settings: Settings
+) -> list[list[Person] | None]:
+    """Who hears an alarm: the team for a reminder; the team and the community officers at
+    the deadline; the district admins after the grace. None stands for the whole team."""
+    if alarm.kind in (AlarmKind.RESPOND_REMINDER, AlarmKind.RESOLVE_REMINDER):
+        return [None]
+    if alarm.kind in (AlarmKind.RESPOND_OVERDUE, AlarmKind.RESOLVE_OVERDUE):
+        officers = (
+            await people.community_officers(session, ticket.community_id)
+            if ticket.community_id is not None and ticket.grid_id is not None
+            else []
+        )
+        return [None, officers]
+    return [await people.district_admins(session, settings.admin_ids)]
+
+
+async def sweep_deadlines(
+    session_factory: async_sessionmaker[AsyncSession],
+    sender: OutboxSender,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+    now: datetime | None = None,
+    *,
+    batch: int = 100,
+) -> int:
+    """Fire every due alarm once: claim a batch, stage its notices, commit, repeat."""
+    now = now or utcnow()
+    fired = 0
+    while True:
+        async with session_factory() as session:
+            notifier = Notifier(session)
+            alarms = await deadlines.claim_due_alarms(session, now, limit=batch)
+            with i18n.context():
+                for alarm in alarms:
+                    ticket = await session.get(Ticket, alarm.ticket_id)
+                    for recipients in await _alarm_recipients(session, alarm, ticket, settings):
+                        await push_to_team(
+                            session,
+                            notifier,
+                            i18n,
+                            settings,
+                            catalogue,
+                            ticket,
+                            lambda alarm=alarm, ticket=ticket: _alarm_headline(
+                                alarm, ticket, settings
+                            ),
+                            to=recipients,
+                        )
+            await session.commit()
+        if notifier.staged:
+            await sender.deliver([row.id for row in notifier.staged])
+        fired += len(alarms)
+        if len(alarms) < batch:
+            return fired
+
+
+def _ticket_line(ticket: Ticket, settings: Settings) -> str:
+    return _("{number} · due {time}").format(
+        number=ticket.number, time=local_time(current_deadline(ticket), settings)
+    )
+
+
+def _digest_text(digest: QueueDigest, settings: Settings) -> str:
+    lines = [
+        _("☀️ Good morning. Open tickets: {open}, due today: {today}, overdue: {overdue}.").format(
+            open=len(digest.open), today=len(digest.due_today), overdue=len(digest.overdue)
+        )
+    ]
+    if digest.overdue:
+        lines.append(_("🔴 Overdue:"))
+        lines.extend(_ticket_line(ticket, settings) for ticket in digest.overdue)
+    if digest.due_today:
+        lines.append(_("🟠 Due today:"))
+        lines.extend(_ticket_line(ticket, settings) for ticket in digest.due_today)
+    lines.append(_("Send /queue for the whole list."))
+    return "\n".join(lines)
+
+
+async def send_daily_digests(
+    session_factory: async_sessionmaker[AsyncSession],
+    sender: OutboxSender,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime | None = None,
+) -> int:
+    """Each queue with open tickets gets its digest once a day, whichever instance runs
+    first (a team with nothing open gets nothing); returns how many were staged."""
+    now = now or utcnow()
+    period = now.astimezone(settings.tz).date().isoformat()
+    async with session_factory() as session:
+        if not await claim_run(session, "daily-digest", period):
+            return 0
+        notifier = Notifier(session)
+        for digest in await open_queue_digests(session, now, settings.tz):
+            audience = await ticket_audience(session, digest.example, settings.admin_ids)
+            chats = [(p.telegram_id, locale_of(p, settings), p.id) for p in audience.team]
+            if audience.team_chat_id is not None:
+                chats.append((audience.team_chat_id, settings.default_locale, None))
+            for chat_id, locale, person_id in chats:
+                with i18n.context(), i18n.use_locale(locale):
+                    notifier.message(chat_id, _digest_text(digest, settings), person_id=person_id)
+        await session.commit()
+    if notifier.staged:
+        await sender.deliver([row.id for row in notifier.staged])
+    return len(notifier.staged)
+
+
+async def send_weekly_summaries(
+    session_factory: async_sessionmaker[AsyncSession],
+    sender: OutboxSender,
+    i18n: I18n,
+    settings: Settings,
+    now: datetime | None = None,
+) -> int:
+    """Each community officer gets the week of their community's grids, once a week."""
+    now = now or utcnow()
+    year, week, _weekday = now.astimezone(settings.tz).isocalendar()
+    async with session_factory() as session:
+        if not await claim_run(session, "weekly-summary", f"{year}-W{week:02d}"):
+            return 0
+        notifier = Notifier(session)
+        for community in await communities_with_grids(session):
+            officers = await people.community_officers(session, community.id)
+            if not officers:
+                continue
+            grids = await community_week(session, community.id, now)
+            for officer in officers:
+                with i18n.context(), i18n.use_locale(locale_of(officer, settings)):
+                    lines = [_("📊 The week in {community}:").format(community=community.name)]
+                    lines.extend(
+                        _(
+                            "{code} {name}: received {received}, resolved {resolved},"
+                            " open {open}, overdue {overdue}"
+                        ).format(**asdict(grid))
+                        for grid in grids
+                    )
+                    notifier.message(officer.telegram_id, "\n".join(lines), person_id=officer.id)
+        await session.commit()
+    if notifier.staged:
+        await sender.deliver([row.id for row in notifier.staged])
+    return len(notifier.staged)

@@ -76,6 +76,47 @@ async def get_or_create_person(
     return person
 
 
+async def identify(
+    session: AsyncSession,
+    telegram_id: int,
+    display_name: str,
+    locale: str | None,
+    admin_telegram_ids: Collection[int],
+) -> tuple[Person, bool]:
+    """The person behind an update and whether they are an admin, in one query for people
+    the bot knows (it runs for every update). Writing to the bot shows they can be reached
+    again, so a mark of being unreachable is cleared."""
+    holds_admin = (
+        select(Membership.id)
+        .where(
+            Membership.person_id == Person.id,
+            Membership.role == Role.ADMIN,
+            col(Membership.active),
+        )
+        .exists()
+    )
+    row = (
+        await session.exec(select(Person, holds_admin).where(Person.telegram_id == telegram_id))
+    ).one_or_none()
+    if row is None:
+        person = await get_or_create_person(session, telegram_id, display_name, locale)
+        admin = False
+    else:
+        person, admin = row
+        if person.display_name != display_name[:MAX_DISPLAY_NAME]:
+            person.display_name = display_name[:MAX_DISPLAY_NAME]
+    if person.unreachable_at is not None:
+        person.unreachable_at = None
+    return person, admin or telegram_id in admin_telegram_ids
+
+
+async def mark_unreachable(session: AsyncSession, person: Person | None, now: datetime) -> None:
+    """Telegram refused to deliver to this person (they blocked the bot)."""
+    if person is not None and person.unreachable_at is None:
+        person.unreachable_at = now
+        await session.flush()
+
+
 async def set_locale(session: AsyncSession, person: Person, locale: str) -> None:
     if locale not in SUPPORTED_LOCALES:
         raise ValueError(f"unsupported locale {locale!r}; use one of {SUPPORTED_LOCALES}")

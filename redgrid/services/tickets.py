@@ -951,3 +951,38 @@ def _text(value: str, what: str, limit: int) -> str:
 
 def _optional_text(value: str | None, what: str) -> str | None:
     return _text(value, what, MAX_TEXT) if value is not None and value.strip() else None
+
+
+async def transfer_grids(session: AsyncSession, ticket: Ticket, limit: int = 40) -> list[Grid]:
+    """The active grids of the ticket's community other than its own, by code: where a
+    team most often passes a ticket it got by mistake."""
+    if ticket.community_id is None:
+        return []
+    query = select(Grid).where(Grid.community_id == ticket.community_id, col(Grid.active))
+    if ticket.grid_id is not None:
+        query = query.where(Grid.id != ticket.grid_id)
+    rows = await session.exec(query.order_by(col(Grid.code)).limit(limit))
+    return list(rows.all())
+
+
+async def active_grid_by_code(session: AsyncSession, code: str) -> Grid | None:
+    """An active grid by its code as people type it (any case, spaces around)."""
+    rows = await session.exec(
+        select(Grid).where(func.upper(Grid.code) == code.strip().upper(), col(Grid.active))
+    )
+    return rows.first()
+
+
+async def tickets_filed_today(
+    session: AsyncSession, reporter_id: int, now: datetime, tz: ZoneInfo = DISTRICT_TZ
+) -> int:
+    """How many tickets the person filed since local midnight: what ``create_ticket``'s
+    daily limit counts, so a conversation can stop someone at the limit before they type."""
+    local_midnight = datetime.combine(now.astimezone(tz).date(), time(), tzinfo=tz)
+    return (
+        await session.exec(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.reporter_id == reporter_id, Ticket.created_at >= local_midnight)
+        )
+    ).one()

@@ -1,0 +1,244 @@
+"""How fast the complaint conversation runs through the real Dispatcher, and how much memory
+10,000 drafts in flight cost.
+
+    .venv/bin/python benchmarks/conversation.py [--residents N] [--drafts N] [--backend B]
+
+Every update goes through the production dispatcher (middlewares, FSM storage in the
+database, routing, the outbox) over a recording session instead of HTTP, so no network
+time is counted. Beside it, in the same run, a bare aiogram echo handler over the same
+session gives the floor. Prints updates/s and p50/p99 latency per update for both, on
+SQLite and (if reachable) PostgreSQL, then the resident memory with N drafts in flight.
+Targets: >= 300 updates/s on SQLite; at most 5x the echo handler's per-update cost;
+under 200 MB RSS with 10,000 drafts.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test harness lives in tests/, beside the package
+
+import asyncpg  # noqa: E402
+from aiogram import Dispatcher, Router  # noqa: E402
+from aiogram.types import Message  # noqa: E402
+from shapely.geometry import shape  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlmodel import select  # noqa: E402
+
+from redgrid.bot.settings import Settings  # noqa: E402
+from redgrid.handlers.callbacks import (  # noqa: E402
+    CategoryCb,
+    DraftAction,
+    DraftCb,
+)
+from redgrid.models import (  # noqa: E402
+    Grid,
+    Role,
+    migrate,
+)
+from redgrid.models.db import create_engine, create_session_factory  # noqa: E402
+from redgrid.paths import SAMPLE_DISTRICT  # noqa: E402
+from redgrid.services.categories import load_categories  # noqa: E402
+from redgrid.services.district import import_district  # noqa: E402
+from redgrid.services.district_file import parse_district_file  # noqa: E402
+from redgrid.services.people import get_or_create_person, grant_role  # noqa: E402
+from tests.bot_harness import TOKEN, BotHarness, bot_harness  # noqa: E402
+from tests.bot_harness import Person as Client  # noqa: E402
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1/test")
+CATEGORY_CODES = [c.code for c in load_categories().all if c.routes_to.kind.value == "grid"]
+
+
+def draft(action: DraftAction) -> str:
+    return DraftCb(action=action).pack()
+
+
+class Timer:
+    """Per-update latencies of one run."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+    async def __call__(self, step: Callable[[], Awaitable]):
+        start = time.perf_counter()
+        result = await step()
+        self.latencies.append(time.perf_counter() - start)
+        return result
+
+    def report(self, label: str) -> float:
+        total = sum(self.latencies)
+        ordered = sorted(self.latencies)
+        p50 = statistics.median(ordered) * 1000
+        p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+        rate = len(ordered) / total
+        print(
+            f"  {label:<24} {len(ordered):>7,} updates  {rate:>9,.0f} updates/s"
+            f"  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+        )
+        return total / len(ordered)
+
+
+def spots_inside_grids(count: int, rng: random.Random) -> list[tuple[float, float]]:
+    """Points well inside the sample district's grids (a representative point, jittered)."""
+    features = json.loads(SAMPLE_DISTRICT.read_text(encoding="utf-8"))["features"]
+    points = []
+    for _ in range(count):
+        polygon = shape(rng.choice(features)["geometry"])
+        point = polygon.representative_point()
+        points.append((point.y + rng.uniform(-1e-4, 1e-4), point.x + rng.uniform(-1e-4, 1e-4)))
+    return points
+
+
+async def complaint(client: Client, timer: Timer, spot: tuple[float, float], code: str) -> None:
+    """One whole complaint, as a resident taps it."""
+    await timer(lambda: client.text("/new"))
+    await timer(lambda: client.press(CategoryCb(code=code).pack()))
+    await timer(lambda: client.text("小区门口的路灯坏了，晚上很黑，请尽快修理。"))
+    await timer(lambda: client.press(draft(DraftAction.SKIP_PHOTOS)))
+    calls = await timer(lambda: client.location(*spot))
+    if any(b.callback_data == draft(DraftAction.NEW_ANYWAY) for c in calls for b in c.buttons):
+        await timer(lambda: client.press(draft(DraftAction.NEW_ANYWAY)))
+    await timer(lambda: client.press(draft(DraftAction.CONSENT_ANONYMOUS)))
+    await timer(lambda: client.press(draft(DraftAction.CONFIRM)))
+
+
+async def echo_floor(harness: BotHarness, updates: int) -> Timer:
+    """A bare aiogram dispatcher with one echo handler, over the same recording session."""
+    router = Router()
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text)
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    bare = BotHarness(
+        harness.settings,
+        harness.bot,
+        harness.session,
+        dispatcher,
+        harness.storage,
+        harness.sender,
+    )
+    client = bare.person("Echo", language_code="en")
+    timer = Timer()
+    for _ in range(updates):
+        await timer(lambda: client.text("ping"))
+    return timer
+
+
+async def prepare(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    factory = create_session_factory(engine)
+    async with factory() as session, session.begin():
+        await import_district(session, parse_district_file(SAMPLE_DISTRICT.read_bytes()))
+        for index, grid in enumerate((await session.exec(select(Grid))).all()):
+            secretary = await get_or_create_person(session, 10_000 + index, "书记", "zh_CN")
+            await grant_role(session, secretary.id, Role.SECRETARY, grid_id=grid.id)
+    await engine.dispose()
+
+
+async def run_backend(label: str, database_url: str, residents: int) -> None:
+    await prepare(database_url)
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+    settings = Settings(bot_token=TOKEN, database_url=database_url, daily_ticket_limit=1000)
+    rng = random.Random(7)
+    spots = spots_inside_grids(residents, rng)
+    print(f"\n== {label}: {residents:,} complaints, each its own resident")
+    async with bot_harness(settings, factory) as harness:
+        timer = Timer()
+        for spot in spots:
+            client = harness.person("居民", language_code="zh-hans")
+            await complaint(client, timer, spot, rng.choice(CATEGORY_CODES))
+        conversation = timer.report("complaint conversation")
+        bare = (await echo_floor(harness, len(timer.latencies))).report("bare echo handler")
+        print(f"  per-update cost: {conversation / bare:.1f}x the echo handler's")
+    await engine.dispose()
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def drafts_in_flight(database_url: str, drafts: int) -> None:
+    """``drafts`` residents each halfway through a complaint, all at once."""
+    await prepare(database_url)
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+    settings = Settings(bot_token=TOKEN, database_url=database_url)
+    print(f"\n== memory: {drafts:,} complaint drafts in flight (SQLite)")
+    before = rss_mb()
+    async with bot_harness(settings, factory) as harness:
+        harness.session.calls.clear()
+        for n in range(drafts):
+            client = harness.person("居民", language_code="zh-hans")
+            await client.text("/new")
+            await client.press(CategoryCb(code="noise").pack())
+            await client.text(f"楼上装修噪音太大，第{n}天了")
+            if n % 1000 == 999:
+                harness.session.calls.clear()  # the recorder, not the bot, would keep them
+        print(f"  RSS before {before:.0f} MB, with the drafts {rss_mb():.0f} MB")
+    await engine.dispose()
+
+
+async def postgres_database() -> tuple[str, Callable[[], Awaitable]] | None:
+    name = f"redgrid_bench_{uuid.uuid4().hex[:8]}"
+    admin_dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
+    try:
+        connection = await asyncpg.connect(admin_dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        print(f"\n(PostgreSQL skipped: {error})")
+        return None
+    await connection.execute(f'CREATE DATABASE "{name}"')
+    await connection.close()
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(admin_dsn)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.close()
+
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(False), drop
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=300)
+    parser.add_argument("--drafts", type=int, default=10_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
+    print(f"Python {sys.version.split()[0]}, pinned to one core")
+    with TemporaryDirectory() as folder:
+        if args.backend in ("sqlite", "both"):
+            url = f"sqlite+aiosqlite:///{folder}/bench.db"
+            await run_backend("SQLite", url, args.residents)
+        if args.backend in ("postgres", "both"):
+            database = await postgres_database()
+            if database is not None:
+                url, drop = database
+                try:
+                    await run_backend("PostgreSQL", url, args.residents)
+                finally:
+                    await drop()
+        if args.drafts:
+            await drafts_in_flight(f"sqlite+aiosqlite:///{folder}/drafts.db", args.drafts)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

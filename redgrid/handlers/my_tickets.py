@@ -1,0 +1,857 @@
+"""My tickets: a person's own complaints and the ones they follow, each with its history;
+more detail (a comment, a photo) while it is open, the answer to the team's question, and
+the rating of the result.
+
+Also what both sides share: one ticket shown to whoever asks (the team's view with its
+buttons, the reporter's view, or "not found" for anyone else), the history in words, and
+the light messages to a ticket's team.
+"""
+
+import html
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from aiogram import F
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from redgrid.bot.notifier import Notifier
+from redgrid.bot.pushes import (
+    local_time,
+    locale_of,
+    push_to_team,
+    rating_keyboard,
+    rating_name,
+    status_name,
+    team_keyboard,
+    ticket_card,
+)
+from redgrid.bot.settings import Settings
+from redgrid.handlers.blueprint import Blueprint
+from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, RateCb, TicketAction, TicketCb
+from redgrid.handlers.common import refuse_button
+from redgrid.models import (
+    Community,
+    EventKind,
+    Grid,
+    Person,
+    Rating,
+    Ticket,
+    TicketEvent,
+    TicketFollower,
+    TicketStatus,
+)
+from redgrid.models.base import utcnow
+from redgrid.services import tickets
+from redgrid.services.categories import CategoryCatalogue
+from redgrid.services.people import Actor, can_handle
+from redgrid.services.tickets import Audience, IllegalTransition, NotAllowed, TicketNotFound
+
+router = Blueprint(__name__)
+
+# Ticket ids are 32-bit integers: a forged larger one must not reach the database.
+MAX_TICKET_ID = 2**31 - 1
+MAX_MESSAGE = 4096
+HISTORY_NOTE_CHARS = 200
+# The reporter's conversation buttons: ChoiceCb(kind=REPORTER_NAV, index=...).
+REPORTER_NAV = "rn"
+NAV_CANCEL, NAV_DONE = 0, 1
+
+# Events the team makes: the reporter reads "the grid team" as their author.
+TEAM_EVENTS = frozenset(
+    {
+        EventKind.ACCEPTED,
+        EventKind.TRANSFERRED,
+        EventKind.EXTENDED,
+        EventKind.RESOLVED,
+        EventKind.INVALID,
+        EventKind.DUPLICATE,
+        EventKind.CONSULTATION,
+        EventKind.QUESTION,
+    }
+)
+
+
+class ReporterForm(StatesGroup):
+    comment = State()
+    photo = State()
+    answer = State()
+    rework_reason = State()
+
+
+# Shared helpers ---------------------------------------------------------------------------
+
+
+async def load_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
+    """The ticket a button names, or None for an id no ticket could have."""
+    if not 0 < ticket_id <= MAX_TICKET_ID:
+        return None
+    return await session.get(Ticket, ticket_id)
+
+
+def current_status(status: TicketStatus) -> str:
+    """The status in words, for people on either side."""
+    if status is TicketStatus.RESOLVED:
+        return _("resolved")
+    return status_name(status)
+
+
+def no_longer_applies(ticket: Ticket) -> str:
+    """The refusal for a button that came too late (someone else moved the ticket)."""
+    return _("{number} is now {status}: this button no longer applies.").format(
+        number=ticket.number, status=current_status(ticket.status)
+    )
+
+
+def reporter_label(ticket: Ticket, reporter: Person | None) -> str:
+    """The reporter as the team may see them: the name only with consent (HTML-escaped)."""
+    if ticket.contact_consent and reporter is not None and reporter.forgotten_at is None:
+        return html.escape(reporter.display_name or _("the reporter"))
+    return _("the reporter")
+
+
+def queue_label(grid: Grid | None, community: Community | None, desk: str | None) -> str:
+    """``pushes.queue_name`` for a queue read beforehand, so a push can render it in each
+    recipient's language without touching the database."""
+    if grid is not None:
+        return _("grid {name} ({code})").format(name=grid.name, code=grid.code)
+    if desk is not None:
+        return _("district desk: {desk}").format(desk=desk)
+    if community is not None:
+        return _("community {name}").format(name=community.name)
+    return _("the district's general queue")
+
+
+async def queue_of(
+    session: AsyncSession, ticket: Ticket
+) -> tuple[Grid | None, Community | None, str | None]:
+    grid = await session.get(Grid, ticket.grid_id) if ticket.grid_id is not None else None
+    community = (
+        await session.get(Community, ticket.community_id)
+        if ticket.community_id is not None
+        else None
+    )
+    return grid, community, ticket.desk
+
+
+def open_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🔎 Open {number}").format(number=ticket.number),
+        callback_data=TicketCb(action=TicketAction.DETAIL, ticket_id=ticket.id),
+    )
+    return builder.as_markup()
+
+
+async def tell_team(
+    session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
+    ticket: Ticket,
+    render: Callable[[], str],
+    *,
+    audience: Audience | None = None,
+    exclude_person_id: int | None = None,
+    keyboard: Callable[[], InlineKeyboardMarkup | None] = lambda: None,
+    photo: str | None = None,
+) -> None:
+    """A short message (no card) to the ticket's team and its group chat, each in their
+    language; ``photo`` (a file id) goes first."""
+    audience = audience or await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    recipients = [
+        (member.telegram_id, locale_of(member, settings), member.id)
+        for member in audience.team
+        if member.id != exclude_person_id
+    ]
+    if audience.team_chat_id is not None:
+        recipients.append((audience.team_chat_id, settings.default_locale, None))
+    for chat_id, locale, person_id in recipients:
+        with i18n.use_locale(locale):
+            text, markup = render(), keyboard()
+        if photo is not None:
+            notifier.photos(chat_id, [photo], person_id=person_id, ticket_id=ticket.id)
+        notifier.message(
+            chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=ticket.id
+        )
+
+
+def nav_keyboard(*, done: bool = False) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if done:
+        builder.button(text=_("✅ Done"), callback_data=ChoiceCb(kind=REPORTER_NAV, index=NAV_DONE))
+    builder.button(text=_("✖️ Cancel"), callback_data=ChoiceCb(kind=REPORTER_NAV, index=NAV_CANCEL))
+    return builder.as_markup()
+
+
+async def is_follower(session: AsyncSession, ticket: Ticket, person_id: int) -> bool:
+    return await session.get(TicketFollower, (ticket.id, person_id)) is not None
+
+
+# History ----------------------------------------------------------------------------------
+
+
+def _event_text(kind: EventKind, who: str, event: TicketEvent, settings: Settings) -> str:
+    if kind is EventKind.CREATED:
+        return _("Reported by {who}").format(who=who)
+    if kind is EventKind.ACCEPTED:
+        return _("Accepted by {who}").format(who=who)
+    if kind is EventKind.TRANSFERRED:
+        return _("Passed to another queue by {who}").format(who=who)
+    if kind is EventKind.EXTENDED:
+        new_deadline = event.details.get("new_resolve_by")
+        if new_deadline:
+            time = local_time(datetime.fromisoformat(new_deadline), settings)
+            return _("Deadline extended by {who} to {time}").format(who=who, time=time)
+        return _("Deadline extended by {who}").format(who=who)
+    if kind is EventKind.RESOLVED:
+        return _("Resolved by {who}").format(who=who)
+    if kind is EventKind.RATED:
+        return _("Rated by {who}: {rating}").format(
+            who=who, rating=rating_name(Rating(event.details["rating"]))
+        )
+    if kind is EventKind.REWORK:
+        return _("Sent back for rework by {who}").format(who=who)
+    if kind is EventKind.CLOSED:
+        if event.actor_id is None:
+            return _("Closed without a rating")
+        return _("Closed by {who}").format(who=who)
+    if kind is EventKind.INVALID:
+        return _("Marked invalid by {who}").format(who=who)
+    if kind is EventKind.DUPLICATE:
+        return _("Marked as a duplicate of {number} by {who}").format(
+            number=html.escape(str(event.details.get("duplicate_of", "?"))), who=who
+        )
+    if kind is EventKind.CONSULTATION:
+        return _("Put on the neighbour consultation's list by {who}").format(who=who)
+    if kind is EventKind.COMMENT:
+        return _("Comment from {who}").format(who=who)
+    if kind is EventKind.PHOTO:
+        return _("Photo added by {who}").format(who=who)
+    if kind is EventKind.QUESTION:
+        return _("Question from {who}").format(who=who)
+    if kind is EventKind.ANSWER:
+        return _("Answer from {who}").format(who=who)
+    return _("Followed by {who}").format(who=who)
+
+
+async def history_lines(
+    session: AsyncSession, ticket: Ticket, settings: Settings, *, for_team: bool, viewer_id: int
+) -> list[str]:
+    """Each event as one line in the current language: local time, what happened, the note.
+
+    The reporter never learns who on the team acted ("the grid team"); the team sees the
+    reporter's name only with consent, and followers are "a follower" to everyone else.
+    """
+    reporter = await session.get(Person, ticket.reporter_id)
+    lines = []
+    for event in await tickets.ticket_history(session, ticket.id):
+        if event.actor_id is None:
+            who = _("the system")
+        elif event.actor_id == viewer_id:
+            who = _("you")
+        elif event.kind in TEAM_EVENTS:
+            if for_team:
+                actor = await session.get(Person, event.actor_id)
+                who = html.escape(actor.display_name) if actor and actor.display_name else "?"
+            else:
+                who = _("the grid team")
+        elif event.actor_id == ticket.reporter_id:
+            who = reporter_label(ticket, reporter) if for_team else _("the reporter")
+        else:
+            who = _("a follower")
+        time = local_time(event.created_at, settings)
+        line = f"{time} · {_event_text(event.kind, who, event, settings)}"
+        if event.note and event.kind is not EventKind.CLOSED:
+            note = event.note
+            if len(note) > HISTORY_NOTE_CHARS:
+                note = note[:HISTORY_NOTE_CHARS] + "…"
+            line = _("{event}: {note}").format(event=line, note=f"<i>{html.escape(note)}</i>")
+        lines.append(line)
+    return lines
+
+
+def with_history(card: str, lines: list[str]) -> str:
+    """The card and as much of the newest history as fits in one message."""
+    title = _("History")
+    head = f"{card}\n\n<b>{title}</b>"
+    kept: list[str] = []
+    size = len(head) + 2
+    for line in reversed(lines):
+        if size + len(line) + 1 > MAX_MESSAGE - 2:
+            kept.append("…")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join([head, *reversed(kept)])
+
+
+def reporter_keyboard(ticket: Ticket, *, is_reporter: bool) -> InlineKeyboardMarkup | None:
+    if ticket.status is TicketStatus.RESOLVED and is_reporter:
+        return rating_keyboard(ticket)
+    if not ticket.status.is_open:
+        return None
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("💬 Add a comment"),
+        callback_data=TicketCb(action=TicketAction.COMMENT, ticket_id=ticket.id),
+    )
+    builder.button(
+        text=_("📷 Add a photo"),
+        callback_data=TicketCb(action=TicketAction.PHOTO, ticket_id=ticket.id),
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+async def ticket_view(
+    session: AsyncSession,
+    ticket: Ticket,
+    actor: Actor,
+    catalogue: CategoryCatalogue,
+    settings: Settings,
+    locale: str,
+    *,
+    private: bool = True,
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """The ticket for this person: the team's card and buttons to whoever can handle it,
+    the reporter's view to its reporter and followers (in a private chat only, never in a
+    group), None to anyone else (who must not learn that it exists)."""
+    if await can_handle(session, actor, ticket):
+        card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=True)
+        lines = await history_lines(
+            session, ticket, settings, for_team=True, viewer_id=actor.person_id
+        )
+        return with_history(card, lines), team_keyboard(ticket)
+    is_reporter = ticket.reporter_id == actor.person_id
+    if not private or (not is_reporter and not await is_follower(session, ticket, actor.person_id)):
+        return None
+    card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=False)
+    lines = await history_lines(
+        session, ticket, settings, for_team=False, viewer_id=actor.person_id
+    )
+    return with_history(card, lines), reporter_keyboard(ticket, is_reporter=is_reporter)
+
+
+# The list and one ticket ------------------------------------------------------------------
+
+
+async def my_tickets_text(
+    session: AsyncSession, actor: Actor, catalogue: CategoryCatalogue, locale: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    mine = await tickets.reporter_tickets(session, actor.person_id)
+    if not mine:
+        return _("You have no tickets yet. Send /new to raise a complaint."), None
+    lines = [_("<b>My tickets</b>")]
+    builder = InlineKeyboardBuilder()
+    for position, entry in enumerate(mine, start=1):
+        ticket = entry.ticket
+        category = catalogue.get(ticket.category)
+        line = _("{position}. {number} {emoji} {category}: {status}").format(
+            position=position,
+            number=ticket.number,
+            emoji=category.emoji,
+            category=category.name(locale),
+            status=status_name(ticket.status),
+        )
+        if entry.following:
+            line = _("{entry} (following)").format(entry=line)
+        lines.append(line)
+        builder.button(
+            text=f"{ticket.number} {category.emoji}",
+            callback_data=TicketCb(action=TicketAction.DETAIL, ticket_id=ticket.id),
+        )
+    builder.adjust(2)
+    return "\n".join(lines), builder.as_markup()
+
+
+@router.message(Command("mytickets"), F.chat.type != "private")
+async def my_tickets_in_group(message: Message) -> None:
+    await message.reply(_("Your tickets stay private: send me /mytickets in a private chat."))
+
+
+@router.message(Command("mytickets"), F.chat.type == "private")
+async def my_tickets_command(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor,
+    catalogue: CategoryCatalogue,
+    i18n: I18n,
+) -> None:
+    text, markup = await my_tickets_text(session, actor, catalogue, i18n.current_locale)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(MenuCb.filter(F.item == MenuItem.MY_TICKETS))
+async def my_tickets_button(
+    query: CallbackQuery,
+    session: AsyncSession,
+    actor: Actor,
+    catalogue: CategoryCatalogue,
+    i18n: I18n,
+) -> None:
+    text, markup = await my_tickets_text(session, actor, catalogue, i18n.current_locale)
+    await query.message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(TicketCb.filter(F.action == TicketAction.DETAIL))
+async def ticket_detail(
+    query: CallbackQuery,
+    callback_data: TicketCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    catalogue: CategoryCatalogue,
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    ticket = await load_ticket(session, callback_data.ticket_id)
+    private = query.message is not None and query.message.chat.type == "private"
+    view = (
+        await ticket_view(
+            session, ticket, actor, catalogue, settings, i18n.current_locale, private=private
+        )
+        if ticket is not None
+        else None
+    )
+    if view is None:
+        refuse_button(callback_answer)
+        return
+    text, markup = view
+    await query.message.answer(text, reply_markup=markup)
+
+
+# Comments and photos ----------------------------------------------------------------------
+
+
+async def _reporter_or_follower_ticket(
+    session: AsyncSession, actor: Actor, ticket_id: int, callback_answer: CallbackAnswer
+) -> Ticket | None:
+    """The open ticket a reporter's or follower's button names, else a refusal."""
+    ticket = await load_ticket(session, ticket_id)
+    if ticket is None or (
+        ticket.reporter_id != actor.person_id
+        and not await is_follower(session, ticket, actor.person_id)
+    ):
+        refuse_button(callback_answer)
+        return None
+    if not ticket.status.is_open:
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return None
+    return ticket
+
+
+def _who_added(ticket: Ticket, reporter: Person | None, actor: Actor) -> str:
+    if actor.person_id == ticket.reporter_id:
+        return reporter_label(ticket, reporter)
+    return _("a follower")
+
+
+@router.callback_query(TicketCb.filter(F.action == TicketAction.COMMENT))
+async def comment_button(
+    query: CallbackQuery,
+    callback_data: TicketCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+) -> None:
+    ticket = await _reporter_or_follower_ticket(
+        session, actor, callback_data.ticket_id, callback_answer
+    )
+    if ticket is None:
+        return
+    await state.set_state(ReporterForm.comment)
+    await state.set_data({"ticket_id": ticket.id})
+    await query.message.answer(
+        _(
+            "Write your comment on {number} (up to {limit} characters). The grid team will see it."
+        ).format(number=ticket.number, limit=tickets.MAX_TEXT),
+        reply_markup=nav_keyboard(),
+    )
+
+
+@router.message(ReporterForm.comment, F.text, ~F.text.startswith("/"))
+async def comment_text(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    notifier: Notifier,
+    actor: Actor,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    text = message.text.strip()
+    if not text or len(text) > tickets.MAX_TEXT:
+        await message.answer(
+            _("Please keep it to {limit} characters (yours has {length}).").format(
+                limit=tickets.MAX_TEXT, length=len(text)
+            ),
+            reply_markup=nav_keyboard(),
+        )
+        return
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    await state.clear()
+    try:
+        if ticket is None:
+            raise TicketNotFound(0)
+        await tickets.add_comment(session, ticket, actor, utcnow(), text)
+    except IllegalTransition:
+        await message.answer(no_longer_applies(ticket))
+        return
+    except (NotAllowed, TicketNotFound):
+        await message.answer(_("You can no longer add to this ticket."))
+        return
+    reporter = await session.get(Person, ticket.reporter_id)
+    await tell_team(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _("💬 {who} added a comment to {number}:\n\n{text}").format(
+            who=_who_added(ticket, reporter, actor), number=ticket.number, text=html.escape(text)
+        ),
+        keyboard=lambda: open_keyboard(ticket),
+    )
+    await session.commit()
+    await message.answer(
+        _("💬 Your comment on {number} was passed to the grid team.").format(number=ticket.number)
+    )
+
+
+@router.callback_query(TicketCb.filter(F.action == TicketAction.PHOTO))
+async def photo_button(
+    query: CallbackQuery,
+    callback_data: TicketCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+) -> None:
+    ticket = await _reporter_or_follower_ticket(
+        session, actor, callback_data.ticket_id, callback_answer
+    )
+    if ticket is None:
+        return
+    await state.set_state(ReporterForm.photo)
+    await state.set_data({"ticket_id": ticket.id})
+    await query.message.answer(
+        _("Send a photo of the problem for {number}. The grid team will see it.").format(
+            number=ticket.number
+        ),
+        reply_markup=nav_keyboard(),
+    )
+
+
+@router.message(ReporterForm.photo, F.photo)
+async def photo_sent(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    notifier: Notifier,
+    actor: Actor,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    """Each photo is added as it comes; the state stays, so an album arrives whole."""
+    largest = message.photo[-1]
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    try:
+        if ticket is None:
+            raise TicketNotFound(0)
+        await tickets.add_photo(
+            session, ticket, actor, utcnow(), largest.file_id, largest.file_unique_id
+        )
+    except IllegalTransition:
+        await state.clear()
+        await message.answer(no_longer_applies(ticket))
+        return
+    except (NotAllowed, TicketNotFound):
+        await state.clear()
+        await message.answer(_("You can no longer add to this ticket."))
+        return
+    reporter = await session.get(Person, ticket.reporter_id)
+    await tell_team(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _("📷 {who} added a photo to {number}.").format(
+            who=_who_added(ticket, reporter, actor), number=ticket.number
+        ),
+        keyboard=lambda: open_keyboard(ticket),
+        photo=largest.file_id,
+    )
+    await session.commit()
+    await message.answer(
+        _("📷 Photo added to {number}; the grid team was told. Send another or press Done.").format(
+            number=ticket.number
+        ),
+        reply_markup=nav_keyboard(done=True),
+    )
+
+
+# The answer to the team's question --------------------------------------------------------
+
+
+@router.callback_query(TicketCb.filter(F.action == TicketAction.ANSWER))
+async def answer_button(
+    query: CallbackQuery,
+    callback_data: TicketCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+) -> None:
+    ticket = await load_ticket(session, callback_data.ticket_id)
+    if ticket is None or ticket.reporter_id != actor.person_id:
+        refuse_button(callback_answer)
+        return
+    if not ticket.status.is_open:
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return
+    await state.set_state(ReporterForm.answer)
+    await state.set_data({"ticket_id": ticket.id})
+    await query.message.answer(
+        _("Write your answer for the grid team about {number}.").format(number=ticket.number),
+        reply_markup=nav_keyboard(),
+    )
+
+
+async def _asker(session: AsyncSession, ticket: Ticket) -> Person | None:
+    """Who asked the latest question."""
+    for event in reversed(await tickets.ticket_history(session, ticket.id)):
+        if event.kind is EventKind.QUESTION and event.actor_id is not None:
+            return await session.get(Person, event.actor_id)
+    return None
+
+
+@router.message(ReporterForm.answer, F.text, ~F.text.startswith("/"))
+async def answer_text(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    notifier: Notifier,
+    actor: Actor,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    text = message.text.strip()
+    if not text or len(text) > tickets.MAX_TEXT:
+        await message.answer(
+            _("Please keep it to {limit} characters (yours has {length}).").format(
+                limit=tickets.MAX_TEXT, length=len(text)
+            ),
+            reply_markup=nav_keyboard(),
+        )
+        return
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    await state.clear()
+    try:
+        if ticket is None:
+            raise TicketNotFound(0)
+        await tickets.answer_question(session, ticket, actor, utcnow(), text)
+    except IllegalTransition:
+        await message.answer(no_longer_applies(ticket))
+        return
+    except (NotAllowed, TicketNotFound):
+        await message.answer(_("You can no longer add to this ticket."))
+        return
+    audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    asker = await _asker(session, ticket)
+    team_ids = {member.id for member in audience.team}
+    if asker is not None and asker.forgotten_at is None and asker.id not in team_ids:
+        audience = replace(audience, team=(*audience.team, asker))
+    reporter = audience.reporter
+    await push_to_team(
+        session,
+        notifier,
+        i18n,
+        settings,
+        catalogue,
+        ticket,
+        lambda: _("💬 {who} answered the question on {number}:\n\n{text}").format(
+            who=reporter_label(ticket, reporter), number=ticket.number, text=html.escape(text)
+        ),
+        audience=audience,
+    )
+    await session.commit()
+    await message.answer(
+        _("💬 Your answer on {number} was passed to the grid team.").format(number=ticket.number)
+    )
+
+
+# Rating -----------------------------------------------------------------------------------
+
+
+@router.callback_query(RateCb.filter())
+async def rate_button(
+    query: CallbackQuery,
+    callback_data: RateCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    notifier: Notifier,
+    actor: Actor,
+    state: FSMContext,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    try:
+        rating = Rating(callback_data.rating)
+    except ValueError:
+        refuse_button(callback_answer)
+        return
+    ticket = await load_ticket(session, callback_data.ticket_id)
+    if ticket is None or ticket.reporter_id != actor.person_id:
+        refuse_button(callback_answer)
+        return
+    if ticket.status is not TicketStatus.RESOLVED:
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return
+    if rating is Rating.UNSATISFIED:
+        await state.set_state(ReporterForm.rework_reason)
+        await state.set_data({"ticket_id": ticket.id})
+        await query.message.answer(
+            _(
+                "Sorry it is not right yet. What is still wrong with {number}? "
+                "Your words go back to the grid team with the ticket."
+            ).format(number=ticket.number),
+            reply_markup=nav_keyboard(),
+        )
+        return
+    try:
+        await tickets.rate(session, ticket, actor, utcnow(), rating, catalogue=catalogue)
+    except IllegalTransition:
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return
+    except NotAllowed:
+        refuse_button(callback_answer)
+        return
+    if await state.get_state() == ReporterForm.rework_reason.state:
+        await state.clear()
+    await tell_team(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _("⭐ The reporter rated {number}: {rating}. The ticket is closed.").format(
+            number=ticket.number, rating=rating_name(rating)
+        ),
+    )
+    await session.commit()
+    callback_answer.text = rating_name(rating)
+    await query.message.answer(
+        _("Thank you for your rating! {number} is now closed.").format(number=ticket.number)
+    )
+
+
+@router.message(ReporterForm.rework_reason, F.text, ~F.text.startswith("/"))
+async def rework_reason(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    notifier: Notifier,
+    actor: Actor,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    text = message.text.strip()
+    if not text or len(text) > tickets.MAX_TEXT:
+        await message.answer(
+            _("Please keep it to {limit} characters (yours has {length}).").format(
+                limit=tickets.MAX_TEXT, length=len(text)
+            ),
+            reply_markup=nav_keyboard(),
+        )
+        return
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    await state.clear()
+    try:
+        if ticket is None:
+            raise TicketNotFound(0)
+        await tickets.rate(
+            session, ticket, actor, utcnow(), Rating.UNSATISFIED, catalogue=catalogue, comment=text
+        )
+    except IllegalTransition:
+        await message.answer(no_longer_applies(ticket))
+        return
+    except (NotAllowed, TicketNotFound):
+        await message.answer(_("You can no longer rate this ticket."))
+        return
+    await push_to_team(
+        session,
+        notifier,
+        i18n,
+        settings,
+        catalogue,
+        ticket,
+        lambda: _(
+            "🔁 {number} was sent back for rework (round {count}). The reporter says:\n{reason}"
+        ).format(number=ticket.number, count=ticket.rework_count, reason=html.escape(text)),
+    )
+    await session.commit()
+    await message.answer(
+        _(
+            "🔁 {number} went back to the grid team to be done again. "
+            "The new deadline is {time}; we will tell you when it is resolved."
+        ).format(number=ticket.number, time=local_time(ticket.resolve_by, settings))
+    )
+
+
+# Leaving a step ---------------------------------------------------------------------------
+
+
+@router.callback_query(
+    ChoiceCb.filter(F.kind == REPORTER_NAV), StateFilter(*ReporterForm.__all_states__)
+)
+async def reporter_nav(
+    query: CallbackQuery,
+    callback_data: ChoiceCb,
+    state: FSMContext,
+    callback_answer: CallbackAnswer,
+) -> None:
+    current = await state.get_state()
+    await state.clear()
+    if callback_data.index == NAV_DONE and current == ReporterForm.photo.state:
+        await query.message.answer(_("Thank you: the grid team has your photos."))
+        return
+    callback_answer.text = _("Cancelled.")
+    await query.message.answer(_("Cancelled. Nothing more was sent."))
+
+
+HINTS = {
+    ReporterForm.comment.state: lambda: _("Please write your comment as text, or press Cancel."),
+    ReporterForm.photo.state: lambda: _("Please send a photo, or press Done."),
+    ReporterForm.answer.state: lambda: _("Please write your answer as text, or press Cancel."),
+    ReporterForm.rework_reason.state: lambda: _(
+        "Please tell us in words what is still wrong, or press Cancel."
+    ),
+}
+
+
+@router.message(StateFilter(*ReporterForm.__all_states__))
+async def reporter_hint(message: Message, state: FSMContext) -> None:
+    current = await state.get_state()
+    done = current == ReporterForm.photo.state
+    await message.answer(HINTS[current](), reply_markup=nav_keyboard(done=done))
+
+
+@router.callback_query(ChoiceCb.filter(F.kind == REPORTER_NAV))
+@router.callback_query(F.data.startswith(f"{RateCb.__prefix__}{RateCb.__separator__}"))
+async def stale_reporter_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    """A rating button that does not decode, or a step's button after the step ended."""
+    refuse_button(callback_answer)

@@ -1,0 +1,527 @@
+"""Invites on SQLite and PostgreSQL: the service, the deep link, /bind, /invite and the CLI."""
+
+import asyncio
+import hashlib
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram.types import Chat, Message, Update, User
+from sqlalchemy import text
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from redgrid.bot.settings import Settings, get_settings
+from redgrid.cli import EXIT_REFUSED, EXIT_USAGE, app
+from redgrid.models import Grid, Invite, Membership, Person, Role
+from redgrid.models.base import utcnow
+from redgrid.models.db import create_engine, create_session_factory
+from redgrid.services import invites, people
+from redgrid.services.district import import_district
+from redgrid.services.district_file import parse_district_file
+from redgrid.services.invites import (
+    ChatAlreadyBound,
+    InvalidInvite,
+    InviteAlreadyUsed,
+    InviteExpired,
+    InviteNotFound,
+    NotAGridInvite,
+    ScopeNotFound,
+)
+from tests.bot_harness import TOKEN, bot_harness, messages
+from tests.bot_harness import Person as ChatPerson
+from tests.district_files import dumps, small_district
+from tests.fake_bot_api import FakeBotApi
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+TTL = timedelta(days=7)
+ADMIN_ID = 555
+LINK = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]+)")
+TEAM_CHAT = -1001234567890
+
+
+@pytest.fixture
+async def grids(session_factory) -> dict[str, Grid]:
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+        return {g.code: g for g in (await session.exec(select(Grid))).all()}
+
+
+async def make_invite(session_factory, role: Role, now: datetime = NOW, **scope) -> str:
+    async with session_factory() as session, session.begin():
+        _, code = await invites.create_invite(session, role, ttl=TTL, now=now, **scope)
+    return code
+
+
+async def new_person(session_factory, telegram_id: int) -> Person:
+    async with session_factory() as session, session.begin():
+        return await people.get_or_create_person(session, telegram_id, f"p{telegram_id}", None)
+
+
+async def redeem(session_factory, code: str, person: Person, now: datetime = NOW) -> Membership:
+    async with session_factory() as session, session.begin():
+        return await invites.redeem_invite(session, code, person, now)
+
+
+async def stored_invites(session_factory) -> list[Invite]:
+    async with session_factory() as session:
+        return list((await session.exec(select(Invite).order_by(Invite.id))).all())
+
+
+async def roles_of(session_factory, person_id: int) -> list[tuple[Role, int | None, int | None]]:
+    async with session_factory() as session:
+        return [
+            (m.role, m.grid_id, m.community_id)
+            for m in await people.memberships(session, person_id)
+        ]
+
+
+# The service ------------------------------------------------------------------------------
+
+
+async def test_create_stores_only_the_hash(session_factory, grids):
+    async with session_factory() as session, session.begin():
+        _invite, code = await invites.create_invite(
+            session,
+            Role.SECRETARY,
+            grid_code="A",
+            created_by_telegram_id=ADMIN_ID,
+            ttl=TTL,
+            now=NOW,
+        )
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", code)
+    [stored] = await stored_invites(session_factory)
+    assert stored.code_hash == hashlib.sha256(code.encode()).hexdigest()
+    assert (stored.role, stored.grid_id, stored.community_id) == (
+        Role.SECRETARY,
+        grids["A"].id,
+        None,
+    )
+    assert (stored.created_by_telegram_id, stored.expires_at, stored.used_at) == (
+        ADMIN_ID,
+        NOW + TTL,
+        None,
+    )
+    async with session_factory() as session:
+        raw = (await session.exec(text("SELECT * FROM invite"))).all()
+    assert code not in repr(raw)
+    other = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
+    assert other != code
+
+
+async def test_redeem_grants_the_role_once(session_factory, grids):
+    code = await make_invite(session_factory, Role.GRID_WORKER, grid_code="B")
+    worker = await new_person(session_factory, 11)
+    membership = await redeem(session_factory, code, worker, NOW + timedelta(days=1))
+    assert (membership.role, membership.grid_id) == (Role.GRID_WORKER, grids["B"].id)
+    [stored] = await stored_invites(session_factory)
+    assert (stored.used_at, stored.used_by_id) == (NOW + timedelta(days=1), worker.id)
+
+    someone = await new_person(session_factory, 12)
+    with pytest.raises(InviteAlreadyUsed) as used:
+        await redeem(session_factory, code, someone)
+    assert used.value.used_by_id == worker.id
+    with pytest.raises(InviteAlreadyUsed):
+        await redeem(session_factory, code, worker)
+    assert await roles_of(session_factory, someone.id) == []
+
+
+async def test_expired_and_unknown_codes_change_nothing(session_factory, grids):
+    code = await make_invite(session_factory, Role.OFFICER, community_name="大富社区")
+    person = await new_person(session_factory, 13)
+    with pytest.raises(InviteExpired):
+        await redeem(session_factory, code, person, NOW + TTL)
+    for garbage in ("", "nope", "x" * 65, "has space", "末", code[:-1], code + "A"):
+        with pytest.raises(InviteNotFound):
+            await redeem(session_factory, garbage, person)
+    assert await roles_of(session_factory, person.id) == []
+    [stored] = await stored_invites(session_factory)
+    assert stored.used_at is None
+    # still good before it expires
+    await redeem(session_factory, code, person, NOW + TTL - timedelta(seconds=1))
+    assert await roles_of(session_factory, person.id) == [(Role.OFFICER, None, stored.community_id)]
+
+
+async def test_two_people_racing_for_one_code_one_wins(session_factory, grids):
+    code = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
+    first, second = await new_person(session_factory, 21), await new_person(session_factory, 22)
+    both_ready = asyncio.Barrier(2)
+
+    async def attempt(person: Person) -> str:
+        async with session_factory() as session, session.begin():
+            await session.exec(select(Invite))  # both have read it unused: a real race
+            await both_ready.wait()
+            try:
+                await invites.redeem_invite(session, code, person, NOW)
+            except InviteAlreadyUsed:
+                return "lost"
+            return "won"
+
+    outcomes = await asyncio.gather(attempt(first), attempt(second))
+    assert sorted(outcomes) == ["lost", "won"]
+    winner = first if outcomes[0] == "won" else second
+    loser = second if winner is first else first
+    assert await roles_of(session_factory, winner.id) == [(Role.SECRETARY, grids["A"].id, None)]
+    assert await roles_of(session_factory, loser.id) == []
+    [stored] = await stored_invites(session_factory)
+    assert stored.used_by_id == winner.id
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "error"),
+    [
+        (Role.SECRETARY, {}, InvalidInvite),
+        (Role.SECRETARY, {"community_name": "大富社区"}, InvalidInvite),
+        (Role.GRID_WORKER, {"grid_code": "A", "community_name": "大富社区"}, InvalidInvite),
+        (Role.OFFICER, {}, InvalidInvite),
+        (Role.OFFICER, {"grid_code": "A"}, InvalidInvite),
+        (Role.INFORMANT, {"grid_code": "A"}, InvalidInvite),
+        (Role.ADMIN, {}, InvalidInvite),
+        ("mayor", {"grid_code": "A"}, InvalidInvite),
+        (Role.SECRETARY, {"grid_code": "Z"}, ScopeNotFound),
+        (Role.OFFICER, {"community_name": "月球社区"}, ScopeNotFound),
+    ],
+)
+async def test_wrong_role_and_scope_are_refused(session_factory, grids, role, scope, error):
+    async with session_factory() as session, session.begin():
+        with pytest.raises(error):
+            await invites.create_invite(session, role, ttl=TTL, now=NOW, **scope)
+        with pytest.raises(InvalidInvite):
+            await invites.create_invite(
+                session, Role.SECRETARY, grid_code="A", ttl=timedelta(0), now=NOW
+            )
+    assert await stored_invites(session_factory) == []
+
+
+async def test_informants_hold_the_district_or_a_community(session_factory, grids):
+    district = await make_invite(session_factory, Role.INFORMANT)
+    community = await make_invite(session_factory, Role.INFORMANT, community_name="大富")
+    rider, courier = await new_person(session_factory, 31), await new_person(session_factory, 32)
+    await redeem(session_factory, district, rider)
+    await redeem(session_factory, community, courier)
+    assert await roles_of(session_factory, rider.id) == [(Role.INFORMANT, None, None)]
+    assert await roles_of(session_factory, courier.id) == [
+        (Role.INFORMANT, None, grids["A"].community_id)
+    ]
+
+
+async def test_bind_spends_the_code_even_when_refused(session_factory, grids):
+    code_a = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
+    code_b = await make_invite(session_factory, Role.GRID_WORKER, grid_code="B")
+    officer = await make_invite(session_factory, Role.OFFICER, community_name="大富社区")
+    async with session_factory() as session, session.begin():
+        grid = await invites.bind_team_chat(session, code_a, TEAM_CHAT, None, NOW)
+        assert (grid.code, grid.team_chat_id) == ("A", TEAM_CHAT)
+    for code, error in ((code_b, ChatAlreadyBound), (officer, NotAGridInvite)):
+        async with session_factory() as session:
+            with pytest.raises(error):
+                await invites.bind_team_chat(session, code, TEAM_CHAT, None, NOW)
+            await session.commit()
+    assert all(invite.used_at == NOW for invite in await stored_invites(session_factory))
+    async with session_factory() as session:
+        assert (await session.get(Grid, grids["B"].id)).team_chat_id is None
+        # binding the grid again moves it to the new chat
+        again = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
+        grid = await invites.bind_team_chat(session, again, TEAM_CHAT - 1, None, NOW)
+        assert grid.team_chat_id == TEAM_CHAT - 1
+
+
+# The bot ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(bot_token=TOKEN, database_url=database_url, admin_ids=frozenset({ADMIN_ID}))
+
+
+@pytest.fixture
+async def harness(settings, session_factory, grids):
+    async with bot_harness(settings, session_factory) as harness:
+        yield harness
+
+
+async def live_invite(session_factory, role: Role, **scope) -> str:
+    return await make_invite(session_factory, role, now=utcnow(), **scope)
+
+
+async def roles_of_user(session_factory, telegram_id: int) -> list:
+    async with session_factory() as session:
+        person = (await session.exec(select(Person).where(Person.telegram_id == telegram_id))).one()
+    return await roles_of(session_factory, person.id)
+
+
+async def test_deep_link_makes_a_secretary_in_each_language(harness, session_factory, grids):
+    zh = harness.person(language_code="zh-hans")
+    [reply] = await zh.text(
+        f"/start {await live_invite(session_factory, Role.SECRETARY, grid_code='A')}"
+    )
+    assert "支部书记" in reply.text
+    assert "网格A" in reply.text
+    assert reply.button("本网格待办")  # the team's menu
+    assert await roles_of_user(session_factory, zh.id) == [(Role.SECRETARY, grids["A"].id, None)]
+
+    en = harness.person(language_code="en")
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    [reply] = await en.text(f"/start {code}")
+    assert "You are now the party branch secretary of grid 网格A (A)." in reply.text
+    assert await roles_of_user(session_factory, en.id) == [(Role.SECRETARY, grids["A"].id, None)]
+
+    again = harness.person(language_code="en")
+    [reply] = await again.text(f"/start {code}")
+    assert "already been used" in reply.text
+    assert reply.button("Raise a complaint")
+    [reply] = await en.text(f"/start {code}")
+    assert "You have already used this invitation" in reply.text
+    assert await roles_of_user(session_factory, again.id) == []
+
+
+async def test_expired_and_garbage_links(harness, session_factory):
+    expired = await make_invite(
+        session_factory, Role.GRID_WORKER, now=utcnow() - TTL - timedelta(minutes=1), grid_code="B"
+    )
+    person = harness.person(language_code="en")
+    [reply] = await person.text(f"/start {expired}")
+    assert "has expired" in reply.text
+    for payload in ("hello", "x" * 64):
+        [reply] = await person.text(f"/start {payload}")
+        assert "This link is not valid" in reply.text
+        assert reply.button("Raise a complaint")
+    zh = harness.person(language_code="zh-hans")
+    [reply] = await zh.text(f"/start {expired}")
+    assert "已过期" in reply.text
+    assert await roles_of_user(session_factory, person.id) == []
+
+
+def group_update(harness, person: ChatPerson, chat_id: int, text: str) -> Update:
+    message = Message(
+        message_id=next(harness.update_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=chat_id, type="supergroup", title="网格A工作群"),
+        from_user=person.user,
+        text=text,
+    )
+    return Update(update_id=next(harness.update_ids), message=message)
+
+
+async def grid_chat(session_factory, code: str) -> int | None:
+    async with session_factory() as session:
+        return (await session.exec(select(Grid).where(Grid.code == code))).one().team_chat_id
+
+
+async def test_bind_in_a_group(harness, session_factory):
+    secretary = harness.person(language_code="en")
+    code_a = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, f"/bind {code_a}"))
+    assert reply.chat_id == TEAM_CHAT
+    assert "now the team chat of grid 网格A (A)" in reply.text
+    assert await grid_chat(session_factory, "A") == TEAM_CHAT
+    assert await roles_of_user(session_factory, secretary.id) == []  # binding gives no role
+
+    code_b = await live_invite(session_factory, Role.GRID_WORKER, grid_code="B")
+    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, f"/bind {code_b}"))
+    assert "already the team chat of grid 网格A (A)" in reply.text
+    assert await grid_chat(session_factory, "B") is None
+    # both codes were shown in the group: neither gives a role any more
+    for code in (code_a, code_b):
+        [reply] = await secretary.text(f"/start {code}")
+        assert "already" in reply.text
+
+    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, "/bind"))
+    assert "Send /bind followed by the code" in reply.text
+    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, "/bind nonsense"))
+    assert "not valid" in reply.text
+    zh = harness.person(language_code="zh-hans")
+    [reply] = await harness.feed(group_update(harness, zh, TEAM_CHAT - 5, f"/bind {code_a}"))
+    assert "已被使用" in reply.text
+
+
+async def test_bind_in_private_points_to_the_group(harness, session_factory):
+    person = harness.person(language_code="en")
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    [reply] = await person.text(f"/bind {code}")
+    assert "team's group" in reply.text
+    assert await grid_chat(session_factory, "A") is None
+    assert all(invite.used_at is None for invite in await stored_invites(session_factory))
+
+
+def admin_of(harness, language_code: str = "en") -> ChatPerson:
+    user = User(id=ADMIN_ID, is_bot=False, first_name="Admin", language_code=language_code)
+    return ChatPerson(harness, user)
+
+
+async def test_admin_invites_in_chat(harness, session_factory, grids):
+    admin = admin_of(harness)
+    [prompt] = await admin.text("/invite")
+    assert "Choose a role" in prompt.text
+    [reply] = messages(await admin.press(prompt.button("party branch secretary")))
+    assert "Type the grid's code (for example A)" in reply.text
+    [hint] = await admin.sticker()
+    assert "grid's code as text" in hint.text
+    [reply] = messages(await admin.text("Z9"))
+    assert "no grid with the code Z9" in reply.text
+    [reply] = messages(await admin.text("a"))
+    assert "secretary of grid 网格A (A)" in reply.text
+    [(username, code)] = LINK.findall(reply.text)
+    assert username == "redgrid_test_bot"
+    assert f"/bind {code}" in reply.text
+
+    newcomer = harness.person(language_code="en")
+    [welcome] = await newcomer.text(f"/start {code}")
+    assert "party branch secretary of grid 网格A" in welcome.text
+    assert await roles_of_user(session_factory, newcomer.id) == [
+        (Role.SECRETARY, grids["A"].id, None)
+    ]
+
+    # an officer: a community button; an informant: the whole district
+    [prompt] = await admin.text("/invite")
+    [prompt] = messages(await admin.press(prompt.button("community officer")))
+    [reply] = messages(await admin.press(prompt.button("东铜社区")))
+    assert "community officer of 东铜社区" in reply.text
+    [prompt] = await admin.text("/invite")
+    [prompt] = messages(await admin.press(prompt.button("red informant")))
+    [hint] = await admin.sticker()
+    assert "Choose a community" in hint.text
+    [reply] = messages(await admin.text("月球"))
+    assert "no community named 月球" in reply.text
+    [reply] = messages(await admin.press(prompt.button("whole district")))
+    assert "red informant of the whole district" in reply.text
+    assert [i.role for i in await stored_invites(session_factory)] == [
+        Role.SECRETARY,
+        Role.OFFICER,
+        Role.INFORMANT,
+    ]
+    assert {i.created_by_telegram_id for i in await stored_invites(session_factory)} == {ADMIN_ID}
+
+
+async def test_invite_can_be_cancelled(harness, session_factory):
+    admin = admin_of(harness)
+    [prompt] = await admin.text("/invite")
+    [hint] = await admin.text("secretary please")
+    assert "Choose a role with the buttons" in hint.text
+    [reply] = messages(await admin.press(prompt.button("grid worker")))
+    cancelled, _menu = await admin.text("/cancel")  # the catch-alls let commands through
+    assert "Cancelled" in cancelled.text
+    [stale] = await admin.press(prompt.button("grid worker"))
+    assert "no longer valid" in stale.method.text
+    [prompt] = await admin.text("/invite")
+    [reply] = messages(await admin.press(prompt.button("Cancel")))
+    assert "No invitation was created" in reply.text
+    assert await stored_invites(session_factory) == []
+
+
+async def test_non_admins_cannot_invite(harness, session_factory):
+    person = harness.person(language_code="en")
+    [reply] = await person.text("/invite")
+    assert "Only district admins" in reply.text
+    [answer] = await person.press("i1:role:secretary")
+    assert "no longer valid" in answer.method.text
+    [answer] = await person.press("i1:dist:")
+    assert "no longer valid" in answer.method.text
+    zh = harness.person(language_code="zh-hans")
+    [reply] = await zh.text("/invite")
+    assert "管理员" in reply.text
+    assert await stored_invites(session_factory) == []
+
+
+# The command line --------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def redgrid(settings_env, database_url, monkeypatch, tmp_path):
+    """``redgrid ARGS...`` against this test's database, with the small district loaded."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("BOT_USERNAME", raising=False)
+
+    def invoke(*args: str):
+        get_settings.cache_clear()  # each command is a new process: it reads the environment
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    district = tmp_path / "district.geojson"
+    district.write_bytes(dumps(small_district()))
+    assert invoke("district", "import", str(district)).exit_code == 0
+    return invoke
+
+
+def redeem_in(database_url: str, code: str, telegram_id: int) -> Membership:
+    async def work() -> Membership:
+        engine = create_engine(database_url)
+        try:
+            factory = create_session_factory(engine)
+            person = await new_person(factory, telegram_id)
+            return await redeem(factory, code, person, utcnow())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(work())
+
+
+def test_cli_invite_prints_a_link_that_redeems(redgrid, monkeypatch, database_url):
+    monkeypatch.setenv("BOT_USERNAME", "@dongxiang_grid_bot")
+    result = redgrid("invite", "--role", "secretary", "--grid", "A", "--ttl-days", "2")
+    assert result.exit_code == 0, result.output
+    assert "secretary of grid A (网格A), single use, valid until" in result.output
+    [(username, code)] = LINK.findall(result.output)
+    assert username == "dongxiang_grid_bot"
+    assert f"Code: {code}" in result.output
+    membership = redeem_in(database_url, code, 77)
+    assert membership.role is Role.SECRETARY
+
+    listed = redgrid("invites", "--all")
+    assert "used" in listed.output
+    assert "grid A" in listed.output
+    assert redgrid("invites").output.startswith("No usable invites")
+
+
+def test_cli_invite_refusals(redgrid):
+    bad_grid = redgrid("invite", "--role", "grid_worker", "--grid", "Z")
+    assert bad_grid.exit_code == EXIT_REFUSED
+    assert "no active grid with code 'Z'" in bad_grid.output
+    assert redgrid("invite", "--role", "officer", "--community", "月球").exit_code == EXIT_REFUSED
+    for args in (
+        ("--role", "admin"),
+        ("--role", "mayor", "--grid", "A"),
+        ("--role", "secretary"),
+        ("--role", "officer", "--grid", "A"),
+        ("--role", "informant", "--grid", "A", "--community", "大富社区"),
+        ("--role", "secretary", "--grid", "A", "--ttl-days", "0"),
+    ):
+        result = redgrid("invite", *args)
+        assert result.exit_code == EXIT_USAGE, (args, result.output)
+    assert redgrid("invites", "--all").output.startswith("No invites.")
+
+
+def test_cli_invite_without_a_username_prints_the_start_command(redgrid, database_url):
+    result = redgrid("invite", "--role", "informant", "--community", "大富")
+    assert result.exit_code == 0, result.output
+    assert "t.me" not in result.output
+    assert "neither BOT_USERNAME nor BOT_TOKEN is set" in result.output
+    [code] = re.findall(r"/start ([A-Za-z0-9_-]+)", result.output)
+    assert redeem_in(database_url, code, 78).role is Role.INFORMANT
+
+
+@pytest.fixture
+def fake_api():
+    """The fake Bot API served from its own thread: the command runs its own event loop."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    api = FakeBotApi(token=TOKEN, username="fake_grid_bot")
+    asyncio.run_coroutine_threadsafe(api.start(), loop).result(10)
+    yield api
+    asyncio.run_coroutine_threadsafe(api.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def test_cli_invite_asks_telegram_for_the_username(redgrid, monkeypatch, fake_api):
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_API_BASE", fake_api.base_url)
+    result = redgrid("invite", "--role", "officer", "--community", "东铜社区")
+    assert result.exit_code == 0, result.output
+    [(username, _code)] = LINK.findall(result.output)
+    assert username == "fake_grid_bot"
+    assert [call.method for call in fake_api.calls] == ["getMe"]

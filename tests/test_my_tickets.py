@@ -1,0 +1,216 @@
+"""The reporter's side through the real dispatcher, on SQLite and PostgreSQL: the list,
+one ticket with its history, comments and photos, the rating."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram.types import Chat, Message, Update
+
+from redgrid.bot.settings import Settings
+from redgrid.handlers.callbacks import TicketAction
+from redgrid.models import EventKind, PhotoKind, Rating, TicketStatus
+from redgrid.models.base import utcnow
+from redgrid.services import tickets
+from tests.bot_harness import TOKEN, bot_harness, messages
+from tests.test_team import CATALOGUE, TEAM_CHAT, World, alert, answer_to, build_world, data, texts
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(bot_token=TOKEN, database_url=database_url, admin_ids=frozenset({1}))
+
+
+@pytest.fixture
+async def harness(settings, session_factory):
+    async with bot_harness(settings, session_factory) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def world(harness, session_factory) -> World:
+    return await build_world(harness, session_factory)
+
+
+async def test_my_tickets_lists_own_and_followed_tickets(world):
+    first = await world.ticket(category="noise", now=utcnow() - timedelta(hours=1))
+    second = await world.accepted()
+    followed = await world.ticket(by="resident_en", category="parking")
+    await world.run(tickets.follow, followed.id, world.ids["reporter"], utcnow())
+    await world.ticket(by="resident_en")  # someone else's, not followed
+
+    listing = answer_to(await world.reporter.text("/mytickets"), world.reporter)
+
+    lines = listing.text.splitlines()
+    assert lines[0] == "<b>我的诉求</b>"
+    assert [line.split()[1] for line in lines[1:]] == [
+        followed.number,
+        second.number,
+        first.number,
+    ]
+    assert "停车与交通：待接单（关注）" in lines[1]
+    assert "环境卫生：办理中" in lines[2]
+    assert "噪音扰民：待接单" in lines[3]
+    assert len(listing.buttons) == 3
+
+    # the menu button lists the same
+    menu = answer_to(await world.reporter.press("m1:mine"), world.reporter)
+    assert menu.text == listing.text
+
+    theirs = answer_to(await world.resident_en.text("/mytickets"), world.resident_en)
+    assert theirs.text.startswith("<b>My tickets</b>")
+    assert first.number not in theirs.text
+    lonely = world.harness.person("Nobody", language_code="en")
+    nothing = answer_to(await lonely.text("/mytickets"), lonely)
+    assert "no tickets yet" in nothing.text
+
+
+async def test_detail_shows_the_card_and_history_without_team_names(world):
+    ticket = await world.accepted()
+    now = utcnow()
+    secretary = world.actor("secretary")
+    await world.run(tickets.extend, ticket.id, secretary, now, timedelta(days=3), "等待<配件>")
+    await world.run(tickets.ask_reporter, ticket.id, secretary, now, "几楼？")
+
+    listing = answer_to(await world.reporter.text("/mytickets"), world.reporter)
+    detail = answer_to(await world.reporter.press(listing.buttons[0]), world.reporter)
+
+    assert ticket.number in detail.text
+    assert "办理记录" in detail.text
+    assert "您提交诉求" in detail.text
+    assert "网格团队接单" in detail.text
+    assert "网格团队申请延期" in detail.text
+    assert "等待&lt;配件&gt;" in detail.text
+    assert "网格团队提问：<i>几楼？</i>" in detail.text
+    assert "Wang" not in detail.text
+    assert "反映人：" not in detail.text  # the team's line about the reporter is not shown
+    assert [b.text for b in detail.buttons] == ["💬 补充说明", "📷 补充照片"]
+
+    # the team sees who did what, and the reporter only as "the reporter" (no consent)
+    card = answer_to(
+        await world.secretary.press(data(TicketAction.DETAIL, ticket)), world.secretary
+    )
+    assert "Accepted by you" in card.text
+    assert "Reported by the reporter" in card.text
+    assert "Meimei" not in card.text
+    assert card.button("Resolve")
+
+    # a stranger's press on the same button: refused, nothing shown
+    calls = await world.resident_en.press(data(TicketAction.DETAIL, ticket))
+    assert alert(calls) == "This button is no longer valid."
+    assert not messages(calls)
+
+
+async def test_a_follower_sees_the_ticket_but_cannot_rate(world):
+    ticket = await world.resolved()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    detail = answer_to(
+        await world.follower.press(data(TicketAction.DETAIL, ticket)), world.follower
+    )
+    assert "您关注了此工单" in detail.text
+    assert not detail.buttons  # resolved: no comment, and rating is the reporter's
+    mine = answer_to(await world.reporter.press(data(TicketAction.DETAIL, ticket)), world.reporter)
+    assert mine.button("满意")
+
+
+async def test_add_a_comment_and_the_team_is_told(world):
+    h = world.harness
+    ticket = await world.accepted()
+
+    await world.reporter.press(data(TicketAction.COMMENT, ticket))
+    assert "补充说明" in h.last_to(world.reporter.id).text
+    hint = answer_to(await world.reporter.sticker(), world.reporter)
+    assert "用文字" in hint.text
+    done = answer_to(await world.reporter.text("晚上更严重 <b>"), world.reporter)
+    assert "已转给网格团队" in done.text
+
+    told = h.last_to(world.secretary.id)
+    assert f"the reporter added a comment to {ticket.number}" in told.text
+    assert "晚上更严重 &lt;b&gt;" in told.text
+    assert told.button("Open")
+    assert "晚上更严重" in h.last_to(TEAM_CHAT).text
+    async with world.session_factory() as session:
+        events = await tickets.ticket_history(session, ticket.id)
+    assert (events[-1].kind, events[-1].note) == (EventKind.COMMENT, "晚上更严重 <b>")
+
+
+async def test_add_photos_and_the_team_is_told(world):
+    h = world.harness
+    ticket = await world.ticket(photos=[("report-1", "ur1")])
+
+    calls = await world.follower.press(data(TicketAction.PHOTO, ticket))  # not following yet
+    assert "失效" in alert(calls)
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+
+    await world.follower.press(data(TicketAction.PHOTO, ticket))
+    first = answer_to(await world.follower.photo("extra-1"), world.follower)
+    answer_to(await world.follower.photo("extra-2"), world.follower)
+    await world.follower.press(first.button("完成"))
+    assert "谢谢" in h.last_to(world.follower.id).text
+
+    sent = [c for c in h.calls_to(world.secretary.id) if c.name == "SendPhoto"]
+    assert [c.method.photo for c in sent] == ["extra-1", "extra-2"]
+    assert "a follower added a photo" in h.last_to(world.secretary.id).text
+    async with world.session_factory() as session:
+        photos = await tickets.ticket_photos(session, ticket.id, PhotoKind.REPORT)
+    assert [p.file_id for p in photos] == ["report-1", "extra-1", "extra-2"]
+
+
+async def test_no_comment_on_a_closed_ticket(world):
+    ticket = await world.resolved()
+    await world.run(
+        tickets.rate,
+        ticket.id,
+        world.actor("reporter"),
+        utcnow(),
+        Rating.SATISFIED,
+        catalogue=CATALOGUE,
+    )
+    calls = await world.reporter.press(data(TicketAction.COMMENT, ticket))
+    assert "已关闭" in alert(calls)
+    assert not messages(calls)
+
+
+async def test_rating_pressed_twice_counts_once(world):
+    h = world.harness
+    ticket = await world.resolved()
+    button = f"r1:{ticket.id}:{Rating.SATISFIED.value}"
+
+    first = await world.reporter.press(button)
+    second = await world.reporter.press(button)
+
+    assert alert(first) == "😊 满意"
+    assert alert(second) == f"工单 {ticket.number} 当前状态：已关闭，此按钮已失效。"
+    assert not messages(second)
+    stored = await world.load(ticket.id)
+    assert (stored.status, stored.rating) == (TicketStatus.CLOSED, Rating.SATISFIED)
+    assert (await world.events(ticket.id)).count(EventKind.RATED) == 1
+    assert "rated" in texts(h, world.secretary.id)
+    # and unsatisfied after closing: refused before any question is asked
+    calls = await world.reporter.press(f"r1:{ticket.id}:unsatisfied")
+    assert "失效" in alert(calls)
+    assert not messages(calls)
+
+
+async def test_cancel_a_rework_reason_keeps_the_ticket_resolved(world):
+    ticket = await world.resolved()
+    await world.reporter.press(f"r1:{ticket.id}:unsatisfied")
+    prompt = world.harness.last_to(world.reporter.id)
+    await world.reporter.press(prompt.button("取消"))
+    assert "已取消" in world.harness.last_to(world.reporter.id).text
+    assert (await world.load(ticket.id)).status is TicketStatus.RESOLVED
+
+
+async def test_my_tickets_stays_out_of_group_chats(world):
+    h = world.harness
+    user = world.reporter.user
+    message = Message(
+        message_id=1,
+        date=datetime.now(UTC),
+        chat=Chat(id=TEAM_CHAT, type="supergroup"),
+        from_user=user,
+        text="/mytickets",
+    )
+    calls = await h.feed(Update(update_id=next(h.update_ids), message=message))
+    [reply] = messages(calls)
+    assert reply.chat_id == TEAM_CHAT
+    assert "私聊" in reply.text

@@ -1,0 +1,599 @@
+"""The grid team's side through the real dispatcher, on SQLite and PostgreSQL: accept,
+resolve, rate, rework, races, forged buttons, transfer, extend, questions, invalid,
+consultation, the queue and /ticket."""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from redgrid.bot.i18n import negotiate_locale
+from redgrid.bot.settings import Settings
+from redgrid.handlers.callbacks import TicketAction, TicketCb
+from redgrid.models import (
+    EventKind,
+    Grid,
+    Person,
+    PhotoKind,
+    Rating,
+    Role,
+    Ticket,
+    TicketSource,
+    TicketStatus,
+)
+from redgrid.models.base import utcnow
+from redgrid.services import tickets
+from redgrid.services.categories import load_categories
+from redgrid.services.district import import_district
+from redgrid.services.district_file import parse_district_file
+from redgrid.services.people import Actor, get_or_create_person, grant_role
+from redgrid.services.tickets import TicketDraft
+from tests import bot_harness as bh
+from tests.bot_harness import TOKEN, BotHarness, bot_harness, messages
+from tests.district_files import dumps, small_district
+
+CATALOGUE = load_categories()
+INSIDE_A = (28.2305, 116.6005)
+TEAM_CHAT = -100777
+PHONE = "13800001111"
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(bot_token=TOKEN, database_url=database_url, admin_ids=frozenset({1}))
+
+
+@pytest.fixture
+async def harness(settings, session_factory):
+    async with bot_harness(settings, session_factory) as harness:
+        yield harness
+
+
+@dataclass
+class World:
+    """Grids A and B (大富社区), C (东铜社区); A's team works in a group chat.
+
+    Residents: a Chinese reporter with a phone, an English one, a follower. Grid A: an
+    English secretary (Wang), a second secretary (Chen), a Chinese worker (Zhang). Grid B:
+    a Chinese secretary (Liu). Grid C: a worker (Zhao). The officer of 大富社区 (Qian).
+    """
+
+    harness: BotHarness
+    session_factory: object
+    grids: dict[str, Grid]
+    ids: dict[str, int]
+    reporter: bh.Person
+    resident_en: bh.Person
+    follower: bh.Person
+    secretary: bh.Person
+    secretary2: bh.Person
+    worker: bh.Person
+    secretary_b: bh.Person
+    member_c: bh.Person
+    officer: bh.Person
+
+    def actor(self, name: str) -> Actor:
+        person = getattr(self, name)
+        return Actor(self.ids[name], person.id, False)
+
+    async def ticket(self, *, by: str = "reporter", now: datetime | None = None, **fields):
+        """A ticket filed straight through the service (the complaint conversation is
+        another module's)."""
+        values = {
+            "source": TicketSource.RESIDENT,
+            "category": "sanitation",
+            "description": "楼道堆满垃圾 <b>",
+            "latitude": INSIDE_A[0],
+            "longitude": INSIDE_A[1],
+            "grid_id": self.grids["A"].id,
+            "photos": [("report-1", "ur1"), ("report-2", "ur2")],
+        } | fields
+        async with self.session_factory() as session, session.begin():
+            reporter = await session.get(Person, self.ids[by])
+            return await tickets.create_ticket(
+                session, TicketDraft(**values), reporter, CATALOGUE, now or utcnow()
+            )
+
+    async def run(self, function, *args, **kwargs):
+        async with self.session_factory() as session, session.begin():
+            return await function(session, *args, **kwargs)
+
+    async def load(self, ticket_id: int) -> Ticket:
+        async with self.session_factory() as session:
+            return await session.get(Ticket, ticket_id)
+
+    async def events(self, ticket_id: int) -> list[EventKind]:
+        async with self.session_factory() as session:
+            return [e.kind for e in await tickets.ticket_history(session, ticket_id)]
+
+    async def accepted(self, **fields) -> Ticket:
+        ticket = await self.ticket(**fields)
+        await self.run(tickets.accept, ticket.id, self.actor("secretary"), utcnow())
+        return ticket
+
+    async def resolved(self, **fields) -> Ticket:
+        ticket = await self.accepted(**fields)
+        await self.run(tickets.resolve, ticket.id, self.actor("secretary"), utcnow(), "清理完毕")
+        return ticket
+
+
+PEOPLE = {
+    # name: (first name, Telegram language, role, grid or community)
+    "reporter": ("Meimei", "zh-hans", None, None),
+    "resident_en": ("Alice", "en", None, None),
+    "follower": ("Neighbour", "zh-hans", None, None),
+    "secretary": ("Wang", "en", Role.SECRETARY, "A"),
+    "secretary2": ("Chen", "en", Role.SECRETARY, "A"),
+    "worker": ("Zhang", "zh-hans", Role.GRID_WORKER, "A"),
+    "secretary_b": ("Liu", "zh-hans", Role.SECRETARY, "B"),
+    "member_c": ("Zhao", "en", Role.GRID_WORKER, "C"),
+    "officer": ("Qian", "en", Role.OFFICER, "community of A"),
+}
+
+
+async def build_world(harness: BotHarness, session_factory) -> World:
+    people = {
+        name: harness.person(first, language_code=language)
+        for name, (first, language, _, _) in PEOPLE.items()
+    }
+    ids = {}
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+        grids = {grid.code: grid for grid in (await session.exec(select(Grid))).all()}
+        grids["A"].team_chat_id = TEAM_CHAT
+        for name, (_, language, role, scope) in PEOPLE.items():
+            user = people[name].user
+            locale = negotiate_locale(None, language, "zh_CN")
+            person = await get_or_create_person(session, user.id, user.full_name, locale)
+            ids[name] = person.id
+            if role is Role.OFFICER:
+                await grant_role(session, person.id, role, community_id=grids["A"].community_id)
+            elif role is not None:
+                await grant_role(session, person.id, role, grid_id=grids[scope].id)
+        (await session.get(Person, ids["reporter"])).phone = PHONE
+    return World(harness, session_factory, grids, ids, **people)
+
+
+@pytest.fixture
+async def world(harness, session_factory) -> World:
+    return await build_world(harness, session_factory)
+
+
+def data(action: TicketAction, ticket: Ticket) -> str:
+    return TicketCb(action=action, ticket_id=ticket.id).pack()
+
+
+def alert(calls) -> str:
+    [answer] = [call for call in calls if call.name == "AnswerCallbackQuery"]
+    return answer.method.text or ""
+
+
+def answer_to(calls, person: bh.Person):
+    """The one message the person got back among ``calls`` (pushes to others aside)."""
+    [answer] = [call for call in messages(calls) if call.chat_id == person.id]
+    return answer
+
+
+def texts(harness: BotHarness, chat_id: int) -> str:
+    return "\n".join(call.text for call in harness.calls_to(chat_id))
+
+
+# The whole loop ---------------------------------------------------------------------------
+
+
+async def test_accept_resolve_with_photo_rate_satisfied(world):
+    h = world.harness
+    ticket = await world.ticket()
+
+    calls = await world.secretary.press(data(TicketAction.ACCEPT, ticket))
+
+    assert alert(calls) == "Accepted."
+    reply = h.last_to(world.secretary.id)
+    assert f"You accepted {ticket.number}" in reply.text
+    assert reply.button("Resolve")
+    assert reply.button("Ask the reporter")
+    told = h.last_to(world.reporter.id)
+    assert ticket.number in told.text
+    assert "网格团队已受理" in told.text
+    assert "Wang" not in told.text
+    assert "Wang" in h.last_to(world.worker.id).text  # the rest of the team hears who
+    assert "已由 Wang 接单" in h.last_to(world.worker.id).text
+    assert "Wang" in h.last_to(TEAM_CHAT).text
+    assert "Accepted by Wang" in h.last_to(world.secretary2.id).text
+    assert "Accepted by" not in texts(h, world.secretary.id)  # not told of their own press
+
+    await world.secretary.press(reply.button("Resolve"))
+    assert "What was done" in h.last_to(world.secretary.id).text
+    prompt = answer_to(await world.secretary.text("门口垃圾已清运 <ok>"), world.secretary)
+    assert "photo" in prompt.text
+    done = answer_to(await world.secretary.photo("result-1"), world.secretary)
+    assert "is resolved" in done.text
+
+    stored = await world.load(ticket.id)
+    assert (stored.status, stored.resolution_note) == (TicketStatus.RESOLVED, "门口垃圾已清运 <ok>")
+    async with world.session_factory() as session:
+        [photo] = await tickets.ticket_photos(session, ticket.id, PhotoKind.RESOLUTION)
+    assert photo.file_id == "result-1"
+    to_reporter = h.calls_to(world.reporter.id)
+    assert to_reporter[-2].name == "SendPhoto"
+    result = to_reporter[-1]
+    assert "已办结" in result.text
+    assert "&lt;ok&gt;" in result.text
+    assert "Zhang" not in result.text
+
+    calls = await world.reporter.press(result.button("基本满意"))
+    assert "谢谢" in h.last_to(world.reporter.id).text
+    stored = await world.load(ticket.id)
+    assert (stored.status, stored.rating) == (TicketStatus.CLOSED, Rating.BASICALLY_SATISFIED)
+    assert "Basically satisfied" in h.last_to(world.secretary.id).text
+
+    # the same button again: refused, nothing changes
+    calls = await world.reporter.press(result.button("基本满意"))
+    assert "已关闭" in alert(calls)
+    assert (await world.events(ticket.id)).count(EventKind.RATED) == 1
+
+
+async def test_unsatisfied_sends_it_back_for_rework(world):
+    h = world.harness
+    ticket = await world.resolved()
+    before = await world.load(ticket.id)
+
+    await world.reporter.press(f"r1:{ticket.id}:{Rating.UNSATISFIED.value}")
+    assert "还有什么问题" in h.last_to(world.reporter.id).text
+    reply = answer_to(await world.reporter.text("垃圾又堆起来了 <script>"), world.reporter)
+
+    assert "退回" in reply.text
+    stored = await world.load(ticket.id)
+    assert (stored.status, stored.rework_count) == (TicketStatus.ACCEPTED, 1)
+    assert stored.rating is Rating.UNSATISFIED
+    assert stored.resolve_by > before.resolve_by
+    pushed = h.last_to(world.secretary.id)
+    assert "sent back for rework" in pushed.text
+    assert "&lt;script&gt;" in pushed.text
+    assert pushed.button("Resolve")
+    assert (await world.events(ticket.id))[-1] is EventKind.REWORK
+
+
+async def test_a_follower_hears_of_the_result_without_rating_buttons(world):
+    h = world.harness
+    ticket = await world.accepted()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    await world.secretary.press(data(TicketAction.RESOLVE, ticket))
+    await world.secretary.text("已处理")
+    await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+
+    assert h.last_to(world.reporter.id).button("满意")
+    followed = h.last_to(world.follower.id)
+    assert "已办结" in followed.text
+    assert not followed.buttons
+    # a follower cannot rate
+    calls = await world.follower.press(f"r1:{ticket.id}:satisfied")
+    assert "no longer valid" in alert(calls) or "失效" in alert(calls)
+    assert (await world.load(ticket.id)).status is TicketStatus.RESOLVED
+
+
+# Races and refusals -----------------------------------------------------------------------
+
+
+async def test_two_secretaries_race_for_accept(world):
+    ticket = await world.ticket()
+    press = data(TicketAction.ACCEPT, ticket)
+
+    before = len(world.harness.session.calls)
+    await asyncio.gather(world.secretary.press(press), world.secretary2.press(press))
+
+    # The two updates interleave, so look at every callback answer since the start.
+    calls = world.harness.session.calls[before:]
+    answers = sorted(c.method.text for c in calls if c.name == "AnswerCallbackQuery")
+    assert answers[0] == "Accepted."
+    stored = await world.load(ticket.id)
+    winner = "Wang" if stored.assignee_id == world.ids["secretary"] else "Chen"
+    assert answers[1] == f"{winner} accepted {ticket.number} first."
+    assert (await world.events(ticket.id)).count(EventKind.ACCEPTED) == 1
+
+
+async def test_members_of_another_grid_and_residents_are_refused(world):
+    ticket = await world.ticket()
+    for outsider in (world.member_c, world.secretary_b, world.resident_en, world.reporter):
+        for action in (TicketAction.ACCEPT, TicketAction.TRANSFER, TicketAction.INVALID):
+            calls = await outsider.press(data(action, ticket))
+            assert alert(calls) in ("This button is no longer valid.", "该按钮已失效。")
+            assert not messages(calls)
+    stored = await world.load(ticket.id)
+    assert (stored.status, stored.assignee_id) == (TicketStatus.DISPATCHED, None)
+    assert await world.events(ticket.id) == [EventKind.CREATED]
+
+
+async def test_forged_and_stale_buttons_are_refused_politely(world):
+    ticket = await world.accepted()
+    for forged in (
+        "t1:acc:99999",
+        "t1:acc:99999999999",
+        "t1:acc:-1",
+        "r1:5:bogus",
+        f"r1:{ticket.id}:bogus",
+        "t1:zzz:1",
+        "p1:tr:0",
+        "p1:tn:2",
+    ):
+        calls = await world.secretary.press(forged)
+        assert alert(calls) == "This button is no longer valid.", forged
+    # a stale Accept (the ticket is accepted already) and a stale Resolve on a closed one
+    calls = await world.secretary2.press(data(TicketAction.ACCEPT, ticket))
+    assert alert(calls) == f"Wang accepted {ticket.number} first."
+    calls = await world.secretary.press(data(TicketAction.ACCEPT, ticket))
+    assert alert(calls) == "You have already accepted this ticket."
+    await world.run(tickets.mark_invalid, ticket.id, world.actor("secretary"), utcnow(), "测试")
+    calls = await world.secretary.press(data(TicketAction.RESOLVE, ticket))
+    assert alert(calls) == f"{ticket.number} is now marked invalid: this button no longer applies."
+    assert (await world.load(ticket.id)).status is TicketStatus.INVALID
+
+
+async def test_a_button_pressed_in_the_team_chat_goes_on_in_private(world):
+    h = world.harness
+    ticket = await world.ticket()
+    await world.worker.press(data(TicketAction.ACCEPT, ticket), message_chat_id=TEAM_CHAT)
+    assert "接单" in h.last_to(world.worker.id).text
+
+    await world.worker.press(data(TicketAction.RESOLVE, ticket), message_chat_id=TEAM_CHAT)
+    assert "办理情况" in h.last_to(world.worker.id).text
+    await world.worker.text("已清理")
+    await world.worker.press(h.last_to(world.worker.id).button("跳过"))
+    assert (await world.load(ticket.id)).status is TicketStatus.RESOLVED
+    assert "Zhang" in h.last_to(world.secretary.id).text
+
+
+# Transfer ---------------------------------------------------------------------------------
+
+
+async def test_transfer_to_another_grid_of_the_community(world):
+    h = world.harness
+    created = utcnow() - timedelta(hours=5)
+    ticket = await world.ticket(now=created)
+
+    await world.secretary.press(data(TicketAction.TRANSFER, ticket))
+    choice = h.last_to(world.secretary.id)
+    assert [b.text for b in choice.buttons][:2] == ["网格B (B)", "⬆️ Up to the community"]
+    assert "网格C" not in " ".join(b.text for b in choice.buttons)  # another community
+    await world.secretary.press(choice.button("网格B"))
+    note_prompt = h.last_to(world.secretary.id)
+    assert "note for the new team" in note_prompt.text
+    done = answer_to(await world.secretary.text("在B网格范围内 <b>"), world.secretary)
+    assert "passed to" in done.text
+
+    stored = await world.load(ticket.id)
+    assert (stored.grid_id, stored.status) == (world.grids["B"].id, TicketStatus.DISPATCHED)
+    assert stored.respond_by > ticket.respond_by + timedelta(hours=4)  # a fresh window
+    new_team = h.calls_to(world.secretary_b.id)
+    assert [c.name for c in new_team] == ["SendMediaGroup", "SendLocation", "SendMessage"]
+    assert "&lt;b&gt;" in new_team[-1].text
+    assert "Wang" in new_team[-1].text
+    assert new_team[-1].button("接单")
+    assert "网格B" in h.last_to(world.reporter.id).text
+    assert "转" in h.last_to(world.reporter.id).text
+    assert "网格B" in h.last_to(world.worker.id).text
+    # the old team's buttons no longer work for it
+    calls = await world.secretary.press(data(TicketAction.ACCEPT, ticket))
+    assert alert(calls) == "This button is no longer valid."
+    # the new team accepts
+    await world.secretary_b.press(new_team[-1].button("接单"))
+    assert (await world.load(ticket.id)).assignee_id == world.ids["secretary_b"]
+
+
+async def test_transfer_up_to_the_community_and_by_typed_code(world):
+    h = world.harness
+    ticket = await world.accepted()
+
+    await world.secretary.press(data(TicketAction.TRANSFER, ticket))
+    await world.secretary.press(h.last_to(world.secretary.id).button("Type a grid code"))
+    reply = answer_to(await world.secretary.text("ZZZ"), world.secretary)
+    assert "No grid has the code ZZZ" in reply.text
+    reply = answer_to(await world.secretary.text("a"), world.secretary)
+    assert "already in that grid" in reply.text
+    await world.secretary.press(reply.button("Back"))
+    await world.secretary.press(h.last_to(world.secretary.id).button("Up to the community"))
+    await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+
+    stored = await world.load(ticket.id)
+    assert (stored.grid_id, stored.community_id) == (None, world.grids["A"].community_id)
+    assert (stored.status, stored.assignee_id) == (TicketStatus.DISPATCHED, None)
+    officer_push = h.last_to(world.officer.id)
+    assert "Passed to your queue" in officer_push.text
+    assert officer_push.button("Accept")
+    assert "大富社区" in h.last_to(world.reporter.id).text
+
+    # the officer passes it down to grid B by its code
+    await world.officer.press(data(TicketAction.TRANSFER, ticket))
+    await world.officer.press(h.last_to(world.officer.id).button("Type a grid code"))
+    await world.officer.text(" b ")
+    await world.officer.press(h.last_to(world.officer.id).button("Skip"))
+    assert (await world.load(ticket.id)).grid_id == world.grids["B"].id
+    assert (await world.events(ticket.id)).count(EventKind.TRANSFERRED) == 2
+
+
+# Extend, invalid, consultation ------------------------------------------------------------
+
+
+async def test_extend_tells_the_reporter_the_new_deadline(world):
+    h = world.harness
+    ticket = await world.accepted()
+    before = (await world.load(ticket.id)).resolve_by
+
+    await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    days = h.last_to(world.secretary.id)
+    assert [b.text for b in days.buttons] == ["+1 day", "+3 days", "+7 days", "✖️ Cancel"]
+    await world.secretary.press(days.button("+3 days"))
+    back = h.last_to(world.secretary.id)
+    await world.secretary.press(back.button("Back"))  # changes their mind
+    await world.secretary.press(h.last_to(world.secretary.id).button("+7 days"))
+    reply = answer_to(await world.secretary.text("需要等物业配合"), world.secretary)
+
+    stored = await world.load(ticket.id)
+    assert stored.resolve_by == before + timedelta(days=7)
+    local = stored.resolve_by.astimezone(world.harness.settings.tz).strftime("%Y-%m-%d %H:%M")
+    assert local in reply.text
+    told = h.last_to(world.reporter.id)
+    assert local in told.text
+    assert "延期" in told.text
+    assert "需要等物业配合" in told.text
+
+
+async def test_invalid_with_a_reason(world):
+    h = world.harness
+    ticket = await world.ticket()
+    await world.secretary.press(data(TicketAction.INVALID, ticket))
+    hint = answer_to(await world.secretary.sticker(), world.secretary)
+    assert "reason" in hint.text
+    reply = answer_to(await world.secretary.text("重复测试信息 & 无效"), world.secretary)
+    assert "marked invalid" in reply.text
+    stored = await world.load(ticket.id)
+    assert stored.status is TicketStatus.INVALID
+    told = h.last_to(world.reporter.id)
+    assert "无效" in told.text
+    assert "重复测试信息 &amp; 无效" in told.text
+
+
+async def test_to_consultation_marks_the_ticket(world):
+    h = world.harness
+    ticket = await world.ticket()
+    await world.secretary.press(data(TicketAction.CONSULT, ticket))
+    assert "neighbour consultation" in h.last_to(world.secretary.id).text
+    await world.secretary.press(data(TicketAction.CONSULT, ticket))
+    stored = await world.load(ticket.id)
+    assert stored.in_consultation
+    assert stored.status is TicketStatus.DISPATCHED
+    assert (await world.events(ticket.id)).count(EventKind.CONSULTATION) == 1
+
+
+async def test_cancel_leaves_the_ticket_as_it_was(world):
+    h = world.harness
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.RESOLVE, ticket))
+    await world.secretary.press(h.last_to(world.secretary.id).button("Cancel"))
+    assert "not changed" in h.last_to(world.secretary.id).text
+    await world.secretary.press(data(TicketAction.ASK, ticket))
+    cancelled, _menu = messages(await world.secretary.text("/cancel"))
+    assert "Cancelled" in cancelled.text
+    reply = answer_to(await world.secretary.text("hello"), world.secretary)
+    assert "did not understand" in reply.text
+    assert (await world.load(ticket.id)).status is TicketStatus.ACCEPTED
+
+
+# Ask the reporter -------------------------------------------------------------------------
+
+
+async def test_question_and_answer_keep_the_reporter_anonymous(world):
+    h = world.harness
+    ticket = await world.accepted()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+
+    await world.secretary.press(data(TicketAction.ASK, ticket))
+    sent = answer_to(await world.secretary.text("具体是哪一栋？"), world.secretary)
+    assert "was sent" in sent.text
+    question = h.last_to(world.reporter.id)
+    assert "具体是哪一栋" in question.text
+    assert "Wang" not in question.text
+    assert "具体是哪一栋" in h.last_to(world.follower.id).text
+    assert not h.last_to(world.follower.id).buttons
+
+    await world.reporter.press(question.button("回复"))
+    thanks = answer_to(await world.reporter.text("3栋2单元"), world.reporter)
+    assert "网格团队" in thanks.text
+    answer = h.last_to(world.secretary.id)
+    assert "3栋2单元" in answer.text
+    assert "the reporter answered" in answer.text
+    assert "3栋2单元" in h.last_to(world.worker.id).text
+    for member in (world.secretary, world.worker, world.secretary2):
+        seen = texts(h, member.id)
+        assert "Meimei" not in seen
+        assert PHONE not in seen
+    assert "Meimei" not in texts(h, TEAM_CHAT)
+    assert (await world.events(ticket.id))[-2:] == [EventKind.QUESTION, EventKind.ANSWER]
+    # only the reporter answers
+    calls = await world.follower.press(data(TicketAction.ANSWER, ticket))
+    assert "失效" in alert(calls)
+
+
+async def test_with_consent_the_team_sees_who_answered(world):
+    h = world.harness
+    ticket = await world.accepted(contact_consent=True)
+    await world.secretary.press(data(TicketAction.ASK, ticket))
+    await world.secretary.text("方便电话联系吗？")
+    await world.reporter.press(h.last_to(world.reporter.id).button("回复"))
+    await world.reporter.text("可以")
+    answer = h.last_to(world.secretary.id)
+    assert "Meimei answered" in answer.text
+    assert PHONE in answer.text
+
+
+# The queue and /ticket --------------------------------------------------------------------
+
+
+async def test_queue_lists_open_tickets_by_deadline(world):
+    now = utcnow()
+    normal = await world.ticket(now=now)
+    urgent = await world.ticket(category="safety", now=now)
+    overdue = await world.ticket(now=now - timedelta(hours=30))
+    accepted = await world.accepted()
+    closed = await world.ticket()
+    await world.run(tickets.mark_invalid, closed.id, world.actor("secretary"), now, "无效")
+    elsewhere = await world.ticket(grid_id=world.grids["B"].id)
+
+    reply = answer_to(await world.secretary.text("/queue"), world.secretary)
+
+    order = [overdue, urgent, normal, accepted]
+    positions = [reply.text.index(t.number) for t in order]
+    assert positions == sorted(positions)
+    assert closed.number not in reply.text
+    assert elsewhere.number not in reply.text
+    overdue_line = next(line for line in reply.text.splitlines() if overdue.number in line)
+    assert "overdue" in overdue_line
+    assert "accept by" in overdue_line
+    assert "resolve by" in next(line for line in reply.text.splitlines() if accepted.number in line)
+    assert [b.text for b in reply.buttons] == [f"{n}. {t.number}" for n, t in enumerate(order, 1)]
+
+    # a queue button opens the team's view
+    calls = await world.secretary.press(reply.buttons[1])
+    [card] = messages(calls)
+    assert urgent.number in card.text
+    assert card.button("Accept")
+
+    reply = answer_to(await world.worker.press("m1:queue"), world.worker)
+    assert overdue.number in reply.text  # the menu button, in Chinese
+
+    await world.run(tickets.mark_invalid, elsewhere.id, world.actor("secretary_b"), now, "无效")
+    empty = answer_to(await world.secretary_b.text("/queue"), world.secretary_b)
+    assert "没有待办" in empty.text
+    stranger = answer_to(await world.resident_en.text("/queue"), world.resident_en)
+    assert "for grid teams" in stranger.text
+
+
+async def test_ticket_by_number_for_team_reporter_and_stranger(world):
+    ticket = await world.ticket()
+    digits = str(ticket.id)
+    for reference in (ticket.number, f"dx-{digits}", digits, f"  DX-{int(digits):03d} "):
+        reply = answer_to(await world.secretary.text(f"/ticket {reference}"), world.secretary)
+        assert ticket.number in reply.text, reference
+        assert reply.button("Accept")
+        assert "History" in reply.text
+
+    mine = answer_to(await world.reporter.text(f"/ticket {ticket.number}"), world.reporter)
+    assert ticket.number in mine.text
+    assert mine.button("补充说明")
+    assert not [b for b in mine.buttons if "接单" in b.text]
+
+    stranger = answer_to(
+        await world.resident_en.text(f"/ticket {ticket.number}"), world.resident_en
+    )
+    missing = answer_to(await world.resident_en.text("/ticket DX-999999"), world.resident_en)
+    assert stranger.text == f"Ticket {ticket.number} was not found."
+    assert missing.text == "Ticket DX-999999 was not found."
+    foreign_team = answer_to(await world.member_c.text(f"/ticket {digits}"), world.member_c)
+    assert "was not found" in foreign_team.text
+    assert not foreign_team.buttons
+    usage = answer_to(await world.secretary.text("/ticket"), world.secretary)
+    assert "/ticket DX-000123" in usage.text
+    wrong = answer_to(await world.secretary.text("/ticket YY-1"), world.secretary)
+    assert "was not found" in wrong.text
