@@ -5,7 +5,6 @@ and the outbox sender, and the same start-up work (command menus in both languag
 pending pushes from before a restart).
 """
 
-import logging
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -23,11 +22,8 @@ from redgrid.bot.i18n import N_, SUPPORTED_LOCALES, create_i18n
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
 from redgrid.models.db import create_engine, create_session_factory
-from redgrid.scheduler.ticker import create_ticker
-from redgrid.services.categories import load_categories
-
-logger = logging.getLogger(__name__)
-
+from redgrid.scheduler.ticker import configure_deadlines, create_ticker
+from redgrid.services.categories import CategoryCatalogue, load_categories
 
 # Descriptions are translated per language at start-up.
 COMMANDS = (
@@ -54,14 +50,13 @@ class BotApp:
     dispatcher: Dispatcher
     sender: OutboxSender
     i18n: I18n
+    catalogue: CategoryCatalogue
 
     ticker: AsyncIOScheduler | None = None
 
     async def on_startup(self) -> None:
         await set_command_menus(self.bot, self.i18n)
-        sent = await self.sender.drain()
-        if sent:
-            logger.info("sent %d pushes left pending before the restart", sent)
+        # Its first tick, right away, sends what fell due while the bot was down.
         self.ticker = create_ticker(self)
         self.ticker.start()
 
@@ -95,16 +90,18 @@ def build_app(settings: Settings, bot_session: BaseSession | None = None) -> Bot
     i18n = create_i18n(settings.default_locale)
     storage, isolation = create_storage(settings, session_factory)
     sender = OutboxSender(bot, session_factory)
+    catalogue = load_categories()
+    configure_deadlines(settings)
     dispatcher = create_dispatcher(
         settings,
         session_factory=session_factory,
         storage=storage,
         events_isolation=isolation,
         i18n=i18n,
-        catalogue=load_categories(),
+        catalogue=catalogue,
         sender=sender,
     )
-    app = BotApp(settings, engine, session_factory, bot, dispatcher, sender, i18n)
+    app = BotApp(settings, engine, session_factory, bot, dispatcher, sender, i18n, catalogue)
     dispatcher.startup.register(app.on_startup)
     dispatcher.shutdown.register(app.on_shutdown)
     return app

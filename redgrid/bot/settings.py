@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     duplicate_radius_m: float = Field(default=100, ge=0)
     duplicate_window_days: float = Field(default=14, ge=0)
 
+    # Red informants: reports a day (they report far more than residents complain), and
+    # the points a report graded valid earns, by its category's priority.
+    informant_daily_limit: int = Field(default=30, ge=1)
+    informant_points_urgent: int = Field(default=3, ge=0)
+    informant_points_normal: int = Field(default=1, ge=0)
+    informant_points_complex: int = Field(default=2, ge=0)
+
+    reminder_share: float = Field(default=0.8, gt=0, lt=1)
+    escalation_grace_hours: float = Field(default=24, ge=0)
+    digest_time: str = Field(default="08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    sweep_interval_seconds: float = Field(default=60, gt=0)
+
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"

@@ -63,6 +63,9 @@ async def close_unrated_tickets(
     return len(closed)
 
 
+REMINDERS = (AlarmKind.RESPOND_REMINDER, AlarmKind.RESOLVE_REMINDER)
+
+
 def _alarm_headline(alarm: DeadlineAlarm, ticket: Ticket, settings: Settings) -> str:
     deadline = local_time(alarm.deadline_at, settings)
     return {
@@ -84,7 +87,7 @@ async def _alarm_recipients(
 ) -> list[list[Person] | None]:
     """Who hears an alarm: the team for a reminder; the team and the community officers at
     the deadline; the district admins after the grace. None stands for the whole team."""
-    if alarm.kind in (AlarmKind.RESPOND_REMINDER, AlarmKind.RESOLVE_REMINDER):
+    if alarm.kind in REMINDERS:
         return [None]
     if alarm.kind in (AlarmKind.RESPOND_OVERDUE, AlarmKind.RESOLVE_OVERDUE):
         officers = (
@@ -115,6 +118,8 @@ async def sweep_deadlines(
             alarms = await deadlines.claim_due_alarms(session, now, limit=batch)
             with i18n.context():
                 for alarm in alarms:
+                    if alarm.kind in REMINDERS and now >= alarm.deadline_at:
+                        continue  # the bot was down past the deadline: the overdue notice says it
                     ticket = await session.get(Ticket, alarm.ticket_id)
                     for recipients in await _alarm_recipients(session, alarm, ticket, settings):
                         await push_to_team(

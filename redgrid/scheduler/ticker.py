@@ -1,36 +1,87 @@
 """APScheduler as a ticker only.
 
-The schedule itself lives in the database (outbox rows, ticket deadlines); the jobs here
-just wake up and look. Jobs are kept in memory, in this process: APScheduler's job
-stores must never be shared between schedulers, and nothing is lost when they vanish
-with the process, because the work they look for is still in the database.
+The schedule itself lives in the database (outbox rows, deadline alarms, once-per-period
+runs); the jobs here just wake up and look. Jobs are kept in memory, in this process:
+APScheduler's job stores must never be shared between schedulers, and nothing is lost
+when they vanish with the process, because the work they look for is still in the
+database. Every job also runs once at start-up, so what fell due while the bot was down
+goes out then.
 """
+
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
-from redgrid.scheduler.jobs import close_unrated_tickets
+from redgrid.scheduler.jobs import (
+    close_unrated_tickets,
+    send_daily_digests,
+    send_weekly_summaries,
+    sweep_deadlines,
+)
+from redgrid.services import deadlines
 
 OUTBOX_DRAIN_SECONDS = 5
 AUTO_CLOSE_MINUTES = 10
 
 
+def configure_deadlines(settings: Settings) -> None:
+    deadlines.configure(
+        deadlines.DeadlinePolicy(
+            reminder_share=settings.reminder_share,
+            escalation_grace=timedelta(hours=settings.escalation_grace_hours),
+        )
+    )
+
+
 def create_ticker(app) -> AsyncIOScheduler:
-    """A scheduler for ``app`` (a ``BotApp``); each job runs alone (no overlap) and a
-    late tick is run once, not once per missed interval."""
+    """A scheduler for ``app`` (a ``BotApp``); each job runs alone (no overlap), a late tick
+    runs once rather than once per missed interval, and the first tick is at start-up."""
     settings: Settings = app.settings
-    sender: OutboxSender = app.sender
+    shared = (app.session_factory, app.sender, app.i18n, settings)
+    start = datetime.now(settings.tz)
     scheduler = AsyncIOScheduler(
         timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    scheduler.add_job(sender.drain, "interval", seconds=OUTBOX_DRAIN_SECONDS, id="outbox")
+    scheduler.add_job(
+        app.sender.drain,
+        "interval",
+        seconds=OUTBOX_DRAIN_SECONDS,
+        id="outbox",
+        next_run_time=start,
+    )
+    scheduler.add_job(
+        sweep_deadlines,
+        "interval",
+        args=(*shared, app.catalogue),
+        seconds=settings.sweep_interval_seconds,
+        id="deadlines",
+        next_run_time=start,
+    )
     scheduler.add_job(
         close_unrated_tickets,
         "interval",
-        args=(app.session_factory, sender, app.i18n, settings),
+        args=shared,
         minutes=AUTO_CLOSE_MINUTES,
         id="close-unrated",
+        next_run_time=start,
     )
+    hour, minute = (int(part) for part in settings.digest_time.split(":"))
+    scheduler.add_job(
+        send_daily_digests, "cron", args=shared, hour=hour, minute=minute, id="daily-digest"
+    )
+    scheduler.add_job(
+        send_weekly_summaries,
+        "cron",
+        args=shared,
+        day_of_week="mon",
+        hour=hour,
+        minute=minute,
+        id="weekly-summary",
+    )
+    if (start.hour, start.minute) >= (hour, minute):
+        # Started after today's digest time: today's digest goes out now, unless another
+        # instance (or this one, before a restart) already sent it.
+        scheduler.add_job(send_daily_digests, args=shared, id="digest-catch-up")
     return scheduler

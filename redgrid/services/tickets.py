@@ -37,7 +37,7 @@ from redgrid.models import (
     TicketSource,
     TicketStatus,
 )
-from redgrid.services import people
+from redgrid.services import deadlines, people
 from redgrid.services.categories import Category, CategoryCatalogue, RouteKind
 from redgrid.services.geo import metres_per_degree
 from redgrid.services.people import Actor
@@ -240,6 +240,7 @@ async def create_ticket(
         details=details,
     )
     await session.flush()
+    await deadlines.sync_alarms(session, ticket, now)
     return ticket
 
 
@@ -838,7 +839,11 @@ async def _update_if(
         .execution_options(synchronize_session=False)
     )
     await session.refresh(ticket)
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    # Deadlines or status may have moved: the reminders follow them.
+    await deadlines.sync_alarms(session, ticket, now)
+    return True
 
 
 async def _transition(

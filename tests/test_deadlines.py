@@ -1,0 +1,192 @@
+"""Deadlines as rows: alarms follow the ticket, fire once, reach the right people."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from redgrid.bot.factory import create_bot
+from redgrid.bot.i18n import create_i18n
+from redgrid.bot.notifier import OutboxSender
+from redgrid.bot.pacing import Limits, SendPacer
+from redgrid.bot.settings import Settings
+from redgrid.models import AlarmKind, DeadlineAlarm, Grid, Role, Ticket, TicketSource
+from redgrid.models.base import utcnow
+from redgrid.scheduler.jobs import send_daily_digests, sweep_deadlines
+from redgrid.services import people, tickets
+from redgrid.services.categories import load_categories
+from redgrid.services.district import import_district
+from redgrid.services.district_file import parse_district_file
+from tests.bot_harness import TOKEN, RecordingSession, messages
+from tests.district_files import dumps, small_district
+
+CATALOGUE = load_categories()
+SECRETARY, OFFICER, ADMIN, RESIDENT = 9101, 9102, 9103, 9104
+
+
+class World:
+    def __init__(self, database_url, session_factory) -> None:
+        self.settings = Settings(
+            bot_token=TOKEN, database_url=database_url, admin_ids=frozenset({ADMIN})
+        )
+        self.session_factory = session_factory
+        self.recording = RecordingSession()
+        no_limits = SendPacer(Limits(per_second=10_000, private_chat_interval=0))
+        self.sender = OutboxSender(
+            create_bot(self.settings, session=self.recording), session_factory, pacer=no_limits
+        )
+        self.i18n = create_i18n(self.settings.default_locale)
+        self.start = utcnow().replace(microsecond=0)
+
+    async def setup(self) -> None:
+        async with self.session_factory() as session, session.begin():
+            await import_district(session, parse_district_file(dumps(small_district())))
+            grid = (await session.exec(select(Grid).where(Grid.code == "A"))).one()
+            self.grid_id, self.community_id = grid.id, grid.community_id
+            secretary = await people.get_or_create_person(session, SECRETARY, "Liu", "en")
+            await people.grant_role(session, secretary.id, Role.SECRETARY, grid_id=grid.id)
+            officer = await people.get_or_create_person(session, OFFICER, "Zhao", "zh_CN")
+            await people.grant_role(
+                session, officer.id, Role.OFFICER, community_id=grid.community_id
+            )
+            await people.get_or_create_person(session, ADMIN, "Admin", "zh_CN")
+            self.secretary = people.Actor(secretary.id, SECRETARY, is_admin=False)
+
+    async def file(self, category="safety") -> int:
+        """An urgent ticket (2 h to accept, 24 h to resolve) filed at ``self.start``."""
+        async with self.session_factory() as session, session.begin():
+            reporter = await people.get_or_create_person(session, RESIDENT, "Wang", "zh_CN")
+            draft = tickets.TicketDraft(
+                source=TicketSource.RESIDENT,
+                category=category,
+                description="电线裸露",
+                grid_id=self.grid_id,
+            )
+            ticket = await tickets.create_ticket(session, draft, reporter, CATALOGUE, self.start)
+            return ticket.id
+
+    async def alarms(self, ticket_id, *, pending_only=True) -> dict[AlarmKind, DeadlineAlarm]:
+        async with self.session_factory() as session:
+            query = select(DeadlineAlarm).where(DeadlineAlarm.ticket_id == ticket_id)
+            if pending_only:
+                query = query.where(col(DeadlineAlarm.fired_at).is_(None))
+            return {alarm.kind: alarm for alarm in (await session.exec(query)).all()}
+
+    async def sweep(self, at) -> int:
+        return await sweep_deadlines(
+            self.session_factory, self.sender, self.i18n, self.settings, CATALOGUE, at
+        )
+
+    def told(self, chat_id) -> list[str]:
+        return [call.text for call in messages(self.recording.calls) if call.chat_id == chat_id]
+
+
+@pytest.fixture
+async def world(database_url, session_factory):
+    built = World(database_url, session_factory)
+    await built.setup()
+    return built
+
+
+async def test_a_new_ticket_gets_respond_and_resolve_alarms(world):
+    ticket_id = await world.file()
+    alarms = await world.alarms(ticket_id)
+    start = world.start
+    assert alarms[AlarmKind.RESPOND_REMINDER].due_at == start + timedelta(minutes=96)  # 80% of 2 h
+    assert alarms[AlarmKind.RESPOND_OVERDUE].due_at == start + timedelta(hours=2)
+    assert alarms[AlarmKind.RESPOND_ESCALATION].due_at == start + timedelta(hours=26)
+    assert alarms[AlarmKind.RESOLVE_REMINDER].due_at == start + timedelta(hours=24 * 0.8)
+    assert alarms[AlarmKind.RESOLVE_OVERDUE].due_at == start + timedelta(hours=24)
+    assert alarms[AlarmKind.RESOLVE_ESCALATION].due_at == start + timedelta(hours=48)
+
+
+async def test_accept_extend_and_resolve_move_the_alarms(world):
+    ticket_id = await world.file()
+    async with world.session_factory() as session, session.begin():
+        await tickets.accept(session, ticket_id, world.secretary, world.start + timedelta(hours=1))
+    assert set(await world.alarms(ticket_id)) == {
+        AlarmKind.RESOLVE_REMINDER,
+        AlarmKind.RESOLVE_OVERDUE,
+        AlarmKind.RESOLVE_ESCALATION,
+    }
+    later = world.start + timedelta(hours=4)
+    async with world.session_factory() as session, session.begin():
+        await tickets.extend(
+            session, ticket_id, world.secretary, later, timedelta(days=1), "等待配件"
+        )
+    alarms = await world.alarms(ticket_id)
+    new_deadline = world.start + timedelta(hours=48)
+    assert alarms[AlarmKind.RESOLVE_OVERDUE].due_at == new_deadline
+    assert alarms[AlarmKind.RESOLVE_REMINDER].due_at == new_deadline - 0.2 * (new_deadline - later)
+    async with world.session_factory() as session, session.begin():
+        await tickets.resolve(session, ticket_id, world.secretary, later, note="已修复")
+    assert await world.alarms(ticket_id) == {}
+
+
+async def test_the_sweep_reminds_then_escalates_each_once(world):
+    ticket_id = await world.file()
+    assert await world.sweep(world.start + timedelta(minutes=90)) == 0
+    assert await world.sweep(world.start + timedelta(minutes=100)) == 1
+    assert any("Reminder: accept DX-" in text for text in world.told(SECRETARY))
+    assert world.told(OFFICER) == []
+    assert await world.sweep(world.start + timedelta(minutes=100)) == 0  # fired already
+
+    assert await world.sweep(world.start + timedelta(hours=2, seconds=1)) == 1
+    assert any("Overdue" in text for text in world.told(SECRETARY))
+    assert any("超期" in text for text in world.told(OFFICER))  # the officer reads Chinese
+    assert world.told(ADMIN) == []
+
+    assert await world.sweep(world.start + timedelta(hours=26, seconds=1)) >= 1
+    assert any("已上报区级" in text for text in world.told(ADMIN))
+    fired = await world.alarms(ticket_id, pending_only=False)
+    assert fired[AlarmKind.RESPOND_ESCALATION].fired_at is not None
+
+
+async def test_down_past_a_deadline_the_overdue_notice_goes_out_once_at_start(world):
+    await world.file()
+    # The bot was stopped before the reminder and starts after the respond deadline.
+    assert await world.sweep(world.start + timedelta(hours=3)) == 2
+    secretary_texts = world.told(SECRETARY)
+    assert sum("Overdue" in text for text in secretary_texts) == 1
+    assert not any("Reminder" in text for text in secretary_texts)
+    assert await world.sweep(world.start + timedelta(hours=3)) == 0
+
+
+async def test_two_instances_sweeping_at_once_send_each_alarm_once(world):
+    for _ in range(5):
+        await world.file()
+    at = world.start + timedelta(hours=3)
+    other = OutboxSender(world.sender.bot, world.session_factory, pacer=world.sender.pacer)
+    first, second = await asyncio.gather(
+        world.sweep(at),
+        sweep_deadlines(world.session_factory, other, world.i18n, world.settings, CATALOGUE, at),
+    )
+    assert first + second == 10  # five reminders (silent, past due) and five overdue
+    overdue = [text for text in world.told(SECRETARY) if "Overdue" in text]
+    assert len(overdue) == 5
+
+
+async def test_the_daily_digest_goes_once_and_only_to_teams_with_work(world):
+    await world.file()
+    at = world.start + timedelta(hours=3)
+    staged = await send_daily_digests(
+        world.session_factory, world.sender, world.i18n, world.settings, at
+    )
+    assert staged == 1  # the secretary of grid A; no other grid has anything open
+    [digest] = world.told(SECRETARY)
+    assert "Open tickets: 1" in digest
+    assert "overdue: 1" in digest
+    again = await send_daily_digests(
+        world.session_factory, world.sender, world.i18n, world.settings, at
+    )
+    assert again == 0
+
+
+async def test_closed_tickets_send_no_reminders(world):
+    ticket_id = await world.file()
+    async with world.session_factory() as session, session.begin():
+        await tickets.mark_invalid(session, ticket_id, world.secretary, world.start, "重复上报")
+    assert await world.sweep(world.start + timedelta(days=3)) == 0
+    async with world.session_factory() as session:
+        assert (await session.get(Ticket, ticket_id)).status.value == "invalid"
