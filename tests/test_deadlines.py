@@ -8,10 +8,11 @@ from sqlmodel import col, select
 
 from redgrid.bot.factory import create_bot
 from redgrid.bot.i18n import create_i18n
-from redgrid.bot.notifier import OutboxSender
+from redgrid.bot.notifier import Notifier, OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
+from redgrid.bot.pushes import push_to_team
 from redgrid.bot.settings import Settings
-from redgrid.models import AlarmKind, DeadlineAlarm, Grid, Role, Ticket, TicketSource
+from redgrid.models import AlarmKind, DeadlineAlarm, Grid, Person, Role, Ticket, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.scheduler.jobs import send_daily_digests, sweep_deadlines
 from redgrid.services import people, tickets
@@ -34,7 +35,10 @@ class World:
         self.recording = RecordingSession()
         no_limits = SendPacer(Limits(per_second=10_000, private_chat_interval=0))
         self.sender = OutboxSender(
-            create_bot(self.settings, session=self.recording), session_factory, pacer=no_limits
+            create_bot(self.settings, session=self.recording),
+            session_factory,
+            pacer=no_limits,
+            admin_telegram_ids=self.settings.admin_ids,
         )
         self.i18n = create_i18n(self.settings.default_locale)
         self.start = utcnow().replace(microsecond=0)
@@ -190,3 +194,60 @@ async def test_closed_tickets_send_no_reminders(world):
     assert await world.sweep(world.start + timedelta(days=3)) == 0
     async with world.session_factory() as session:
         assert (await session.get(Ticket, ticket_id)).status.value == "invalid"
+
+
+async def push_new_ticket(world, ticket_id) -> None:
+    async with world.session_factory() as session:
+        notifier = Notifier(session)
+        ticket = await session.get(Ticket, ticket_id)
+        with world.i18n.context():
+            await push_to_team(
+                session,
+                notifier,
+                world.i18n,
+                world.settings,
+                CATALOGUE,
+                ticket,
+                lambda: "New complaint",
+            )
+        await session.commit()
+    await world.sender.deliver([row.id for row in notifier.staged])
+    await world.sender.wait_idle()
+
+
+async def test_a_blocked_sole_secretary_hands_the_ticket_to_the_officer(world):
+    ticket_id = await world.file()
+    world.recording.blocked.add(SECRETARY)
+    await push_new_ticket(world, ticket_id)
+    assert world.told(SECRETARY) == []
+    [handed_over] = world.told(OFFICER)
+    assert "DX-000001" in handed_over
+    async with world.session_factory() as session:
+        secretary = await session.get(Person, world.secretary.person_id)
+        assert secretary.unreachable_at is not None
+        ticket = await session.get(Ticket, ticket_id)
+        audience = await tickets.ticket_audience(session, ticket, world.settings.admin_ids)
+        assert [p.telegram_id for p in audience.team] == [OFFICER]  # until they write again
+
+
+async def test_a_blocked_member_of_a_team_changes_nothing_for_the_others(world):
+    async with world.session_factory() as session, session.begin():
+        worker = await people.get_or_create_person(session, 9105, "Sun", "zh_CN")
+        await people.grant_role(session, worker.id, Role.GRID_WORKER, grid_id=world.grid_id)
+    ticket_id = await world.file()
+    world.recording.blocked.add(SECRETARY)
+    await push_new_ticket(world, ticket_id)
+    assert len(world.told(9105)) == 1  # their own copy, not a second one
+    assert world.told(OFFICER) == []
+
+
+async def test_writing_to_the_bot_again_makes_a_person_reachable(world):
+    ticket_id = await world.file()
+    world.recording.blocked.add(SECRETARY)
+    await push_new_ticket(world, ticket_id)
+    async with world.session_factory() as session, session.begin():
+        await people.identify(session, SECRETARY, "Liu", "en", world.settings.admin_ids)
+    async with world.session_factory() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        audience = await tickets.ticket_audience(session, ticket, world.settings.admin_ids)
+        assert [p.telegram_id for p in audience.team] == [SECRETARY]

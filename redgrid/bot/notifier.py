@@ -32,8 +32,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.pacing import SendPacer
-from redgrid.models import OutboxMessage, OutboxStatus
+from redgrid.models import OutboxMessage, OutboxStatus, Person, Ticket
 from redgrid.models.base import utcnow
+from redgrid.services import people
+from redgrid.services.tickets import ticket_audience
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,20 @@ def build_method(row: OutboxMessage) -> TelegramMethod:
     raise ValueError(f"unknown outbox method {row.method!r}")
 
 
+async def _was_told_alongside(session: AsyncSession, row: OutboxMessage, chat_id: int) -> bool:
+    """Whether ``chat_id`` got its own copy of ``row`` (staged with it, for the same ticket)."""
+    window = timedelta(seconds=5)
+    found = await session.exec(
+        select(OutboxMessage.id).where(
+            OutboxMessage.ticket_id == row.ticket_id,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.method == row.method,
+            col(OutboxMessage.created_at).between(row.created_at - window, row.created_at + window),
+        )
+    )
+    return found.first() is not None
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2**attempts, 3600))
 
@@ -145,9 +161,11 @@ class OutboxSender:
         *,
         pacer: SendPacer | None = None,
         max_in_flight: int = 8,
+        admin_telegram_ids: frozenset[int] = frozenset(),
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
+        self.admin_telegram_ids = admin_telegram_ids
         self.pacer = pacer or SendPacer()
         self.max_in_flight = max_in_flight
         self._background: set[asyncio.Task] = set()
@@ -256,6 +274,7 @@ class OutboxSender:
         except TelegramForbiddenError as error:
             logger.info("chat %s is unreachable: %s", row.chat_id, error.message)
             await self._finish(row.id, OutboxStatus.FAILED, row.attempts + 1, error.message)
+            await self._hand_over(row)
             return True
         except TelegramBadRequest as error:
             logger.warning("outbox row %s refused: %s", row.id, error.message)
@@ -268,6 +287,29 @@ class OutboxSender:
             return False
         await self._finish(row.id, OutboxStatus.SENT, row.attempts + 1, None, sent=True)
         return True
+
+    async def _hand_over(self, row: OutboxMessage) -> None:
+        """The person blocked the bot: mark them unreachable, and give what they were told
+        about an open ticket to whoever can act on it now (another member of the team, else
+        the community's officers, else the district admins), unless those already have it."""
+        if row.person_id is None:
+            return
+        async with self.session_factory() as session:
+            notifier = Notifier(session)
+            person = await session.get(Person, row.person_id)
+            await people.mark_unreachable(session, person, utcnow())
+            ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
+            if ticket is not None and ticket.status.is_open and ticket.reporter_id != person.id:
+                audience = await ticket_audience(session, ticket, self.admin_telegram_ids)
+                if person not in audience.followers:
+                    for member in audience.team:
+                        if not await _was_told_alongside(session, row, member.telegram_id):
+                            notifier._stage(
+                                member.telegram_id, row.method, row.params, member.id, ticket.id
+                            )
+            await session.commit()
+        if notifier.staged:
+            self.deliver_soon([staged.id for staged in notifier.staged])
 
     async def _finish(
         self,

@@ -219,6 +219,7 @@ async def district_admins(
                 col(Person.id).in_(admin_members),
             ),
             col(Person.forgotten_at).is_(None),
+            col(Person.unreachable_at).is_(None),
         )
         .order_by(col(Person.id))
     )
@@ -226,11 +227,16 @@ async def district_admins(
 
 
 async def _holders(session: AsyncSession, *conditions: Any) -> list[Person]:
-    """People with an active membership matching ``conditions``, each once, by id."""
+    """People who can be reached with an active membership matching ``conditions``, each
+    once, by id. Someone who blocked the bot is left out until they write to it again."""
     holders = select(Membership.person_id).where(col(Membership.active), *conditions)
     rows = await session.exec(
         select(Person)
-        .where(col(Person.id).in_(holders), col(Person.forgotten_at).is_(None))
+        .where(
+            col(Person.id).in_(holders),
+            col(Person.forgotten_at).is_(None),
+            col(Person.unreachable_at).is_(None),
+        )
         .order_by(col(Person.id))
     )
     return list(rows.all())

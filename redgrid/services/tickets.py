@@ -790,9 +790,10 @@ async def nearby_open_tickets(
 async def ticket_audience(
     session: AsyncSession, ticket: Ticket, admin_telegram_ids: Collection[int] = ()
 ) -> Audience:
-    """Who hears about the ticket: its reporter and followers, and the team of its queue
-    (the grid's members, the community's officers, or for a desk or the district queue the
-    district admins)."""
+    """Who hears about the ticket: its reporter and followers, and the people who can act
+    on it: the grid's team; when nobody of it can be reached (they blocked the bot), or
+    for a community queue, the community's officers; for a desk or the district queue, or
+    when no officer can be reached either, the district admins."""
     reporter = await session.get(Person, ticket.reporter_id)
     followers = await session.exec(
         select(Person)
@@ -806,9 +807,9 @@ async def ticket_audience(
         team = await people.team_members(session, ticket.grid_id)
         grid = await session.get(Grid, ticket.grid_id)
         team_chat_id = grid.team_chat_id if grid is not None else None
-    elif ticket.community_id is not None and ticket.desk is None:
+    if not team and ticket.community_id is not None and ticket.desk is None:
         team = await people.community_officers(session, ticket.community_id)
-    else:
+    if not team:
         team = await people.district_admins(session, admin_telegram_ids)
     return Audience(
         reporter=reporter if reporter is not None and reporter.forgotten_at is None else None,
