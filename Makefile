@@ -36,6 +36,9 @@ test: lint
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/conversation.py
+	$(BIN)/python benchmarks/outbox.py
+	$(BIN)/python benchmarks/sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
