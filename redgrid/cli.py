@@ -13,13 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import aiohttp
 import typer
-from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from redgrid.bot.app import run_polling, run_webhook
-from redgrid.bot.factory import create_bot
 from redgrid.bot.settings import Settings, get_settings
 from redgrid.models import migrate
 from redgrid.models.base import utcnow
@@ -32,6 +28,12 @@ from redgrid.services.district import (
     import_district,
 )
 from redgrid.services.district_file import DistrictFileError, DistrictPlan, parse_district_file
+from redgrid.services.informants import (
+    IllegalStatusChange,
+    InformantNotFound,
+    list_informants,
+    set_status,
+)
 from redgrid.services.invites import (
     GRID_ROLES,
     INVITABLE_ROLES,
@@ -47,6 +49,8 @@ from redgrid.services.routing import InvalidCoordinates, RouteOutcome
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_AMBIGUOUS = 3
+# Person ids are 32-bit integers in the database.
+MAX_ID = 2**31 - 1
 
 app = typer.Typer(
     help="redgrid: the district, its grids and routing, from the shell.",
@@ -114,6 +118,8 @@ def run() -> None:
     settings = _bot_settings()
     _with_engine(_require_current_schema)
     _configure_logging()
+    from redgrid.bot.app import run_polling  # aiogram only for the commands that need it
+
     asyncio.run(run_polling(settings))
 
 
@@ -126,6 +132,8 @@ def webhook() -> None:
         raise typer.Exit(EXIT_USAGE)
     _with_engine(_require_current_schema)
     _configure_logging()
+    from redgrid.bot.app import run_webhook
+
     run_webhook(settings)
 
 
@@ -408,6 +416,10 @@ def _bot_username(settings: Settings) -> tuple[str | None, str | None]:
         return settings.bot_username, None
     if settings.bot_token is None:
         return None, "neither BOT_USERNAME nor BOT_TOKEN is set"
+    import aiohttp
+    from aiogram.exceptions import TelegramAPIError
+
+    from redgrid.bot.factory import create_bot
 
     async def ask() -> str | None:
         bot = create_bot(settings)
@@ -452,3 +464,72 @@ def invites_list(
         else:
             state = f"valid until {row.expires_at.astimezone(tz):%Y-%m-%d %H:%M}"
         typer.echo(f"{row.id:>5}  {row.role.value:<12} {_scope_text(scope)}  {state}")
+
+
+@app.command("informants")
+def informants_command(
+    pause: Annotated[
+        int | None, typer.Option(min=1, max=MAX_ID, help="Pause the informant with this id.")
+    ] = None,
+    resume: Annotated[
+        int | None, typer.Option(min=1, max=MAX_ID, help="Resume a paused informant.")
+    ] = None,
+    remove: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_ID,
+            help="Remove an informant (the role goes; a new invite brings them back).",
+        ),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include removed informants.")] = False,
+) -> None:
+    """List the red informants with their points, or pause, resume or remove one (by the id
+    the list shows)."""
+    actions = [
+        (person_id, status)
+        for person_id, status in ((pause, "paused"), (resume, "active"), (remove, "removed"))
+        if person_id is not None
+    ]
+    if len(actions) > 1:
+        typer.echo("Give one of --pause, --resume, --remove.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    settings = get_settings()
+
+    if actions:
+        [(person_id, status)] = actions
+
+        async def change(engine: AsyncEngine):
+            await _require_current_schema(engine)
+            async with create_session_factory(engine)() as session, session.begin():
+                profile = await set_status(session, person_id, status, utcnow(), by=None)
+                return profile.display_name
+
+        try:
+            name = _with_engine(change)
+        except InformantNotFound:
+            typer.echo(f"No informant has the id {person_id}; see `redgrid informants`.", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
+        except IllegalStatusChange as error:
+            typer.echo(f"Refused: informant {person_id} is {error.status.value}.", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
+        typer.echo(f"Informant {person_id} ({name}) is now {status}.")
+        return
+
+    async def work(engine: AsyncEngine):
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session:
+            return await list_informants(session, utcnow(), include_removed=all_, tz=settings.tz)
+
+    rows = _with_engine(work)
+    if not rows:
+        typer.echo("No informants." if all_ else "No informants (--all shows removed ones).")
+        return
+    for row in rows:
+        joined = row.joined_at.astimezone(settings.tz).strftime("%Y-%m-%d")
+        typer.echo(
+            f"{row.person_id:>5}  {row.display_name:<20} {row.phone:<11}  {row.work_type.value:<13}"
+            f" {row.community or '-':<10} {row.status.value:<7}  joined {joined}"
+            f"  reports {row.reports}  points {row.points_month} this month,"
+            f" {row.points_total} in all"
+        )

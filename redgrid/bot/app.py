@@ -5,6 +5,7 @@ and the outbox sender, and the same start-up work (command menus in both languag
 pending pushes from before a restart).
 """
 
+import gc
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -13,7 +14,6 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +22,7 @@ from redgrid.bot.i18n import N_, SUPPORTED_LOCALES, create_i18n
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
 from redgrid.models.db import create_engine, create_session_factory
-from redgrid.scheduler.ticker import configure_deadlines, create_ticker
+from redgrid.scheduler.ticker import Ticker, configure_deadlines, create_ticker
 from redgrid.services.categories import CategoryCatalogue, load_categories
 
 # Descriptions are translated per language at start-up.
@@ -31,6 +31,9 @@ COMMANDS = (
     ("new", N_("Raise a complaint")),
     ("mytickets", N_("My tickets")),
     ("queue", N_("My grid's open tickets")),
+    ("report", N_("Report from the road (red informants)")),
+    ("mine", N_("My reports (red informants)")),
+    ("top", N_("This month's informant leaderboard")),
     ("language", N_("Language")),
     ("mydata", N_("A copy of my data")),
     ("forget", N_("Erase my personal data")),
@@ -52,9 +55,16 @@ class BotApp:
     i18n: I18n
     catalogue: CategoryCatalogue
 
-    ticker: AsyncIOScheduler | None = None
+    ticker: Ticker | None = None
 
     async def on_startup(self) -> None:
+        # The thousands of objects built at import (aiogram's models above all) live as
+        # long as the process: move them out of the collector's way, or every full
+        # collection walks them all and stalls the bot for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
+        async with self.engine.connect():
+            pass  # connect once before the ticker's jobs all ask at the same moment
         await set_command_menus(self.bot, self.i18n)
         # Its first tick, right away, sends what fell due while the bot was down.
         self.ticker = create_ticker(self)
@@ -77,7 +87,7 @@ class BotApp:
 
     async def on_shutdown(self) -> None:
         if self.ticker is not None:
-            self.ticker.shutdown(wait=False)
+            await self.ticker.stop()
         await self.sender.wait_idle()
         await self.dispatcher.storage.close()
         await self.engine.dispose()

@@ -26,12 +26,12 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import SendLocation, SendMediaGroup, SendMessage, SendPhoto, TelegramMethod
 from aiogram.types import InlineKeyboardMarkup, InputMediaPhoto
-from sqlalchemy import update
+from sqlalchemy import case, func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.pacing import SendPacer
+from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.models import OutboxMessage, OutboxStatus, Person, Ticket
 from redgrid.models.base import utcnow
 from redgrid.services import people
@@ -166,7 +166,9 @@ class OutboxSender:
         self.bot = bot
         self.session_factory = session_factory
         self.admin_telegram_ids = admin_telegram_ids
-        self.pacer = pacer or SendPacer()
+        # A little over a second between two messages to one chat: requests that leave a
+        # second apart can arrive closer, and Telegram counts arrivals.
+        self.pacer = pacer or SendPacer(Limits(private_chat_interval=1.05))
         self.max_in_flight = max_in_flight
         self._background: set[asyncio.Task] = set()
 
@@ -182,15 +184,32 @@ class OutboxSender:
             await asyncio.gather(*self._background, return_exceptions=True)
 
     async def drain(self, *, limit: int = 500) -> int:
-        """Send pending rows whose time has come (after a restart, a retry-after, an error)."""
+        """Send pending rows whose time has come (after a restart, a retry-after, an error).
+
+        Rows go by turns: the oldest pending row of every chat, then the second, and so on,
+        so a batch spreads over many chats instead of waiting on the one-a-second limit of
+        each. A chat whose oldest pending row must still wait (a retry-after, a backoff, a
+        claim by another sender) gives none of its later rows: its messages never go out
+        of order.
+        """
         now = utcnow()
+        in_chat = {"partition_by": OutboxMessage.chat_id, "order_by": col(OutboxMessage.id)}
+        ready = case((col(OutboxMessage.next_attempt_at) <= now, 1), else_=0)
+        pending = (
+            select(
+                col(OutboxMessage.id).label("id"),
+                func.row_number().over(**in_chat).label("turn"),
+                func.min(ready).over(**in_chat).label("clear"),
+            )
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .subquery()
+        )
         async with self.session_factory() as session:
             ids = (
                 await session.exec(
-                    select(OutboxMessage.id)
-                    .where(OutboxMessage.status == OutboxStatus.PENDING)
-                    .where(OutboxMessage.next_attempt_at <= now)
-                    .order_by(col(OutboxMessage.id))
+                    select(pending.c.id)
+                    .where(pending.c.clear == 1)
+                    .order_by(pending.c.turn, pending.c.id)
                     .limit(limit)
                 )
             ).all()

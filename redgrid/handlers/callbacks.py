@@ -110,3 +110,61 @@ class ForgetCb(CallbackData, prefix="f1"):
     """/forget's answer; it always acts on the person who pressed, never on an id."""
 
     action: ForgetAction
+
+
+# Red informants ---------------------------------------------------------------------------
+
+
+class JoinStep(StrEnum):
+    """The informant's profile after joining: the name, work type and home community."""
+
+    NAME = "name"  # keep the Telegram name
+    WORK = "work"  # value: the WorkType
+    HOME = "home"  # value: the community id, "0" for none in the district
+    BACK = "back"
+
+
+class JoinCb(CallbackData, prefix="w1"):
+    step: JoinStep
+    value: str = ""
+
+
+class ReportAction(StrEnum):
+    """Steps of an informant's report from the road."""
+
+    CATEGORY = "cat"  # code: the category
+    SEND = "send"  # send without a note
+    BACK = "back"
+    CANCEL = "cancel"
+
+
+class ReportCb(CallbackData, prefix="k1"):
+    action: ReportAction
+    code: str = ""
+
+
+class GradeCb(CallbackData, prefix="g1"):
+    """The team's 评单 of an informant report: valid, duplicate or invalid."""
+
+    ticket_id: int
+    grade: str
+
+
+class InformantAdminAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    REMOVE = "rm"  # asks to confirm
+    REMOVE_CONFIRMED = "rmy"
+    PAGE = "page"
+
+
+class InformantAdminCb(CallbackData, prefix="n1"):
+    action: InformantAdminAction
+    person_id: int = 0
+    page: int = 0
+
+
+class VoiceCb(CallbackData, prefix="a1"):
+    """Play the voice note of an informant report."""
+
+    ticket_id: int

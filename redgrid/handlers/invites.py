@@ -25,6 +25,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import InviteCb, InviteStep
 from redgrid.handlers.common import refuse_button, show_menu
+from redgrid.handlers.informant import start_profile
 from redgrid.models import Community, Grid, Invite, Person, Role
 from redgrid.models.base import utcnow
 from redgrid.services.invites import (
@@ -142,6 +143,9 @@ async def start_with_code(
             ),
         )
         text = welcome_text(membership.role, scope)
+        if membership.role is Role.INFORMANT:  # on to the informant's profile
+            await start_profile(message, state, session, person, text)
+            return
     await show_menu(message, session, actor, text)
 
 

@@ -23,6 +23,7 @@ from redgrid.handlers.callbacks import ForgetAction, ForgetCb
 from redgrid.handlers.common import show_menu
 from redgrid.models import Person
 from redgrid.models.base import utcnow
+from redgrid.services.informants import export_informant, forget_informant
 from redgrid.services.people import Actor, export_person_data, forget_person
 
 router = Blueprint(__name__)
@@ -38,6 +39,9 @@ async def private_only(message: Message) -> None:
 @router.message(Command("mydata"), F.chat.type == "private")
 async def my_data(message: Message, session: AsyncSession, person: Person) -> None:
     data = await export_person_data(session, person)
+    informant = await export_informant(session, person.id)
+    if informant is not None:
+        data["informant"] = informant
     document = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     await message.answer_document(
         BufferedInputFile(document, filename=EXPORT_FILENAME),
@@ -82,6 +86,7 @@ async def forget_confirmed(
 ) -> None:
     # The presser is the person erased: a button copied from someone else's chat erases
     # only whoever pressed it.
+    await forget_informant(session, person.id, utcnow())
     await forget_person(session, person, utcnow())
     await state.clear()
     await session.commit()

@@ -39,6 +39,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
 from redgrid.handlers.common import is_team_member, refuse_button
+from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.my_tickets import (
     load_ticket,
     no_longer_applies,
@@ -413,6 +414,7 @@ async def invalid_reason(
     await message.answer(
         _("🚫 {number} is marked invalid; the reporter was told.").format(number=ticket.number)
     )
+    await offer_grade(message, session, ticket)  # an informant's report: 评单
 
 
 # Transfer ---------------------------------------------------------------------------------
@@ -786,6 +788,7 @@ async def finish_resolve(
             number=ticket.number
         )
     )
+    await offer_grade(message, session, ticket)  # an informant's report: 评单
 
 
 @router.message(TeamForm.resolve_photo, F.photo)

@@ -3,6 +3,13 @@
 from redgrid.models.deadlines import AlarmKind, DeadlineAlarm, ScheduledRun
 from redgrid.models.district import Community, Compound, DistrictRevision, Grid
 from redgrid.models.fsm import FsmRecord
+from redgrid.models.informants import (
+    Grade,
+    InformantProfile,
+    InformantStatus,
+    ReportGrade,
+    WorkType,
+)
 from redgrid.models.invites import Invite
 from redgrid.models.outbox import OutboxMessage, OutboxStatus
 from redgrid.models.people import Membership, Person, Role, Scope
@@ -29,7 +36,10 @@ __all__ = [
     "DistrictRevision",
     "EventKind",
     "FsmRecord",
+    "Grade",
     "Grid",
+    "InformantProfile",
+    "InformantStatus",
     "Invite",
     "Membership",
     "OutboxMessage",
@@ -38,6 +48,7 @@ __all__ = [
     "PhotoKind",
     "Priority",
     "Rating",
+    "ReportGrade",
     "Role",
     "ScheduledRun",
     "Scope",
@@ -47,4 +58,5 @@ __all__ = [
     "TicketPhoto",
     "TicketSource",
     "TicketStatus",
+    "WorkType",
 ]

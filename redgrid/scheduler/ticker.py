@@ -8,7 +8,10 @@ database. Every job also runs once at start-up, so what fell due while the bot w
 goes out then.
 """
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -34,24 +37,55 @@ def configure_deadlines(settings: Settings) -> None:
     )
 
 
-def create_ticker(app) -> AsyncIOScheduler:
-    """A scheduler for ``app`` (a ``BotApp``); each job runs alone (no overlap), a late tick
+class Ticker(AsyncIOScheduler):
+    """An AsyncIOScheduler whose jobs finish their work when the bot stops.
+
+    APScheduler cancels running jobs at shutdown; a job cancelled halfway through a
+    database call can leave the connection pool waiting forever. Here a job's work runs
+    shielded, and ``stop`` waits for it before the engine is disposed.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._running: set[asyncio.Task] = set()
+
+    def add_work(self, work: Callable[..., Awaitable[Any]], *trigger: Any, **options: Any):
+        async def run(*args: Any) -> Any:
+            task = asyncio.ensure_future(work(*args))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                return None  # the scheduler is stopping; ``stop`` waits for the work itself
+
+        run.__name__ = run.__qualname__ = getattr(work, "__name__", "job")
+        return self.add_job(run, *trigger, **options)
+
+    async def stop(self) -> None:
+        self.shutdown(wait=False)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+
+def create_ticker(app) -> Ticker:
+    """A ticker for ``app`` (a ``BotApp``); each job runs alone (no overlap), a late tick
     runs once rather than once per missed interval, and the first tick is at start-up."""
     settings: Settings = app.settings
     shared = (app.session_factory, app.sender, app.i18n, settings)
     start = datetime.now(settings.tz)
-    scheduler = AsyncIOScheduler(
+    scheduler = Ticker(
         timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    scheduler.add_job(
+    scheduler.add_work(
         app.sender.drain,
         "interval",
         seconds=OUTBOX_DRAIN_SECONDS,
         id="outbox",
         next_run_time=start,
     )
-    scheduler.add_job(
+    scheduler.add_work(
         sweep_deadlines,
         "interval",
         args=(*shared, app.catalogue),
@@ -59,7 +93,7 @@ def create_ticker(app) -> AsyncIOScheduler:
         id="deadlines",
         next_run_time=start,
     )
-    scheduler.add_job(
+    scheduler.add_work(
         close_unrated_tickets,
         "interval",
         args=shared,
@@ -68,10 +102,10 @@ def create_ticker(app) -> AsyncIOScheduler:
         next_run_time=start,
     )
     hour, minute = (int(part) for part in settings.digest_time.split(":"))
-    scheduler.add_job(
+    scheduler.add_work(
         send_daily_digests, "cron", args=shared, hour=hour, minute=minute, id="daily-digest"
     )
-    scheduler.add_job(
+    scheduler.add_work(
         send_weekly_summaries,
         "cron",
         args=shared,
@@ -83,5 +117,5 @@ def create_ticker(app) -> AsyncIOScheduler:
     if (start.hour, start.minute) >= (hour, minute):
         # Started after today's digest time: today's digest goes out now, unless another
         # instance (or this one, before a restart) already sent it.
-        scheduler.add_job(send_daily_digests, args=shared, id="digest-catch-up")
+        scheduler.add_work(send_daily_digests, args=shared, id="digest-catch-up")
     return scheduler
