@@ -41,7 +41,6 @@ from sqlmodel import select  # noqa: E402
 
 from redgrid.bot.factory import create_bot  # noqa: E402
 from redgrid.bot.notifier import Notifier, OutboxSender  # noqa: E402
-from redgrid.bot.pacing import Limits  # noqa: E402
 from redgrid.bot.settings import Settings  # noqa: E402
 from redgrid.models import OutboxMessage, OutboxStatus, migrate  # noqa: E402
 from redgrid.models.db import create_engine, create_session_factory  # noqa: E402
@@ -234,7 +233,7 @@ async def main() -> None:
         f" SQLite {sqlite3.sqlite_version}, asyncpg {asyncpg.__version__};"
         f" {platform.machine()}, {pinned}; load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"Limits {Limits()}; fake Bot API enforcing 30/s overall, 1/s per private chat")
+    print("fake Bot API enforcing 30/s overall, 1/s per private chat, 20/min per group")
 
     if args.backend == "sqlite":
         with TemporaryDirectory() as folder:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from redgrid.bot.settings import Settings, get_settings
 from redgrid.models import migrate
-from redgrid.models.base import utcnow
+from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.models.db import create_engine, create_session_factory
 from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.district import (
@@ -49,8 +49,6 @@ from redgrid.services.routing import InvalidCoordinates, RouteOutcome
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_AMBIGUOUS = 3
-# Person ids are 32-bit integers in the database.
-MAX_ID = 2**31 - 1
 
 app = typer.Typer(
     help="redgrid: the district, its grids and routing, from the shell.",
@@ -469,16 +467,16 @@ def invites_list(
 @app.command("informants")
 def informants_command(
     pause: Annotated[
-        int | None, typer.Option(min=1, max=MAX_ID, help="Pause the informant with this id.")
+        int | None, typer.Option(min=1, max=MAX_ROW_ID, help="Pause the informant with this id.")
     ] = None,
     resume: Annotated[
-        int | None, typer.Option(min=1, max=MAX_ID, help="Resume a paused informant.")
+        int | None, typer.Option(min=1, max=MAX_ROW_ID, help="Resume a paused informant.")
     ] = None,
     remove: Annotated[
         int | None,
         typer.Option(
             min=1,
-            max=MAX_ID,
+            max=MAX_ROW_ID,
             help="Remove an informant (the role goes; a new invite brings them back).",
         ),
     ] = None,

@@ -7,8 +7,16 @@ the stale-button handler instead of being misread. Telegram allows 64 bytes.
 """
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+from redgrid.models.base import MAX_ROW_ID
+
+# A row id from a button: a forged one out of range does not even decode, so the button
+# falls to the stale-button handler.
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class MenuItem(StrEnum):
@@ -79,11 +87,11 @@ class TicketAction(StrEnum):
 
 class TicketCb(CallbackData, prefix="t1"):
     action: TicketAction
-    ticket_id: int
+    ticket_id: RowId
 
 
 class RateCb(CallbackData, prefix="r1"):
-    ticket_id: int
+    ticket_id: RowId
     rating: str
 
 
@@ -146,7 +154,7 @@ class ReportCb(CallbackData, prefix="k1"):
 class GradeCb(CallbackData, prefix="g1"):
     """The team's 评单 of an informant report: valid, duplicate or invalid."""
 
-    ticket_id: int
+    ticket_id: RowId
     grade: str
 
 
@@ -160,11 +168,11 @@ class InformantAdminAction(StrEnum):
 
 class InformantAdminCb(CallbackData, prefix="n1"):
     action: InformantAdminAction
-    person_id: int = 0
+    person_id: Annotated[int, Field(ge=0, le=MAX_ROW_ID)] = 0  # 0: none (paging)
     page: int = 0
 
 
 class VoiceCb(CallbackData, prefix="a1"):
     """Play the voice note of an informant report."""
 
-    ticket_id: int
+    ticket_id: RowId

@@ -80,8 +80,6 @@ router = Blueprint(__name__)
 # ChoiceCb kinds used here: an address candidate, "keep the current value", an edit target.
 ADDR, KEEP, EDIT = "addr", "keep", "edit"
 MAX_CHOICES = 8
-# Ticket ids are 32-bit; a forged larger id must not reach the database (asyncpg refuses).
-MAX_TICKET_ID = 2**31 - 1
 # The summary must fit Telegram's 4096 characters after escaping (& becomes &amp;).
 SUMMARY_DESCRIPTION_BUDGET = 3000
 
@@ -1053,9 +1051,7 @@ async def follow_ticket(
 ) -> None:
     """Follow an open ticket instead of filing the same problem; pressed in the duplicate
     hint or anywhere else, so it works in any state."""
-    ticket = None
-    if 0 < callback_data.ticket_id <= MAX_TICKET_ID:
-        ticket = await session.get(Ticket, callback_data.ticket_id)
+    ticket = await session.get(Ticket, callback_data.ticket_id)
     if ticket is None or not ticket.status.is_open:
         refuse_button(callback_answer)
         return

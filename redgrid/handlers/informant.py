@@ -81,7 +81,7 @@ from redgrid.models import (
     TicketSource,
     WorkType,
 )
-from redgrid.models.base import utcnow
+from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.services import informants, tickets
 from redgrid.services.categories import CategoryCatalogue, UnknownCategory
 from redgrid.services.district import RoutingCache
@@ -111,7 +111,6 @@ router = Blueprint(__name__)
 # Telegram takes photos up to 10 MB: a bigger file could not be sent back as a photo.
 MAX_DOWNLOAD = 10 * 1024 * 1024
 ADMIN_PAGE = 20
-MAX_ID = 2**31 - 1
 PRIVATE = F.chat.type == "private"
 
 # The informant's reply keyboard; a press sends the label as text, in either language.
@@ -416,7 +415,7 @@ async def home_chosen(
     value = callback_data.value
     community = None
     if value != "0":
-        if not value.isdigit() or not 0 < int(value) <= MAX_ID:
+        if not value.isdigit() or not 0 < int(value) <= MAX_ROW_ID:
             refuse_button(callback_answer)
             return
         community = await session.get(Community, int(value))
@@ -1489,7 +1488,7 @@ async def informant_admin(
         await query.message.answer(text, reply_markup=markup)
         return
     profile: InformantProfile | None = None
-    if 0 < callback_data.person_id <= MAX_ID:
+    if callback_data.person_id:
         profile = await informants.get_profile(session, callback_data.person_id)
     if profile is None or not informants.may_manage(actor, profile):
         refuse_button(callback_answer)

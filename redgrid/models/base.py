@@ -12,6 +12,11 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+# The largest id an INTEGER primary key holds. Ids that come from outside (button data, a
+# typed ticket number) are checked against it before they reach the database, where
+# PostgreSQL would refuse a larger one with an error instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
+
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -37,6 +37,7 @@ from redgrid.models import (
     TicketSource,
     TicketStatus,
 )
+from redgrid.models.base import MAX_ROW_ID
 from redgrid.services import deadlines, people
 from redgrid.services.categories import Category, CategoryCatalogue, RouteKind
 from redgrid.services.geo import metres_per_degree
@@ -50,7 +51,6 @@ MIN_EXTENSION = timedelta(hours=1)
 MAX_EXTENSION = timedelta(days=30)
 DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 # Ticket ids are 32-bit integers; a longer "number" cannot be one.
-_MAX_ID = 2**31 - 1
 _NUMBER = re.compile(r"(?:([A-Za-z]{1,8})-)?0*(\d{1,10})")
 _PREFIX = re.compile(r"[A-Z]{1,8}")
 
@@ -693,7 +693,7 @@ async def get_ticket(session: AsyncSession, id_or_number: int | str) -> Ticket:
         ticket = await session.get(Ticket, id_or_number)
     elif match := _NUMBER.fullmatch(id_or_number.strip()):
         prefix, digits = match.groups()
-        if int(digits) <= _MAX_ID:
+        if int(digits) <= MAX_ROW_ID:
             ticket = await session.get(Ticket, int(digits))
         if ticket is not None and prefix and not ticket.number.startswith(f"{prefix.upper()}-"):
             ticket = None
