@@ -14,7 +14,7 @@ from redgrid.bot.pushes import push_to_team
 from redgrid.bot.settings import Settings
 from redgrid.models import AlarmKind, DeadlineAlarm, Grid, Person, Role, Ticket, TicketSource
 from redgrid.models.base import utcnow
-from redgrid.scheduler.jobs import send_daily_digests, sweep_deadlines
+from redgrid.scheduler.jobs import send_daily_digests, send_weekly_summaries, sweep_deadlines
 from redgrid.services import people, tickets
 from redgrid.services.categories import load_categories
 from redgrid.services.district import import_district
@@ -251,3 +251,20 @@ async def test_writing_to_the_bot_again_makes_a_person_reachable(world):
         ticket = await session.get(Ticket, ticket_id)
         audience = await tickets.ticket_audience(session, ticket, world.settings.admin_ids)
         assert [p.telegram_id for p in audience.team] == [SECRETARY]
+
+
+async def test_the_weekly_summary_reaches_community_officers_once_a_week(world):
+    await world.file()
+    at = world.start + timedelta(hours=3)
+    staged = await send_weekly_summaries(
+        world.session_factory, world.sender, world.i18n, world.settings, at
+    )
+    assert staged == 1
+    [summary] = world.told(OFFICER)
+    assert "大富社区" in summary
+    assert "A 网格A：受理 1，办结 0，在办 1，超期 1" in summary
+    assert world.told(SECRETARY) == []
+    again = await send_weekly_summaries(
+        world.session_factory, world.sender, world.i18n, world.settings, at
+    )
+    assert again == 0
