@@ -147,6 +147,8 @@ def _configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The ticker wakes every few seconds; a line per tick would drown everything else.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.command("init")
