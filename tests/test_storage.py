@@ -13,7 +13,7 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from redgrid.bot.storage import DatabaseStorage, update_scope
+from redgrid.bot.storage import DatabaseStorage, flush_update, update_scope
 from redgrid.models import FsmRecord
 from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -248,7 +248,7 @@ async def test_inside_an_update_changes_land_with_its_commit_or_not_at_all(sessi
     async with session_factory() as session:
         with update_scope(session) as scope:
             await storage.set_state(KEY, "Complaint:photos")
-            await storage.flush(scope)
+            await flush_update(scope)
             await session.commit()
     assert await storage.get_state(KEY) == "Complaint:photos"
 
@@ -257,7 +257,7 @@ async def test_inside_an_update_changes_land_with_its_commit_or_not_at_all(sessi
             assert await storage.get_state(KEY) == "Complaint:photos"
             await storage.set_state(KEY, None)
             await storage.set_data(KEY, {})
-            await storage.flush(scope)
+            await flush_update(scope)
             await session.commit()
     async with session_factory() as session:
         assert (await session.exec(select(func.count()).select_from(FsmRecord))).one() == 0

@@ -79,7 +79,7 @@ def create_dispatcher(
         routing=RoutingCache(buffer_m=settings.routing_buffer_m),
         i18n=i18n,
     )
-    database = DatabaseMiddleware(session_factory, sender, storage)
+    database = DatabaseMiddleware(session_factory, sender)
     person = PersonMiddleware(settings.admin_ids, settings.default_locale)
     translate = PersonI18nMiddleware(i18n)
     for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.my_chat_member):

@@ -11,14 +11,13 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier, OutboxSender
-from redgrid.bot.storage import DatabaseStorage, UpdateScope, update_scope
+from redgrid.bot.storage import flush_update, update_scope
 from redgrid.models.base import utcnow
 from redgrid.services.people import Actor, identify, mark_unreachable
 
@@ -46,15 +45,9 @@ class DatabaseMiddleware(BaseMiddleware):
         self,
         session_factory: async_sessionmaker[AsyncSession],
         sender: OutboxSender,
-        storage: BaseStorage,
     ) -> None:
         self.session_factory = session_factory
         self.sender = sender
-        self.storage = storage
-
-    async def storage_flush(self, fsm: UpdateScope) -> None:
-        if isinstance(self.storage, DatabaseStorage):
-            await self.storage.flush(fsm)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
@@ -71,7 +64,7 @@ class DatabaseMiddleware(BaseMiddleware):
                 except BaseException:
                     await session.rollback()
                     raise
-                await self.storage_flush(fsm)
+                await flush_update(fsm)
                 await session.commit()
         if notifier.staged:
             self.sender.deliver_soon([row.id for row in notifier.staged])

@@ -42,7 +42,7 @@ class UpdateScope:
     """The storage's view of one update: its session, and the rows read and written so far.
 
     Reads are served from here after the first; writes collect here and reach the
-    database once, in ``flush``, just before the update commits.
+    database once, in ``flush_update``, just before the update commits.
     """
 
     session: AsyncSession
@@ -129,20 +129,6 @@ class DatabaseStorage(BaseStorage):
             result = await session.exec(delete(FsmRecord).where(col(FsmRecord.updated_at) < cutoff))
         return result.rowcount
 
-    async def flush(self, scope: UpdateScope) -> None:
-        """Write what the update changed; called once, before the update commits."""
-        for record_key, columns in scope.pending.items():
-            if record_key in scope.loaded:
-                state, data = scope.loaded[record_key]
-                final = {"state": state, "data": data, **columns}
-                if final["state"] is None and not final["data"]:
-                    await _delete(scope.session, record_key)
-                else:
-                    await _upsert(scope.session, record_key, columns, known_non_empty=True)
-            else:
-                await _upsert(scope.session, record_key, columns)
-        scope.pending.clear()
-
     async def _get(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         record_key = self.key_builder.build(key)
         scope = _scope.get()
@@ -166,6 +152,22 @@ class DatabaseStorage(BaseStorage):
                 await _upsert(session, record_key, columns)
             return
         scope.pending.setdefault(record_key, {}).update(columns)
+
+
+async def flush_update(scope: UpdateScope) -> None:
+    """Write what the update changed in the conversation state; called once, just before
+    the update commits. Nothing to do when the storage is not the database (Redis)."""
+    for record_key, columns in scope.pending.items():
+        if record_key in scope.loaded:
+            state, data = scope.loaded[record_key]
+            final = {"state": state, "data": data, **columns}
+            if final["state"] is None and not final["data"]:
+                await _delete(scope.session, record_key)
+            else:
+                await _upsert(scope.session, record_key, columns, known_non_empty=True)
+        else:
+            await _upsert(scope.session, record_key, columns)
+    scope.pending.clear()
 
 
 async def _read(session: AsyncSession, record_key: str) -> tuple[str | None, dict[str, Any]]:
