@@ -1,8 +1,12 @@
 """Greeting, menu, language and cancel through the real dispatcher, in both languages."""
 
 import pytest
+from sqlalchemy import func
+from sqlmodel import select
 
 from redgrid.bot.settings import Settings
+from redgrid.handlers import common
+from redgrid.models import Person
 from tests.bot_harness import TOKEN, bot_harness, messages
 
 
@@ -57,3 +61,18 @@ async def test_unknown_buttons_are_refused_politely(harness, data):
     assert answer.name == "AnswerCallbackQuery"
     assert answer.method.show_alert is True
     assert "失效" in answer.method.text
+
+
+async def test_a_failing_handler_rolls_back_and_apologises(harness, monkeypatch, session_factory):
+    """A crash in a handler leaves nothing half-written and the person hears about it."""
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(common, "help_text", explode)
+    person = harness.person(language_code="zh-hans")
+    [apology] = await person.text("/help")
+    assert "出错" in apology.text
+    async with session_factory() as session:
+        count = (await session.exec(select(func.count()).select_from(Person))).one()
+    assert count == 0  # even the new person's row was rolled back

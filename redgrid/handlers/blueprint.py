@@ -35,6 +35,9 @@ class Blueprint:
     def my_chat_member(self, *filters: Any, **kwargs: Any):
         return self._observer("my_chat_member", *filters, **kwargs)
 
+    def errors(self, *filters: Any, **kwargs: Any):
+        return self._observer("errors", *filters, **kwargs)
+
     def build(self) -> Router:
         router = Router(name=self.name)
         for observer, filters, kwargs, handler in self._registrations:

@@ -1,16 +1,24 @@
-"""The last router: whatever no feature claimed gets a hint, never silence."""
+"""The last router: whatever no feature claimed gets a hint, never silence; whatever
+failed gets an apology."""
 
-from aiogram import F
+import logging
+
+from aiogram import Bot, F
+from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid.bot.i18n import negotiate_locale
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.common import refuse_button, show_menu
 from redgrid.services.people import Actor
 
+logger = logging.getLogger(__name__)
 router = Blueprint(__name__)
 
 
@@ -25,3 +33,23 @@ async def unknown_message(message: Message, session: AsyncSession, actor: Actor)
 async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """Old, foreign or forged buttons: a polite refusal, and nothing changes."""
     refuse_button(callback_answer)
+
+
+@router.errors()
+async def apologise(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
+    """A handler failed: its transaction was rolled back, so nothing half-done remains;
+    the person is told to try again, in their language, instead of hearing nothing."""
+    logger.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    context = UserContextMiddleware.resolve_event_context(event.update)
+    user, chat = context.user, context.chat
+    if user is None or chat is None or chat.type != "private":
+        return
+    locale = negotiate_locale(None, user.language_code, i18n.default_locale)
+    text = i18n.gettext(
+        "Sorry, something went wrong on our side and nothing was changed. Please try again.",
+        locale=locale,
+    )
+    try:
+        await bot.send_message(chat.id, text)
+    except TelegramAPIError:
+        logger.warning("could not tell chat %s about the failure", chat.id)
