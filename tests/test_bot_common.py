@@ -1,13 +1,16 @@
 """Greeting, menu, language and cancel through the real dispatcher, in both languages."""
 
+from datetime import UTC, datetime
+
 import pytest
+from aiogram.types import Chat, ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Update
 from sqlalchemy import func
 from sqlmodel import select
 
 from redgrid.bot.settings import Settings
 from redgrid.handlers import common
 from redgrid.models import Person
-from tests.bot_harness import TOKEN, bot_harness, messages
+from tests.bot_harness import BOT_USER, TOKEN, bot_harness, messages
 
 
 @pytest.fixture
@@ -76,3 +79,30 @@ async def test_a_failing_handler_rolls_back_and_apologises(harness, monkeypatch,
     async with session_factory() as session:
         count = (await session.exec(select(func.count()).select_from(Person))).one()
     assert count == 0  # even the new person's row was rolled back
+
+
+async def test_blocking_the_bot_marks_the_person_unreachable(harness, session_factory):
+    person = harness.person(language_code="en")
+    await person.text("/start")
+
+    def membership_change(new_member) -> Update:
+        return Update(
+            update_id=next(harness.update_ids),
+            my_chat_member=ChatMemberUpdated(
+                chat=Chat(id=person.id, type="private"),
+                from_user=person.user,
+                date=datetime.now(UTC),
+                old_chat_member=ChatMemberMember(user=BOT_USER),
+                new_chat_member=new_member,
+            ),
+        )
+
+    async def unreachable_at():
+        async with session_factory() as session:
+            found = await session.exec(select(Person).where(Person.telegram_id == person.id))
+            return found.one().unreachable_at
+
+    await harness.feed(membership_change(ChatMemberBanned(user=BOT_USER, until_date=0)))
+    assert await unreachable_at() is not None
+    await harness.feed(membership_change(ChatMemberMember(user=BOT_USER)))
+    assert await unreachable_at() is None

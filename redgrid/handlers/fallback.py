@@ -5,9 +5,10 @@ import logging
 
 from aiogram import Bot, F
 from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
+from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
-from aiogram.types import CallbackQuery, ErrorEvent, Message
+from aiogram.types import CallbackQuery, ChatMemberUpdated, ErrorEvent, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -16,7 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.common import refuse_button, show_menu
-from redgrid.services.people import Actor
+from redgrid.models import Person
+from redgrid.models.base import utcnow
+from redgrid.services.people import Actor, mark_unreachable
 
 logger = logging.getLogger(__name__)
 router = Blueprint(__name__)
@@ -53,3 +56,13 @@ async def apologise(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
         await bot.send_message(chat.id, text)
     except TelegramAPIError:
         logger.warning("could not tell chat %s about the failure", chat.id)
+
+
+@router.my_chat_member(F.chat.type == "private")
+async def blocked_or_back(
+    event: ChatMemberUpdated, session: AsyncSession, person: Person | None = None
+) -> None:
+    """Telegram says the person blocked the bot (or unblocked it): from now on their pushes
+    go to someone else in their team until they are back (``identify`` clears the mark)."""
+    if person is not None and event.new_chat_member.status == ChatMemberStatus.KICKED:
+        await mark_unreachable(session, person, utcnow())
