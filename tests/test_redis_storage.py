@@ -1,0 +1,67 @@
+"""With REDIS_URL set, conversation state lives in Redis: several instances share it, and
+a half-written complaint survives a restart. Runs against the local Redis; skips (or, in
+CI, fails) when it cannot be reached."""
+
+import os
+
+import pytest
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlmodel import select
+
+from redgrid.bot.factory import create_storage
+from redgrid.bot.settings import Settings
+from redgrid.handlers.callbacks import CategoryCb, DraftAction, DraftCb
+from redgrid.models import Ticket
+from redgrid.services.district import import_district
+from redgrid.services.district_file import parse_district_file
+from tests.bot_harness import TOKEN, bot_harness, messages
+from tests.bot_harness import Person as Client
+from tests.district_files import dumps, small_district
+
+# Database 15 of the local server, emptied before and after: the tests own it.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+async def redis_url():
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisConnectionError, OSError) as error:
+        if os.environ.get("REDGRID_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis at {REDIS_URL} unreachable: {error}")
+        pytest.skip(f"Redis at {REDIS_URL} unreachable: {error}")
+    await client.flushdb()
+    yield REDIS_URL
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_a_draft_in_redis_survives_a_restart(redis_url, database_url, session_factory):
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+    settings = Settings(bot_token=TOKEN, database_url=database_url, redis_url=redis_url)
+
+    storage, isolation = create_storage(settings, session_factory)
+    assert isinstance(storage, RedisStorage)
+    assert isinstance(isolation, RedisEventIsolation)  # one person's updates, in order
+    async with bot_harness(settings, session_factory, storage=storage) as harness:
+        resident = harness.person("Li", language_code="en")
+        await resident.text("/new")
+        await resident.press(CategoryCb(code="noise").pack())
+        await resident.text("Loud music every night after midnight")
+
+    restarted_storage, _ = create_storage(settings, session_factory)
+    async with bot_harness(settings, session_factory, storage=restarted_storage) as harness:
+        same = Client(harness, resident.user)
+        prompts = messages(await same.press(DraftCb(action=DraftAction.SKIP_PHOTOS).pack()))
+        assert any("location" in prompt.text.lower() for prompt in prompts)
+        await same.location(28.2305, 116.6005)
+        await same.press(DraftCb(action=DraftAction.CONSENT_ANONYMOUS).pack())
+        await same.press(DraftCb(action=DraftAction.CONFIRM).pack())
+    async with session_factory() as session:
+        ticket = (await session.exec(select(Ticket))).one()
+        assert ticket.description == "Loud music every night after midnight"
+        assert ticket.category == "noise"
