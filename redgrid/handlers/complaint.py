@@ -417,7 +417,7 @@ async def _summary_text(data: dict[str, Any], ctx: Ctx) -> str:
                 desk=placement.desk,
             ),
         )
-    except ValueError:  # the grid was retired since: Confirm will ask for the place again
+    except tickets.GridNotInService:  # Confirm will ask for the place again
         queue = "-"
     if data.get("consent"):
         contact = _("Contact: the team sees your name and phone")
@@ -1170,7 +1170,7 @@ async def confirm(
         await state.clear()
         await show_menu(query.message, session, actor, _limit_text(error.limit))
         return
-    except ValueError:  # the grid was retired by an import since the place was chosen
+    except tickets.GridNotInService:  # retired by a district import since it was chosen
         await state.update_data(place=None)
         await query.message.answer(
             _("The grid of that place is no longer in service. Please choose the place again.")

@@ -95,6 +95,10 @@ class DailyLimitReached(TicketError):  # noqa: N818
         self.limit = limit
 
 
+class GridNotInService(TicketError, ValueError):  # noqa: N818 - reads as what happened
+    """The grid a report was routed to was retired (by a district import) in the meantime."""
+
+
 @dataclass(slots=True)
 class TicketDraft:
     """A report as the conversation collected it; ``routing`` says how ``grid_id`` was
@@ -152,7 +156,7 @@ async def place(session: AsyncSession, category: Category, grid_id: int | None) 
         return Placement()
     grid = await session.get(Grid, grid_id)
     if grid is None or not grid.active:
-        raise ValueError(f"no active grid {grid_id}")
+        raise GridNotInService(grid_id)
     if category.routes_to.kind is RouteKind.COMMUNITY:
         return Placement(community_id=grid.community_id)
     return Placement(grid_id=grid.id, community_id=grid.community_id)
