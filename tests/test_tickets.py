@@ -154,7 +154,7 @@ async def test_placement_follows_the_category_route(session_factory, world):
         assert await placed("utilities", None) == Placement()
         assert await placed("enterprise", a.id) == Placement(desk="enterprise")
         assert await placed("enterprise", None) == Placement(desk="enterprise")
-        with pytest.raises(ValueError, match="no active grid"):
+        with pytest.raises(tickets.GridNotInService, match="no active grid"):
             await placed("sanitation", 9999)
 
 

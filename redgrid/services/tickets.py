@@ -156,7 +156,7 @@ async def place(session: AsyncSession, category: Category, grid_id: int | None) 
         return Placement()
     grid = await session.get(Grid, grid_id)
     if grid is None or not grid.active:
-        raise GridNotInService(grid_id)
+        raise GridNotInService(f"no active grid {grid_id}")
     if category.routes_to.kind is RouteKind.COMMUNITY:
         return Placement(community_id=grid.community_id)
     return Placement(grid_id=grid.id, community_id=grid.community_id)
