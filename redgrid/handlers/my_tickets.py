@@ -8,7 +8,7 @@ the light messages to a ticket's team.
 """
 
 import html
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -92,6 +92,50 @@ class ReporterForm(StatesGroup):
 async def load_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
     """The ticket a button names (its id was range-checked when the button decoded)."""
     return await session.get(Ticket, ticket_id)
+
+
+async def typed_text(message: Message) -> str | None:
+    """The text of a reporter step, or None after a hint when it is empty or too long."""
+    text = message.text.strip()
+    if text and len(text) <= tickets.MAX_TEXT:
+        return text
+    await message.answer(
+        _("Please keep it to {limit} characters (yours has {length}).").format(
+            limit=tickets.MAX_TEXT, length=len(text)
+        ),
+        reply_markup=nav_keyboard(),
+    )
+    return None
+
+
+async def act_on_step_ticket(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    act: Callable[[Ticket], Awaitable[object]],
+    refusal: str,
+    *,
+    keep_state: bool = False,
+) -> Ticket | None:
+    """Do ``act`` on the ticket the step is about. The step ends (unless ``keep_state``,
+    for photos that may come as an album); when the service refuses, the step ends in any
+    case, the person is told why, and None comes back."""
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    try:
+        if ticket is None:
+            raise TicketNotFound(0)
+        await act(ticket)
+    except IllegalTransition:
+        await state.clear()
+        await message.answer(no_longer_applies(ticket))
+        return None
+    except (NotAllowed, TicketNotFound):
+        await state.clear()
+        await message.answer(refusal)
+        return None
+    if not keep_state:
+        await state.clear()
+    return ticket
 
 
 def current_status(status: TicketStatus) -> str:
@@ -486,26 +530,17 @@ async def comment_text(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    text = message.text.strip()
-    if not text or len(text) > tickets.MAX_TEXT:
-        await message.answer(
-            _("Please keep it to {limit} characters (yours has {length}).").format(
-                limit=tickets.MAX_TEXT, length=len(text)
-            ),
-            reply_markup=nav_keyboard(),
-        )
+    text = await typed_text(message)
+    if text is None:
         return
-    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
-    await state.clear()
-    try:
-        if ticket is None:
-            raise TicketNotFound(0)
-        await tickets.add_comment(session, ticket, actor, utcnow(), text)
-    except IllegalTransition:
-        await message.answer(no_longer_applies(ticket))
-        return
-    except (NotAllowed, TicketNotFound):
-        await message.answer(_("You can no longer add to this ticket."))
+    ticket = await act_on_step_ticket(
+        message,
+        state,
+        session,
+        lambda ticket: tickets.add_comment(session, ticket, actor, utcnow(), text),
+        _("You can no longer add to this ticket."),
+    )
+    if ticket is None:
         return
     reporter = await session.get(Person, ticket.reporter_id)
     await tell_team(
@@ -561,20 +596,17 @@ async def photo_sent(
 ) -> None:
     """Each photo is added as it comes; the state stays, so an album arrives whole."""
     largest = message.photo[-1]
-    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
-    try:
-        if ticket is None:
-            raise TicketNotFound(0)
-        await tickets.add_photo(
+    ticket = await act_on_step_ticket(
+        message,
+        state,
+        session,
+        lambda ticket: tickets.add_photo(
             session, ticket, actor, utcnow(), largest.file_id, largest.file_unique_id
-        )
-    except IllegalTransition:
-        await state.clear()
-        await message.answer(no_longer_applies(ticket))
-        return
-    except (NotAllowed, TicketNotFound):
-        await state.clear()
-        await message.answer(_("You can no longer add to this ticket."))
+        ),
+        _("You can no longer add to this ticket."),
+        keep_state=True,
+    )
+    if ticket is None:
         return
     reporter = await session.get(Person, ticket.reporter_id)
     await tell_team(
@@ -644,26 +676,17 @@ async def answer_text(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
-    text = message.text.strip()
-    if not text or len(text) > tickets.MAX_TEXT:
-        await message.answer(
-            _("Please keep it to {limit} characters (yours has {length}).").format(
-                limit=tickets.MAX_TEXT, length=len(text)
-            ),
-            reply_markup=nav_keyboard(),
-        )
+    text = await typed_text(message)
+    if text is None:
         return
-    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
-    await state.clear()
-    try:
-        if ticket is None:
-            raise TicketNotFound(0)
-        await tickets.answer_question(session, ticket, actor, utcnow(), text)
-    except IllegalTransition:
-        await message.answer(no_longer_applies(ticket))
-        return
-    except (NotAllowed, TicketNotFound):
-        await message.answer(_("You can no longer add to this ticket."))
+    ticket = await act_on_step_ticket(
+        message,
+        state,
+        session,
+        lambda ticket: tickets.answer_question(session, ticket, actor, utcnow(), text),
+        _("You can no longer add to this ticket."),
+    )
+    if ticket is None:
         return
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     asker = await _asker(session, ticket)
@@ -766,28 +789,19 @@ async def rework_reason(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
-    text = message.text.strip()
-    if not text or len(text) > tickets.MAX_TEXT:
-        await message.answer(
-            _("Please keep it to {limit} characters (yours has {length}).").format(
-                limit=tickets.MAX_TEXT, length=len(text)
-            ),
-            reply_markup=nav_keyboard(),
-        )
+    text = await typed_text(message)
+    if text is None:
         return
-    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
-    await state.clear()
-    try:
-        if ticket is None:
-            raise TicketNotFound(0)
-        await tickets.rate(
+    ticket = await act_on_step_ticket(
+        message,
+        state,
+        session,
+        lambda ticket: tickets.rate(
             session, ticket, actor, utcnow(), Rating.UNSATISFIED, catalogue=catalogue, comment=text
-        )
-    except IllegalTransition:
-        await message.answer(no_longer_applies(ticket))
-        return
-    except (NotAllowed, TicketNotFound):
-        await message.answer(_("You can no longer rate this ticket."))
+        ),
+        _("You can no longer rate this ticket."),
+    )
+    if ticket is None:
         return
     await push_to_team(
         session,
