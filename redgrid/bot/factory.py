@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import PersonI18nMiddleware
-from redgrid.bot.middlewares import DatabaseMiddleware, PersonMiddleware
+from redgrid.bot.middlewares import PersonMiddleware, UpdateMiddleware
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
 from redgrid.bot.storage import DatabaseStorage
@@ -71,19 +71,23 @@ def create_dispatcher(
     catalogue: CategoryCatalogue,
     sender: OutboxSender,
 ) -> Dispatcher:
+    # aiogram's own FSM middleware is replaced by ``UpdateMiddleware``, which reads the
+    # state in the update's transaction; the dispatcher still owns (and closes) the storage.
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=events_isolation,
+        disable_fsm=True,
         settings=settings,
         catalogue=catalogue,
         routing=RoutingCache(buffer_m=settings.routing_buffer_m),
         i18n=i18n,
     )
-    database = DatabaseMiddleware(session_factory, sender)
+    dispatcher.update.outer_middleware(
+        UpdateMiddleware(storage, events_isolation, session_factory, sender)
+    )
     person = PersonMiddleware(settings.admin_ids, settings.default_locale)
     translate = PersonI18nMiddleware(i18n)
     for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.my_chat_member):
-        observer.outer_middleware(database)
         observer.outer_middleware(person)
         observer.outer_middleware(translate)
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())

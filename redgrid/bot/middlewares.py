@@ -1,16 +1,19 @@
-"""Outer middlewares: one database session per update, and who is talking.
+"""Outer middlewares: one transaction per update, and who is talking.
 
-Order matters and is set in ``factory.create_dispatcher``: the database middleware first
-(session, notifier), then the person middleware (needs the session), then i18n (needs the
-person's saved language).
+Order matters and is set in ``factory.create_dispatcher``: the update middleware first
+(lock, session, conversation state, notifier), then, per event type, the person
+middleware (needs the session), then i18n (needs the person's saved language).
 """
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramForbiddenError
+from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,41 +29,51 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class DatabaseMiddleware(BaseMiddleware):
-    """Gives each update a session and a notifier; commits when the handler returns.
+class UpdateMiddleware(FSMContextMiddleware):
+    """Runs each update as one transaction, inside its sender's event-isolation lock.
 
-    The FSM storage joins this session, so a conversation step and the writes it makes
-    commit together. A handler that replies about something it wrote commits first (``await
+    It takes the place of aiogram's FSM middleware (the dispatcher is built with
+    ``disable_fsm=True``) so that the conversation state that picks the handler is read in
+    the update's own session: one transaction per update instead of two. The FSM storage
+    joins this session, so a conversation step and the writes it makes commit together. A
+    handler that replies about something it wrote commits first (``await
     session.commit()``), then answers: a reply must never announce what a failed commit
     lost. Pushes staged by the notifier are committed with the update's last commit and
     sent right after it.
 
-    When Telegram refuses a reply because the person blocked the bot, what the handler did
-    still stands (it is committed, and the person marked unreachable): a ticket must not
-    vanish, nor a finished conversation come back, because its confirmation could not be
-    delivered.
+    The commit happens before the lock is released, so the sender's next update sees this
+    one's conversation state.
     """
 
     def __init__(
         self,
+        storage: BaseStorage,
+        events_isolation: BaseEventIsolation,
         session_factory: async_sessionmaker[AsyncSession],
         sender: OutboxSender,
     ) -> None:
+        super().__init__(storage=storage, events_isolation=events_isolation)
         self.session_factory = session_factory
         self.sender = sender
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.session_factory() as session:
+        context = self.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = self.storage
+        lock = self.events_isolation.lock(context.key) if context is not None else nullcontext()
+        async with lock, self.session_factory() as session:
             with update_scope(session) as fsm:
                 notifier = Notifier(session)
                 data["session"] = session
                 data["notifier"] = notifier
                 try:
+                    if context is not None:
+                        data["state"] = context
+                        data["raw_state"] = await context.get_state()
                     result = await handler(event, data)
                 except TelegramForbiddenError as error:
+                    # Nobody to mark unreachable here (the person middleware does that).
                     logger.info("reply refused, the work stands: %s", error.message)
                     result = None
-                    await mark_unreachable(session, data.get("person"), utcnow())
                 except BaseException:
                     await session.rollback()
                     raise
@@ -90,4 +103,12 @@ class PersonMiddleware(BaseMiddleware):
         )
         data["person"] = person
         data["actor"] = Actor(person_id=person.id, telegram_id=user.id, is_admin=admin)
-        return await handler(event, data)
+        try:
+            return await handler(event, data)
+        except TelegramForbiddenError as error:
+            # They blocked the bot: what the handler did still stands (a ticket must not
+            # vanish, nor a finished conversation come back, because its confirmation
+            # could not be delivered), and their pushes now go to someone else.
+            logger.info("reply refused, the work stands: %s", error.message)
+            await mark_unreachable(session, person, utcnow())
+            return None

@@ -5,6 +5,7 @@ instance that shares the database.
 """
 
 import copy
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,19 +23,14 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.models.base import utcnow
 from redgrid.models.fsm import FsmRecord
-
-_UPSERT_INSERTS: dict[str, Callable[..., Any]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
 
 
 @dataclass
@@ -51,16 +47,12 @@ class UpdateScope:
 
 
 _scope: ContextVar[UpdateScope | None] = ContextVar("fsm_update_scope", default=None)
-# What aiogram read (under the event isolation lock) to route the update, before the
-# update's session began: the scope starts from it instead of reading the row again.
-_routing_read: ContextVar[dict | None] = ContextVar("fsm_routing_read", default=None)
 
 
 @contextmanager
 def update_scope(session: AsyncSession) -> Iterator[UpdateScope]:
     """Join the FSM storage to the update's session for the duration of the block."""
-    scope = UpdateScope(session, loaded=_routing_read.get() or {})
-    _routing_read.set(None)
+    scope = UpdateScope(session)
     token = _scope.set(scope)
     try:
         yield scope
@@ -75,8 +67,7 @@ class DatabaseStorage(BaseStorage):
     writes its changes once, when the update commits, so the conversation moves on exactly
     when the update's other writes commit: a failed handler leaves neither a half-made
     ticket nor a step that was not taken. One session is also what SQLite needs, as it
-    allows one writer at a time. Outside an update (aiogram reading the state to pick a
-    handler) every call is its own short transaction.
+    allows one writer at a time. Outside an update every call is its own short transaction.
 
     Writes are ``INSERT ... ON CONFLICT DO UPDATE`` of only the columns written, so
     concurrent writers on PostgreSQL or SQLite never hit a duplicate key. A row with no
@@ -134,9 +125,7 @@ class DatabaseStorage(BaseStorage):
         scope = _scope.get()
         if scope is None:
             async with self.session_factory.begin() as session:
-                record = await _read(session, record_key)
-            _routing_read.set({record_key: record})
-            return record
+                return await _read(session, record_key)
         if record_key not in scope.loaded:
             scope.loaded[record_key] = await _read(scope.session, record_key)
         state, data = scope.loaded[record_key]
@@ -147,7 +136,6 @@ class DatabaseStorage(BaseStorage):
         record_key = self.key_builder.build(key)
         scope = _scope.get()
         if scope is None:
-            _routing_read.set(None)  # what was read before is no longer the row
             async with self.session_factory.begin() as session:
                 await _upsert(session, record_key, columns)
             return
@@ -171,12 +159,8 @@ async def flush_update(scope: UpdateScope) -> None:
 
 
 async def _read(session: AsyncSession, record_key: str) -> tuple[str | None, dict[str, Any]]:
-    row = (
-        await session.exec(
-            select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == record_key)
-        )
-    ).one_or_none()
-    return (row[0], row[1]) if row is not None else (None, {})
+    row = (await session.exec(_READ, params={"key": record_key})).one_or_none()
+    return (row.state, row.data) if row is not None else (None, {})
 
 
 async def _upsert(
@@ -192,30 +176,47 @@ async def _upsert(
     The upsert locks the row until commit (PostgreSQL row lock, SQLite database lock), so
     no other writer can slip in between the upsert and the delete.
     """
-    changes = {**columns, "updated_at": utcnow()}
-    table = FsmRecord.__table__
     dialect = (await session.connection()).dialect.name
-    if dialect not in _UPSERT_INSERTS:
-        msg = f"DatabaseStorage supports {sorted(_UPSERT_INSERTS)}, not {dialect}"
-        raise NotImplementedError(msg)
-    statement = _UPSERT_INSERTS[dialect](table).values(
-        {"key": record_key, "state": None, "data": {}, **changes}
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={name: statement.excluded[name] for name in changes},
-    )
+    statement = _upsert_statement(dialect, frozenset(columns), returning=not known_non_empty)
+    values = {"key": record_key, "state": None, "data": {}, **columns, "updated_at": utcnow()}
+    result = await session.exec(statement, params=values)
     if known_non_empty:
-        await session.exec(statement)
         return
-    state, data = (await session.exec(statement.returning(table.c.state, table.c.data))).one()
+    state, data = result.one()
     if state is None and not data:
         await _delete(session, record_key)
 
 
 async def _delete(session: AsyncSession, record_key: str) -> None:
-    table = FsmRecord.__table__
-    await session.exec(delete(table).where(table.c.key == record_key))
+    await session.exec(_DELETE, params={"key": record_key})
+
+
+# Built once: constructing a statement costs more than running it, and SQLAlchemy reuses
+# the compiled form of a construct it has seen.
+_TABLE = FsmRecord.__table__
+_READ = select(_TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key == bindparam("key"))
+_DELETE = delete(_TABLE).where(_TABLE.c.key == bindparam("key"))
+_INSERTS: dict[str, Callable[..., Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+
+@functools.cache
+def _upsert_statement(dialect: str, columns: frozenset[str], *, returning: bool):
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` of ``columns`` and the time, for one
+    dialect; with ``returning``, the row as it is afterwards."""
+    if dialect not in _INSERTS:
+        msg = f"DatabaseStorage supports {sorted(_INSERTS)}, not {dialect}"
+        raise NotImplementedError(msg)
+    names = ("key", "state", "data", "updated_at")
+    insert = _INSERTS[dialect](_TABLE).values({name: bindparam(name) for name in names})
+    updated = [*sorted(columns), "updated_at"]
+    statement = insert.on_conflict_do_update(
+        index_elements=[_TABLE.c.key],
+        set_={name: insert.excluded[name] for name in updated},
+    )
+    return statement.returning(_TABLE.c.state, _TABLE.c.data) if returning else statement
 
 
 def _require_json(data: dict[str, Any]) -> None:
