@@ -4,12 +4,20 @@ An aiogram ``Router`` can belong to one dispatcher only, so a module-level route
 for one process but not for tests (or a benchmark) that build a dispatcher each. A
 ``Blueprint`` takes the same decorators (``@router.message(...)``), remembers them, and
 ``build()`` registers them on a fresh ``Router`` every time it is called.
+
+``build()`` also makes every filter a coroutine. aiogram runs a filter that is a plain
+function, a magic filter (``F.text``) or a bare ``State`` in a worker thread
+(``asyncio.to_thread``), and the update is checked against dozens of handlers on its way:
+on one core those thread hops cost more than everything else the update does.
 """
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from aiogram import Router
+from aiogram.filters import Filter
+from magic_filter import MagicFilter
 
 HandlerT = Callable[..., Any]
 
@@ -41,5 +49,34 @@ class Blueprint:
     def build(self) -> Router:
         router = Router(name=self.name)
         for observer, filters, kwargs, handler in self._registrations:
-            getattr(router, observer).register(handler, *filters, **kwargs)
+            inline = [run_inline(event_filter) for event_filter in filters]
+            getattr(router, observer).register(handler, *inline, **kwargs)
         return router
+
+
+def run_inline(event_filter: Any) -> Any:
+    """The filter as a coroutine, which aiogram awaits in the event loop."""
+    if isinstance(event_filter, Filter) or inspect.iscoroutinefunction(event_filter):
+        return event_filter
+    return InlineFilter(event_filter)
+
+
+class InlineFilter(Filter):
+    """Calls a synchronous filter (function, magic filter, ``State``) directly.
+
+    It receives what aiogram would have passed it: the event, and the data it names.
+    """
+
+    def __init__(self, check: Callable[..., Any]) -> None:
+        self.check = check.resolve if isinstance(check, MagicFilter) else check
+        parameters = inspect.signature(self.check).parameters.values()
+        self.takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters)
+        self.names = frozenset(p.name for p in parameters if p.kind is not p.VAR_KEYWORD)
+
+    async def __call__(self, event: Any, **data: Any) -> Any:
+        if self.takes_all:
+            return self.check(event, **data)
+        return self.check(event, **{name: data[name] for name in self.names & data.keys()})
+
+    def __str__(self) -> str:
+        return f"InlineFilter({self.check!r})"
