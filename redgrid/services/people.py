@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -86,18 +86,7 @@ async def identify(
     """The person behind an update and whether they are an admin, in one query for people
     the bot knows (it runs for every update). Writing to the bot shows they can be reached
     again, so a mark of being unreachable is cleared."""
-    holds_admin = (
-        select(Membership.id)
-        .where(
-            Membership.person_id == Person.id,
-            Membership.role == Role.ADMIN,
-            col(Membership.active),
-        )
-        .exists()
-    )
-    row = (
-        await session.exec(select(Person, holds_admin).where(Person.telegram_id == telegram_id))
-    ).one_or_none()
+    row = (await session.exec(_IDENTIFY, params={"telegram_id": telegram_id})).one_or_none()
     if row is None:
         person = await get_or_create_person(session, telegram_id, display_name, locale)
         admin = False
@@ -108,6 +97,19 @@ async def identify(
     if person.unreachable_at is not None:
         person.unreachable_at = None
     return person, admin or telegram_id in admin_telegram_ids
+
+
+# Built once: it runs for every update, and building a statement costs more than running it.
+_IDENTIFY = select(
+    Person,
+    select(Membership.id)
+    .where(
+        Membership.person_id == Person.id,
+        Membership.role == Role.ADMIN,
+        col(Membership.active),
+    )
+    .exists(),
+).where(Person.telegram_id == bindparam("telegram_id"))
 
 
 async def mark_unreachable(session: AsyncSession, person: Person | None, now: datetime) -> None:
