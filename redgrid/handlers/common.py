@@ -7,12 +7,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKey
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import SUPPORTED_LOCALES
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import LanguageCb, MenuCb, MenuItem
+from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Person, Role
 from redgrid.services.people import Actor, memberships, set_locale
 
@@ -39,7 +39,7 @@ def refuse_button(callback_answer: CallbackAnswer, text: str | None = None) -> N
 
 
 def main_menu(*, team: bool) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=_("📝 Raise a complaint"), callback_data=MenuCb(item=MenuItem.COMPLAIN))
     builder.button(text=_("📋 My tickets"), callback_data=MenuCb(item=MenuItem.MY_TICKETS))
     if team:
@@ -90,7 +90,7 @@ async def help_button(query: CallbackQuery) -> None:
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for locale in SUPPORTED_LOCALES:
         builder.button(text=LANGUAGE_NAMES[locale], callback_data=LanguageCb(locale=locale))
     return builder.as_markup()

@@ -46,7 +46,6 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import N_
@@ -65,6 +64,7 @@ from redgrid.handlers.callbacks import (
     TicketCb,
 )
 from redgrid.handlers.common import refuse_button, show_menu
+from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Person, Ticket, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
@@ -183,7 +183,7 @@ async def _close(query: CallbackQuery) -> None:
             await query.message.edit_reply_markup(reply_markup=None)
 
 
-def _nav(builder: InlineKeyboardBuilder, *, back: bool = True) -> None:
+def _nav(builder: InlineKeyboard, *, back: bool = True) -> None:
     if back:
         builder.button(text=_("⬅️ Back"), callback_data=DraftCb(action=DraftAction.BACK))
     builder.button(text=_("✖️ Cancel"), callback_data=DraftCb(action=DraftAction.CANCEL))
@@ -248,7 +248,7 @@ def _limit_text(limit: int) -> str:
 
 def _keyboard(step: str, data: dict[str, Any], ctx: Ctx) -> InlineKeyboardMarkup:
     """The inline buttons of a step, for its prompt and for its hints."""
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if step == Complaint.category.state:
         for category in ctx.catalogue.all:
             mark = "✓ " if category.code == data.get("category") else ""
@@ -316,7 +316,7 @@ def _keyboard(step: str, data: dict[str, Any], ctx: Ctx) -> InlineKeyboardMarkup
         builder.button(text=_("⬅️ Back"), callback_data=DraftCb(action=DraftAction.BACK))
         builder.adjust(2, 2, 1, 1)
         return builder.as_markup()
-    choices = len(list(builder.buttons))
+    choices = len(builder.buttons)
     _nav(builder)
     builder.adjust(*[1] * choices, 2)
     return builder.as_markup()
@@ -756,7 +756,7 @@ async def photos_done(
 
 
 def _outside_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=_("🏛 Send it to the district desk"),
         callback_data=DraftCb(action=DraftAction.DISTRICT_DESK),

@@ -46,7 +46,6 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +69,7 @@ from redgrid.handlers.callbacks import (
     VoiceCb,
 )
 from redgrid.handlers.common import refuse_button
+from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import load_ticket, no_longer_applies, tell_team
 from redgrid.models import (
     Community,
@@ -205,7 +205,7 @@ def informant_keyboard() -> ReplyKeyboardMarkup:
 
 
 def complaint_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=_("📝 Raise a complaint"), callback_data=MenuCb(item=MenuItem.COMPLAIN))
     return builder.as_markup()
 
@@ -224,7 +224,7 @@ def name_keyboard(person: Person) -> InlineKeyboardMarkup | None:
         name = informants.clean_name(person.display_name)
     except InvalidName:
         return None
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=_("Use «{name}»").format(name=name), callback_data=JoinCb(step=JoinStep.NAME)
     )
@@ -241,7 +241,7 @@ def contact_keyboard() -> ReplyKeyboardMarkup:
 
 
 def work_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for work in WorkType:
         builder.button(text=work_name(work), callback_data=JoinCb(step=JoinStep.WORK, value=work))
     builder.button(text=_("⬅️ Back"), callback_data=JoinCb(step=JoinStep.BACK))
@@ -252,7 +252,7 @@ def work_keyboard() -> InlineKeyboardMarkup:
 async def home_keyboard(session: AsyncSession, hint: int | None) -> InlineKeyboardMarkup:
     communities = list((await session.exec(select(Community).order_by(col(Community.name)))).all())
     communities.sort(key=lambda community: community.id != hint)  # the invite's first
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for community in communities:
         builder.button(
             text=community.name,
@@ -565,7 +565,7 @@ async def may_report(
 
 
 def cancel_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=_("✖️ Cancel"), callback_data=ReportCb(action=ReportAction.CANCEL))
     return builder.as_markup()
 
@@ -816,7 +816,7 @@ async def category_keyboard(
     session: AsyncSession, person: Person, catalogue: CategoryCatalogue, locale: str
 ) -> InlineKeyboardMarkup:
     recent = await informants.recent_categories(session, person.id)
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     codes = informants.ordered_categories(catalogue, recent)
     for code in codes:
         category = catalogue.get(code)
@@ -846,7 +846,7 @@ async def ask_category(
 
 
 def note_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=_("✅ Send without a note"), callback_data=ReportCb(action=ReportAction.SEND)
     )
@@ -952,7 +952,7 @@ async def send_without_note(
 
 
 def voice_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=_("▶️ Play the voice note"), callback_data=VoiceCb(ticket_id=ticket.id))
     return builder.as_markup()
 
@@ -1147,7 +1147,7 @@ async def mine(
     lines.append("")
     if not reports:
         lines.append(_("No reports yet: send me a photo of a problem to start one."))
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for position, (ticket, grade) in enumerate(reports, start=1):
         category = catalogue.get(ticket.category)
         line = _("{position}. {number} {emoji} {category}: {status}").format(
@@ -1222,7 +1222,7 @@ async def top(message: Message, session: AsyncSession, person: Person, settings:
 
 
 def grade_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for grade in informants.GRADES_FOR.get(ticket.status, ()):
         builder.button(
             text=grade_button(grade), callback_data=GradeCb(ticket_id=ticket.id, grade=grade)
@@ -1404,7 +1404,7 @@ async def admin_view(
     page = min(max(page, 0), pages - 1)
     shown = rows[page * ADMIN_PAGE : (page + 1) * ADMIN_PAGE]
     lines = [_("<b>Red informants</b> ({count})").format(count=len(rows))]
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for row in shown:
         lines.append(
             _(
@@ -1494,7 +1494,7 @@ async def informant_admin(
         refuse_button(callback_answer)
         return
     if action is InformantAdminAction.REMOVE:
-        builder = InlineKeyboardBuilder()
+        builder = InlineKeyboard()
         builder.button(
             text=_("🗑 Yes, remove {name}").format(name=profile.display_name),
             callback_data=InformantAdminCb(

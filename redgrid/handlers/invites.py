@@ -16,7 +16,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +25,7 @@ from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import InviteCb, InviteStep
 from redgrid.handlers.common import refuse_button, show_menu
 from redgrid.handlers.informant import start_profile
+from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Community, Grid, Invite, Person, Role
 from redgrid.models.base import utcnow
 from redgrid.services.invites import (
@@ -210,13 +210,13 @@ async def bind_private(message: Message) -> None:
 
 
 def cancel_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=_("✖️ Cancel"), callback_data=InviteCb(step=InviteStep.CANCEL))
     return builder.as_markup()
 
 
 def role_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for role in INVITABLE_ROLES:
         builder.button(
             text=role_name(role), callback_data=InviteCb(step=InviteStep.ROLE, value=role.value)
@@ -228,7 +228,7 @@ def role_keyboard() -> InlineKeyboardMarkup:
 
 async def community_keyboard(session: AsyncSession, *, district: bool) -> InlineKeyboardMarkup:
     communities = (await session.exec(select(Community).order_by(col(Community.name)))).all()
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if district:
         builder.button(
             text=_("The whole district"), callback_data=InviteCb(step=InviteStep.DISTRICT)

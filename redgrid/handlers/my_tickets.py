@@ -20,7 +20,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier
@@ -38,6 +37,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, RateCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
+from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import (
     Community,
     EventKind,
@@ -184,7 +184,7 @@ async def queue_of(
 
 
 def open_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=_("🔎 Open {number}").format(number=ticket.number),
         callback_data=TicketCb(action=TicketAction.DETAIL, ticket_id=ticket.id),
@@ -226,7 +226,7 @@ async def tell_team(
 
 
 def nav_keyboard(*, done: bool = False) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     if done:
         builder.button(text=_("✅ Done"), callback_data=ChoiceCb(kind=REPORTER_NAV, index=NAV_DONE))
     builder.button(text=_("✖️ Cancel"), callback_data=ChoiceCb(kind=REPORTER_NAV, index=NAV_CANCEL))
@@ -340,7 +340,7 @@ def reporter_keyboard(ticket: Ticket, *, is_reporter: bool) -> InlineKeyboardMar
         return rating_keyboard(ticket)
     if not ticket.status.is_open:
         return None
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=_("💬 Add a comment"),
         callback_data=TicketCb(action=TicketAction.COMMENT, ticket_id=ticket.id),
@@ -392,7 +392,7 @@ async def my_tickets_text(
     if not mine:
         return _("You have no tickets yet. Send /new to raise a complaint."), None
     lines = [_("<b>My tickets</b>")]
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for position, entry in enumerate(mine, start=1):
         ticket = entry.ticket
         category = catalogue.get(ticket.category)

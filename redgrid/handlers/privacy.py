@@ -15,12 +15,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import ForgetAction, ForgetCb
 from redgrid.handlers.common import show_menu
+from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Person
 from redgrid.models.base import utcnow
 from redgrid.services.informants import export_informant, forget_informant
@@ -53,7 +53,7 @@ async def my_data(message: Message, session: AsyncSession, person: Person) -> No
 
 
 def forget_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(text=_("🗑 Erase my data"), callback_data=ForgetCb(action=ForgetAction.CONFIRM))
     builder.button(text=_("✖️ Cancel"), callback_data=ForgetCb(action=ForgetAction.CANCEL))
     builder.adjust(1)

@@ -22,7 +22,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier
@@ -40,6 +39,7 @@ from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
 from redgrid.handlers.common import is_team_member, refuse_button
 from redgrid.handlers.informant import offer_grade
+from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import (
     load_ticket,
     no_longer_applies,
@@ -122,9 +122,9 @@ async def say(
 
 
 def nav_keyboard(
-    *, back: bool = False, skip: bool = False, builder: InlineKeyboardBuilder | None = None
+    *, back: bool = False, skip: bool = False, builder: InlineKeyboard | None = None
 ) -> InlineKeyboardMarkup:
-    builder = builder or InlineKeyboardBuilder()
+    builder = builder or InlineKeyboard()
     if skip:
         builder.button(text=_("⏭ Skip"), callback_data=ChoiceCb(kind=TEAM_NAV, index=Nav.SKIP))
     if back:
@@ -425,7 +425,7 @@ async def transfer_prompt(
 ) -> tuple[str, InlineKeyboardMarkup, list[int]]:
     """The choice of where to pass the ticket, and the grid ids its buttons index."""
     grids = await tickets.transfer_grids(session, ticket)
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for index, grid in enumerate(grids):
         builder.button(
             text=f"{grid.name} ({grid.code})",
@@ -820,13 +820,13 @@ async def resolve_photo_sent(
 
 
 def extend_days_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for index, days in enumerate(EXTENSION_DAYS):
         label = _("+1 day") if days == 1 else _("+{days} days").format(days=days)
         builder.button(text=label, callback_data=ChoiceCb(kind=EXTEND_DAYS, index=index))
     builder.adjust(len(EXTENSION_DAYS))
     nav = nav_keyboard()
-    return InlineKeyboardMarkup(inline_keyboard=[*builder.export(), *nav.inline_keyboard])
+    return InlineKeyboardMarkup(inline_keyboard=[*builder.rows(), *nav.inline_keyboard])
 
 
 def extend_days_prompt(ticket: Ticket, settings: Settings) -> str:
@@ -968,7 +968,7 @@ async def ask_button(
 
 
 def answer_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=_("✍️ Answer"), callback_data=TicketCb(action=TicketAction.ANSWER, ticket_id=ticket.id)
     )
@@ -1109,7 +1109,7 @@ async def queue_text(
         return _("No open tickets in your queue. Well done! 🎉"), None
     now = utcnow()
     lines = [_("<b>Open tickets</b>, the most urgent first:")]
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     for position, ticket in enumerate(queue[:QUEUE_LIMIT], start=1):
         category = catalogue.get(ticket.category)
         if ticket.status is TicketStatus.DISPATCHED:
