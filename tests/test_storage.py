@@ -13,7 +13,7 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from redgrid.bot.storage import DatabaseStorage, flush_update, update_scope
+from redgrid.bot.storage import DatabaseStorage, update_scope
 from redgrid.models import FsmRecord
 from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -236,7 +236,7 @@ async def test_inside_an_update_changes_land_with_its_commit_or_not_at_all(sessi
     await storage.set_data(KEY, {"category": "noise"})
 
     async with session_factory() as session:
-        with update_scope(session) as scope:
+        with update_scope(session):
             await storage.update_data(KEY, {"description": "太吵了"})
             await storage.set_state(KEY, "Complaint:photos")
             assert await storage.get_state(KEY) == "Complaint:photos"
@@ -246,18 +246,45 @@ async def test_inside_an_update_changes_land_with_its_commit_or_not_at_all(sessi
     assert await storage.get_data(KEY) == {"category": "noise"}
 
     async with session_factory() as session:
-        with update_scope(session) as scope:
+        with update_scope(session):
             await storage.set_state(KEY, "Complaint:photos")
-            await flush_update(scope)
             await session.commit()
     assert await storage.get_state(KEY) == "Complaint:photos"
 
     async with session_factory() as session:
-        with update_scope(session) as scope:
+        with update_scope(session):
             assert await storage.get_state(KEY) == "Complaint:photos"
             await storage.set_state(KEY, None)
             await storage.set_data(KEY, {})
-            await flush_update(scope)
             await session.commit()
     async with session_factory() as session:
         assert (await session.exec(select(func.count()).select_from(FsmRecord))).one() == 0
+
+
+async def test_a_commit_inside_an_update_carries_the_state_changed_so_far(session_factory):
+    """A handler commits its work before replying: the conversation step it took commits
+    with it, and what it changes afterwards lands with the next commit, or not at all."""
+    storage = DatabaseStorage(session_factory)
+    await storage.set_state(KEY, "Complaint:summary")
+    await storage.set_data(KEY, {"category": "noise"})
+
+    async with session_factory() as session:
+        with update_scope(session):
+            await storage.set_state(KEY, None)
+            await storage.set_data(KEY, {})
+            await session.commit()  # the ticket and the cleared draft, together
+            assert await row_count(session_factory) == 0
+            assert await storage.get_state(KEY) is None
+            await storage.set_state(KEY, "Complaint:category")
+            await session.rollback()  # what came after the commit is lost
+    assert await storage.get_state(KEY) is None
+    assert await row_count(session_factory) == 0
+
+    async with session_factory() as session:
+        with update_scope(session):
+            await storage.set_state(KEY, "Complaint:category")
+            await session.commit()
+            await storage.update_data(KEY, {"category": "noise"})
+            await session.commit()
+    assert await storage.get_state(KEY) == "Complaint:category"
+    assert await storage.get_data(KEY) == {"category": "noise"}

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier, OutboxSender
-from redgrid.bot.storage import flush_update, update_scope
+from redgrid.bot.storage import update_scope
 from redgrid.models.base import utcnow
 from redgrid.services.people import Actor, identify, mark_unreachable
 
@@ -35,7 +35,8 @@ class UpdateMiddleware(FSMContextMiddleware):
     It takes the place of aiogram's FSM middleware (the dispatcher is built with
     ``disable_fsm=True``) so that the conversation state that picks the handler is read in
     the update's own session: one transaction per update instead of two. The FSM storage
-    joins this session, so a conversation step and the writes it makes commit together. A
+    joins this session, so a conversation step and the writes it makes commit together
+    (every commit carries the state changed so far, see ``redgrid.bot.storage``). A
     handler that replies about something it wrote commits first (``await
     session.commit()``), then answers: a reply must never announce what a failed commit
     lost. Pushes staged by the notifier are committed with the update's last commit and
@@ -61,7 +62,7 @@ class UpdateMiddleware(FSMContextMiddleware):
         data["fsm_storage"] = self.storage
         lock = self.events_isolation.lock(context.key) if context is not None else nullcontext()
         async with lock, self.session_factory() as session:
-            with update_scope(session) as fsm:
+            with update_scope(session):
                 notifier = Notifier(session)
                 data["session"] = session
                 data["notifier"] = notifier
@@ -77,8 +78,7 @@ class UpdateMiddleware(FSMContextMiddleware):
                 except BaseException:
                     await session.rollback()
                     raise
-                await flush_update(fsm)
-                await session.commit()
+                await session.commit()  # with the conversation state's changes
         if notifier.staged:
             self.sender.deliver_soon([row.id for row in notifier.staged])
         return result

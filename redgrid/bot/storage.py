@@ -23,10 +23,10 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col
+from sqlmodel import Session, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.models.base import utcnow
@@ -38,7 +38,7 @@ class UpdateScope:
     """The storage's view of one update: its session, and the rows read and written so far.
 
     Reads are served from here after the first; writes collect here and reach the
-    database once, in ``flush_update``, just before the update commits.
+    database with the session's next commit (see ``_write_before_commit``).
     """
 
     session: AsyncSession
@@ -47,6 +47,7 @@ class UpdateScope:
 
 
 _scope: ContextVar[UpdateScope | None] = ContextVar("fsm_update_scope", default=None)
+_SCOPE_KEY = "redgrid.fsm_update_scope"
 
 
 @contextmanager
@@ -54,10 +55,30 @@ def update_scope(session: AsyncSession) -> Iterator[UpdateScope]:
     """Join the FSM storage to the update's session for the duration of the block."""
     scope = UpdateScope(session)
     token = _scope.set(scope)
+    session.sync_session.info[_SCOPE_KEY] = scope
     try:
         yield scope
     finally:
+        session.sync_session.info.pop(_SCOPE_KEY, None)
         _scope.reset(token)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    """Every commit of an update's session carries the conversation state changed so far.
+
+    A handler that commits its work before replying (a filed ticket) thus commits the step
+    it took (the draft cleared) in the same transaction: a crash between the two cannot
+    leave a filed ticket with its draft still open, ready to be filed twice.
+    """
+    scope: UpdateScope | None = session.info.get(_SCOPE_KEY)
+    if scope is None or not scope.pending:
+        return
+    for record_key, columns in scope.pending.items():
+        scope.loaded[record_key] = _write(
+            session, record_key, columns, scope.loaded.get(record_key)
+        )
+    scope.pending.clear()
 
 
 class DatabaseStorage(BaseStorage):
@@ -137,25 +158,9 @@ class DatabaseStorage(BaseStorage):
         scope = _scope.get()
         if scope is None:
             async with self.session_factory.begin() as session:
-                await _upsert(session, record_key, columns)
+                await session.run_sync(_write, record_key, columns, None)
             return
         scope.pending.setdefault(record_key, {}).update(columns)
-
-
-async def flush_update(scope: UpdateScope) -> None:
-    """Write what the update changed in the conversation state; called once, just before
-    the update commits. Nothing to do when the storage is not the database (Redis)."""
-    for record_key, columns in scope.pending.items():
-        if record_key in scope.loaded:
-            state, data = scope.loaded[record_key]
-            final = {"state": state, "data": data, **columns}
-            if final["state"] is None and not final["data"]:
-                await _delete(scope.session, record_key)
-            else:
-                await _upsert(scope.session, record_key, columns, known_non_empty=True)
-        else:
-            await _upsert(scope.session, record_key, columns)
-    scope.pending.clear()
 
 
 async def _read(session: AsyncSession, record_key: str) -> tuple[str | None, dict[str, Any]]:
@@ -163,32 +168,35 @@ async def _read(session: AsyncSession, record_key: str) -> tuple[str | None, dic
     return (row.state, row.data) if row is not None else (None, {})
 
 
-async def _upsert(
-    session: AsyncSession,
+def _write(
+    session: Session,
     record_key: str,
     columns: dict[str, Any],
-    *,
-    known_non_empty: bool = False,
-) -> None:
-    """Upsert the given columns (``state``, ``data``), then drop the row if it is left empty
-    (unless the caller knows it is not).
+    loaded: tuple[str | None, dict[str, Any]] | None,
+) -> tuple[str | None, dict[str, Any]]:
+    """Write the given columns (``state``, ``data``) of a row, deleting a row left with no
+    state and no data; returns the row as it is now. ``loaded`` is the row as this
+    transaction read it, if it did.
 
     The upsert locks the row until commit (PostgreSQL row lock, SQLite database lock), so
-    no other writer can slip in between the upsert and the delete.
+    no other writer can slip in between the upsert and the delete. (Synchronous: it runs
+    inside the session's commit.)
     """
-    dialect = (await session.connection()).dialect.name
-    statement = _upsert_statement(dialect, frozenset(columns), returning=not known_non_empty)
+    if loaded is not None:
+        state, data = columns.get("state", loaded[0]), columns.get("data", loaded[1])
+        if state is None and not data:
+            session.exec(_DELETE, params={"key": record_key})
+            return None, {}
+    dialect = session.get_bind().dialect.name
+    statement = _upsert_statement(dialect, frozenset(columns), returning=loaded is None)
     values = {"key": record_key, "state": None, "data": {}, **columns, "updated_at": utcnow()}
-    result = await session.exec(statement, params=values)
-    if known_non_empty:
-        return
+    result = session.exec(statement, params=values)
+    if loaded is not None:
+        return state, data
     state, data = result.one()
     if state is None and not data:
-        await _delete(session, record_key)
-
-
-async def _delete(session: AsyncSession, record_key: str) -> None:
-    await session.exec(_DELETE, params={"key": record_key})
+        session.exec(_DELETE, params={"key": record_key})
+    return state, data
 
 
 # Built once: constructing a statement costs more than running it, and SQLAlchemy reuses

@@ -1187,8 +1187,8 @@ async def confirm(
         headline=lambda: _("🆕 New complaint"),
         with_media=True,
     )
+    await state.clear()  # commits with the ticket: it cannot be filed twice
     await session.commit()
-    await state.clear()
     text = _(
         "✅ Your complaint is filed: <b>{number}</b>\n\n"
         "It went to {queue}. The team will accept it by {time}, and you will hear from us "

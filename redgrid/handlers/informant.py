@@ -443,8 +443,8 @@ async def home_chosen(
     except (InvalidName, InvalidPhone, ValueError):  # a draft from an older version
         await start_profile(query.message, state, session, person)
         return
+    await state.clear()  # commits with the profile
     await session.commit()
-    await state.clear()
     where = work_name(profile.work_type)
     if community is not None:
         where += ", " + html.escape(community.name)
@@ -1042,8 +1042,8 @@ async def send_report(
             ),
             keyboard=lambda: voice_keyboard(ticket),
         )
+    await state.clear()  # commits with the ticket: it cannot be filed twice
     await session.commit()
-    await state.clear()
     await message.answer(
         _(
             "✅ Sent: <b>{number}</b> went to {queue}. You will hear about every step; "
