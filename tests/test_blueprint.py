@@ -2,12 +2,13 @@
 
 from datetime import UTC, datetime
 
+import pytest
 from aiogram import F
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Chat, Message
 
 from redgrid.handlers import get_routers
-from redgrid.handlers.blueprint import Blueprint, InlineFilter, run_inline
+from redgrid.handlers.blueprint import Blueprint, run_inline
 
 
 class Form(StatesGroup):
@@ -31,17 +32,24 @@ def test_every_filter_of_every_handler_is_a_coroutine():
     assert threaded == []
 
 
-async def test_an_inline_filter_gets_the_event_and_the_data_it_names():
-    def long_in_chat(message: Message, limit: int) -> bool:
-        return len(message.text) > limit
+async def test_states_and_magic_filters_become_coroutines_that_check_the_same():
+    state, text, not_a_command, named = (
+        run_inline(f) for f in (Form.name, F.text, ~F.text.startswith("/"), F.text.as_("said"))
+    )
+    assert await state(message("x"), raw_state="Form:name")
+    assert not await state(message("x"), raw_state=None)
+    assert await text(message("hi"))
+    assert await not_a_command(message("hi")) is True
+    assert await not_a_command(message("/new")) is False
+    assert await named(message("hi")) == {"said": "hi"}
 
-    assert await InlineFilter(long_in_chat)(message("hello"), limit=3, session=object())
-    assert not await InlineFilter(long_in_chat)(message("hi"), limit=3)
-    assert await InlineFilter(F.text.startswith("/"))(message("/new"), raw_state=None)
-    assert await InlineFilter(~F.text.startswith("/"))(message("text")) is True
-    assert await InlineFilter(F.text.as_("said"))(message("hi")) == {"said": "hi"}
-    assert await InlineFilter(Form.name)(message("x"), raw_state="Form:name")
-    assert not await InlineFilter(Form.name)(message("x"), raw_state=None)
+
+def test_a_plain_function_filter_is_refused():
+    def sync_check(message: Message) -> bool:
+        return True
+
+    with pytest.raises(TypeError, match="coroutine"):
+        run_inline(sync_check)
 
 
 def test_coroutine_filters_are_left_as_they_are():

@@ -8,7 +8,8 @@ for one process but not for tests (or a benchmark) that build a dispatcher each.
 ``build()`` also makes every filter a coroutine. aiogram runs a filter that is a plain
 function, a magic filter (``F.text``) or a bare ``State`` in a worker thread
 (``asyncio.to_thread``), and the update is checked against dozens of handlers on its way:
-on one core those thread hops cost more than everything else the update does.
+on one core those thread hops cost more than everything else the update does. States and
+magic filters are wrapped; a plain function is refused (write it with ``async def``).
 """
 
 import inspect
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiogram import Router
-from aiogram.filters import Filter
+from aiogram.filters import Filter, StateFilter
+from aiogram.fsm.state import State
 from magic_filter import MagicFilter
 
 HandlerT = Callable[..., Any]
@@ -56,27 +58,24 @@ class Blueprint:
 
 def run_inline(event_filter: Any) -> Any:
     """The filter as a coroutine, which aiogram awaits in the event loop."""
+    if isinstance(event_filter, State):
+        return StateFilter(event_filter)
+    if isinstance(event_filter, MagicFilter):
+        return MagicEventFilter(event_filter)
     if isinstance(event_filter, Filter) or inspect.iscoroutinefunction(event_filter):
         return event_filter
-    return InlineFilter(event_filter)
+    msg = f"write the filter {event_filter!r} as a coroutine: aiogram would run it in a thread"
+    raise TypeError(msg)
 
 
-class InlineFilter(Filter):
-    """Calls a synchronous filter (function, magic filter, ``State``) directly.
+class MagicEventFilter(Filter):
+    """A magic filter on the event (``F.text``, ``F.photo``...), resolved in the loop."""
 
-    It receives what aiogram would have passed it: the event, and the data it names.
-    """
+    def __init__(self, magic: MagicFilter) -> None:
+        self.magic = magic
 
-    def __init__(self, check: Callable[..., Any]) -> None:
-        self.check = check.resolve if isinstance(check, MagicFilter) else check
-        parameters = inspect.signature(self.check).parameters.values()
-        self.takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters)
-        self.names = frozenset(p.name for p in parameters if p.kind is not p.VAR_KEYWORD)
-
-    async def __call__(self, event: Any, **data: Any) -> Any:
-        if self.takes_all:
-            return self.check(event, **data)
-        return self.check(event, **{name: data[name] for name in self.names & data.keys()})
+    async def __call__(self, event: Any) -> Any:
+        return self.magic.resolve(event)
 
     def __str__(self) -> str:
-        return f"InlineFilter({self.check!r})"
+        return f"MagicEventFilter({self.magic!r})"

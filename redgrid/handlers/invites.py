@@ -56,7 +56,7 @@ class InviteForm(StatesGroup):
     community = State()
 
 
-def not_command(message: Message) -> bool:
+async def not_command(message: Message) -> bool:
     """Catch-alls of this router let commands through: it runs before ``/cancel``'s."""
     return not (message.text or "").startswith("/")
 
