@@ -51,28 +51,44 @@ async def get_or_create_person(
     person's Telegram id was replaced by a tombstone, so someone who returns after /forget
     starts afresh.
     """
-    if locale is not None and locale not in SUPPORTED_LOCALES:
-        raise ValueError(f"unsupported locale {locale!r}; use one of {SUPPORTED_LOCALES}")
+    _require_supported(locale)
     display_name = display_name[:MAX_DISPLAY_NAME]
-    by_telegram_id = select(Person).where(Person.telegram_id == telegram_id)
-    person = (await session.exec(by_telegram_id)).one_or_none()
+    person = (await session.exec(_BY_TELEGRAM_ID, params={"telegram_id": telegram_id})).first()
     if person is None:
-        dialect = (await session.connection()).dialect.name
-        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-        await session.exec(
-            insert(Person)
-            .values(
-                telegram_id=telegram_id,
-                display_name=display_name,
-                locale=locale,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["telegram_id"])
-        )
-        person = (await session.exec(by_telegram_id)).one()
+        person = await _create_person(session, telegram_id, display_name, locale)
     if person.display_name != display_name:
         person.display_name = display_name
         await session.flush()
+    return person
+
+
+def _require_supported(locale: str | None) -> None:
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}; use one of {SUPPORTED_LOCALES}")
+
+
+async def _create_person(
+    session: AsyncSession, telegram_id: int, display_name: str, locale: str | None
+) -> Person:
+    """Insert a new person; if another update of theirs won the race, read its row."""
+    _require_supported(locale)
+    dialect = (await session.connection()).dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = (
+        insert(Person)
+        .values(
+            telegram_id=telegram_id,
+            display_name=display_name[:MAX_DISPLAY_NAME],
+            locale=locale,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["telegram_id"])
+        .returning(Person)
+    )
+    person = (await session.exec(statement)).scalars().first()
+    if person is None:
+        params = {"telegram_id": telegram_id}
+        person = (await session.exec(_BY_TELEGRAM_ID, params=params)).one()
     return person
 
 
@@ -88,7 +104,7 @@ async def identify(
     again, so a mark of being unreachable is cleared."""
     row = (await session.exec(_IDENTIFY, params={"telegram_id": telegram_id})).one_or_none()
     if row is None:
-        person = await get_or_create_person(session, telegram_id, display_name, locale)
+        person = await _create_person(session, telegram_id, display_name, locale)
         admin = False
     else:
         person, admin = row
@@ -99,7 +115,8 @@ async def identify(
     return person, admin or telegram_id in admin_telegram_ids
 
 
-# Built once: it runs for every update, and building a statement costs more than running it.
+# Built once: they run for every update, and building a statement costs more than running it.
+_BY_TELEGRAM_ID = select(Person).where(Person.telegram_id == bindparam("telegram_id"))
 _IDENTIFY = select(
     Person,
     select(Membership.id)
