@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import PersonI18nMiddleware
-from redgrid.bot.middlewares import PersonMiddleware, UpdateMiddleware
+from redgrid.bot.middlewares import UpdateMiddleware
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
 from redgrid.bot.storage import DatabaseStorage
@@ -83,12 +83,17 @@ def create_dispatcher(
         i18n=i18n,
     )
     dispatcher.update.outer_middleware(
-        UpdateMiddleware(storage, events_isolation, session_factory, sender)
+        UpdateMiddleware(
+            storage,
+            events_isolation,
+            session_factory,
+            sender,
+            admin_telegram_ids=settings.admin_ids,
+            default_locale=settings.default_locale,
+        )
     )
-    person = PersonMiddleware(settings.admin_ids, settings.default_locale)
     translate = PersonI18nMiddleware(i18n)
     for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.my_chat_member):
-        observer.outer_middleware(person)
         observer.outer_middleware(translate)
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
     dispatcher.include_routers(*get_routers())

@@ -130,6 +130,16 @@ class DatabaseStorage(BaseStorage):
         _state, data = await self._get(key)
         return copy.deepcopy(data)
 
+    def record_key(self, key: StorageKey) -> str:
+        return self.key_builder.build(key)
+
+    def preload(self, record_key: str, state: str | None, data: dict[str, Any] | None) -> None:
+        """Seed the update's scope with the row as read by another query in its transaction
+        (``ROW_COLUMNS``), so the storage does not read it again."""
+        scope = _scope.get()
+        if scope is not None and record_key not in scope.loaded:
+            scope.loaded[record_key] = (state, data if data is not None else {})
+
     async def close(self) -> None:
         """Nothing to close: the engine belongs to the application, which disposes it."""
 
@@ -204,6 +214,12 @@ def _write(
 _TABLE = FsmRecord.__table__
 _READ = select(_TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key == bindparam("key"))
 _DELETE = delete(_TABLE).where(_TABLE.c.key == bindparam("key"))
+# A conversation row's state and data as scalar subqueries, to add to another query (the
+# update middleware reads them with the person): bind ``fsm_key``; NULLs when no row.
+ROW_COLUMNS = (
+    select(_TABLE.c.state).where(_TABLE.c.key == bindparam("fsm_key")).scalar_subquery(),
+    select(_TABLE.c.data).where(_TABLE.c.key == bindparam("fsm_key")).scalar_subquery(),
+)
 _INSERTS: dict[str, Callable[..., Any]] = {
     "postgresql": postgresql.insert,
     "sqlite": sqlite.insert,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -92,27 +92,51 @@ async def _create_person(
     return person
 
 
+@dataclass(frozen=True, slots=True)
+class Identified:
+    person: Person
+    is_admin: bool
+    # The values of the query's extra columns (see ``identify_query``); None for a person
+    # created by this call.
+    also: tuple[Any, ...] | None
+
+
+def identify_query(*also: ColumnElement[Any]) -> Select:
+    """The query ``identify`` runs, reading ``also`` (scalar subqueries with their own bind
+    parameters) in the same round trip. Build it once and keep it."""
+    return _IDENTIFY.add_columns(*also)
+
+
 async def identify(
     session: AsyncSession,
     telegram_id: int,
     display_name: str,
     locale: str | None,
     admin_telegram_ids: Collection[int],
-) -> tuple[Person, bool]:
+    *,
+    query: Select | None = None,
+    params: dict[str, Any] | None = None,
+) -> Identified:
     """The person behind an update and whether they are an admin, in one query for people
     the bot knows (it runs for every update). Writing to the bot shows they can be reached
     again, so a mark of being unreachable is cleared."""
-    row = (await session.exec(_IDENTIFY, params={"telegram_id": telegram_id})).one_or_none()
+    row = (
+        await session.exec(
+            query if query is not None else _IDENTIFY,
+            params={"telegram_id": telegram_id, **(params or {})},
+        )
+    ).one_or_none()
     if row is None:
         person = await _create_person(session, telegram_id, display_name, locale)
-        admin = False
+        admin, also = False, None
     else:
-        person, admin = row
+        person, admin, *rest = row
+        also = tuple(rest)
         if person.display_name != display_name[:MAX_DISPLAY_NAME]:
             person.display_name = display_name[:MAX_DISPLAY_NAME]
     if person.unreachable_at is not None:
         person.unreachable_at = None
-    return person, admin or telegram_id in admin_telegram_ids
+    return Identified(person, admin or telegram_id in admin_telegram_ids, also)
 
 
 # Built once: they run for every update, and building a statement costs more than running it.
