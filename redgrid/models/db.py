@@ -1,9 +1,14 @@
 """The async engine and session factory, one pair per process."""
 
+from typing import Any
+
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+_KEPT = "redgrid.kept_objects"
 
 
 def is_sqlite(url: str) -> bool:
@@ -38,3 +43,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def keep_loaded_objects(session: AsyncSession) -> None:
+    """Hold every object this session loads until it closes.
+
+    The identity map holds objects weakly: a grid read by one service and dropped is read
+    again by the next one that asks for it in the same update. Meant for short sessions
+    (one update), not for jobs that stream many rows.
+    """
+    session.sync_session.info[_KEPT] = []
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _keep(session: Session, instance: Any) -> None:
+    kept = session.info.get(_KEPT)
+    if kept is not None:
+        kept.append(instance)
