@@ -1,14 +1,25 @@
 """Routers built from blueprints check every filter in the event loop, never in a thread."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiogram import F
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Chat, Message
 
-from redgrid.handlers import get_routers
-from redgrid.handlers.blueprint import Blueprint, run_inline
+from redgrid.handlers import (
+    common,
+    complaint,
+    get_routers,
+    informant,
+    invites,
+    my_tickets,
+    privacy,
+    team,
+)
+from redgrid.handlers.blueprint import Blueprint, CommandOrState, run_inline
 
 
 class Form(StatesGroup):
@@ -61,3 +72,48 @@ def test_coroutine_filters_are_left_as_they_are():
     blueprint.message(Form.name, F.text, check)(lambda message: None)
     (handler,) = blueprint.build().message.handlers
     assert [f.awaitable for f in handler.filters] == [True, True, True]
+
+
+def allowed_states(event_filter: Any) -> set[str | None] | None:
+    """The states a filter lets through, or None if it does not look at the state."""
+    if isinstance(event_filter, State):
+        return {event_filter.state}
+    if isinstance(event_filter, StateFilter):
+        states: set[str | None] = set()
+        for state in event_filter.states:
+            if isinstance(state, State):
+                states.add(state.state)
+            elif isinstance(state, type) and issubclass(state, StatesGroup):
+                states |= {s.state for s in state.__all_states__}
+            else:
+                states.add(state)
+        return states
+    return None
+
+
+def test_gated_blueprints_register_only_handlers_their_gate_lets_through():
+    """A message handler behind a gate must ask for a command or for a state the gate
+    passes; otherwise the gate would silently hide it."""
+    modules = (common, complaint, informant, invites, my_tickets, privacy, team)
+    gated = [module.router for module in modules if module.router.message_gate is not None]
+    assert len(gated) == len(modules)
+    hidden = []
+    for blueprint in gated:
+        gate = blueprint.message_gate
+        passes = set(gate.states) | ({None} if gate.idle else set())
+        for observer, filters, _kwargs, handler in blueprint._registrations:
+            if observer != "message" or any(isinstance(f, Command) for f in filters):
+                continue
+            states = [s for f in filters if (s := allowed_states(f)) is not None]
+            if not states or not set.intersection(*states) <= passes:
+                hidden.append(f"{blueprint.name}.{handler.__name__}")
+    assert hidden == []
+
+
+async def test_the_gate_passes_commands_and_its_own_states():
+    gate = CommandOrState((Form,), idle=False)
+    assert await gate(message("/help"), raw_state="Other:step")
+    assert await gate(message("hello"), raw_state="Form:name")
+    assert not await gate(message("hello"), raw_state="Other:step")
+    assert not await gate(message("hello"), raw_state=None)
+    assert await CommandOrState((Form,), idle=True)(message("hello"), raw_state=None)

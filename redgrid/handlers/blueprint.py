@@ -18,7 +18,8 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Filter, StateFilter
-from aiogram.fsm.state import State
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import Message
 from magic_filter import MagicFilter
 
 HandlerT = Callable[..., Any]
@@ -28,6 +29,18 @@ class Blueprint:
     def __init__(self, name: str) -> None:
         self.name = name
         self._registrations: list[tuple[str, tuple[Any, ...], dict[str, Any], HandlerT]] = []
+        self.message_gate: CommandOrState | None = None
+
+    def messages_only(self, *groups: type[StatesGroup], idle: bool = False) -> None:
+        """Let messages reach this router's handlers only if they are commands, or come
+        from someone in a conversation of ``groups`` (with ``idle``: or in none).
+
+        An update is otherwise checked against every handler of every router before its
+        own; the gate makes that one check per router. Each message handler registered
+        here must then ask for a command or for one of these states
+        (``tests/test_blueprint.py`` checks every blueprint).
+        """
+        self.message_gate = CommandOrState(groups, idle=idle)
 
     def _observer(self, observer: str, *filters: Any, **kwargs: Any):
         def register(handler: HandlerT) -> HandlerT:
@@ -50,6 +63,8 @@ class Blueprint:
 
     def build(self) -> Router:
         router = Router(name=self.name)
+        if self.message_gate is not None:
+            router.message.filter(self.message_gate)
         for observer, filters, kwargs, handler in self._registrations:
             inline = [run_inline(event_filter) for event_filter in filters]
             getattr(router, observer).register(handler, *inline, **kwargs)
@@ -79,3 +94,16 @@ class MagicEventFilter(Filter):
 
     def __str__(self) -> str:
         return f"MagicEventFilter({self.magic!r})"
+
+
+class CommandOrState(Filter):
+    """A message that is a command, or whose sender is in one of these conversations."""
+
+    def __init__(self, groups: tuple[type[StatesGroup], ...], *, idle: bool) -> None:
+        self.states = frozenset(state.state for group in groups for state in group.__all_states__)
+        self.idle = idle
+
+    async def __call__(self, message: Message, raw_state: str | None = None) -> bool:
+        if (message.text or message.caption or "").startswith("/"):
+            return True
+        return raw_state in self.states if raw_state is not None else self.idle

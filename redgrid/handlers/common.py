@@ -17,6 +17,7 @@ from redgrid.models import Person, Role
 from redgrid.services.people import Actor, memberships, set_locale
 
 router = Blueprint(__name__)
+router.messages_only()  # commands only
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 TEAM_ROLES = {Role.SECRETARY, Role.GRID_WORKER, Role.OFFICER, Role.ADMIN}

@@ -97,6 +97,9 @@ class Complaint(StatesGroup):
     edit = State()
 
 
+router.messages_only(Complaint)
+
+
 PLACE_STATES = (Complaint.place, Complaint.place_address, Complaint.place_choice)
 PLACE_STATE_NAMES = frozenset(s.state for s in PLACE_STATES)
 # The step that finishing a step leads to, before the summary was first shown.

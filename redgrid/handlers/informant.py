@@ -133,6 +133,9 @@ class ReportForm(StatesGroup):
     note = State()
 
 
+router.messages_only(JoinForm, ReportForm, idle=True)
+
+
 # Names, in the reader's language ----------------------------------------------------------
 
 

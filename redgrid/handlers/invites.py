@@ -56,6 +56,9 @@ class InviteForm(StatesGroup):
     community = State()
 
 
+router.messages_only(InviteForm)
+
+
 async def not_command(message: Message) -> bool:
     """Catch-alls of this router let commands through: it runs before ``/cancel``'s."""
     return not (message.text or "").startswith("/")

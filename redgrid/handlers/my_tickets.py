@@ -86,6 +86,9 @@ class ReporterForm(StatesGroup):
     rework_reason = State()
 
 
+router.messages_only(ReporterForm)
+
+
 # Shared helpers ---------------------------------------------------------------------------
 
 

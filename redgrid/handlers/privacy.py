@@ -27,6 +27,7 @@ from redgrid.services.informants import export_informant, forget_informant
 from redgrid.services.people import Actor, export_person_data, forget_person
 
 router = Blueprint(__name__)
+router.messages_only()  # commands only
 
 EXPORT_FILENAME = "redgrid-mydata.json"
 

@@ -85,6 +85,9 @@ class TeamForm(StatesGroup):
     question = State()
 
 
+router.messages_only(TeamForm)
+
+
 # Helpers ----------------------------------------------------------------------------------
 
 
