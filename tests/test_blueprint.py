@@ -6,8 +6,10 @@ from typing import Any
 import pytest
 from aiogram import F
 from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackQueryFilter
+from aiogram.filters.logic import _OrFilter
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Chat, Message
+from aiogram.types import CallbackQuery, Chat, Message, User
 
 from redgrid.handlers import (
     common,
@@ -19,7 +21,13 @@ from redgrid.handlers import (
     privacy,
     team,
 )
-from redgrid.handlers.blueprint import Blueprint, CommandOrState, run_inline
+from redgrid.handlers.blueprint import Blueprint, CallbackPrefix, CommandOrState, run_inline
+from redgrid.handlers.callbacks import DraftAction, DraftCb
+
+
+def press(data: str | None) -> CallbackQuery:
+    user = User(id=5, is_bot=False, first_name="Li")
+    return CallbackQuery(id="1", from_user=user, chat_instance="c", data=data)
 
 
 class Form(StatesGroup):
@@ -117,3 +125,39 @@ async def test_the_gate_passes_commands_and_its_own_states():
     assert not await gate(message("hello"), raw_state="Other:step")
     assert not await gate(message("hello"), raw_state=None)
     assert await CommandOrState((Form,), idle=True)(message("hello"), raw_state=None)
+
+
+def callback_kinds(event_filter: Any) -> set[str] | None:
+    """The callback data prefixes a filter lets through, or None if it does not say."""
+    if isinstance(event_filter, CallbackQueryFilter):
+        return {event_filter.callback_data.__prefix__}
+    if isinstance(event_filter, CallbackPrefix):
+        return {kind.__prefix__ for kind in event_filter.kinds}
+    if isinstance(event_filter, _OrFilter):
+        parts = [callback_kinds(target.callback) for target in event_filter.targets]
+        return None if None in parts else set().union(*parts)
+    return None
+
+
+def test_gated_blueprints_register_only_buttons_their_gate_lets_through():
+    modules = (common, complaint, informant, invites, my_tickets, privacy, team)
+    gated = [module.router for module in modules if module.router.callback_gate is not None]
+    assert len(gated) == len(modules)
+    hidden = []
+    for blueprint in gated:
+        passes = {kind.__prefix__ for kind in blueprint.callback_gate.kinds}
+        for observer, filters, _kwargs, handler in blueprint._registrations:
+            if observer != "callback_query":
+                continue
+            kinds = [k for f in filters if (k := callback_kinds(f)) is not None]
+            if not kinds or not set.intersection(*kinds) <= passes:
+                hidden.append(f"{blueprint.name}.{handler.__name__}")
+    assert hidden == []
+
+
+async def test_the_button_gate_passes_its_kinds_decodable_or_not():
+    gate = CallbackPrefix(DraftCb)
+    assert await gate(press(DraftCb(action=DraftAction.BACK).pack()))
+    assert await gate(press(f"{DraftCb.__prefix__}:garbage"))
+    assert not await gate(press(f"{DraftCb.__prefix__}x:back"))
+    assert not await gate(press(None))

@@ -18,8 +18,9 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Filter, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from magic_filter import MagicFilter
 
 HandlerT = Callable[..., Any]
@@ -30,6 +31,7 @@ class Blueprint:
         self.name = name
         self._registrations: list[tuple[str, tuple[Any, ...], dict[str, Any], HandlerT]] = []
         self.message_gate: CommandOrState | None = None
+        self.callback_gate: CallbackPrefix | None = None
 
     def messages_only(self, *groups: type[StatesGroup], idle: bool = False) -> None:
         """Let messages reach this router's handlers only if they are commands, or come
@@ -49,6 +51,11 @@ class Blueprint:
 
         return register
 
+    def callbacks_only(self, *kinds: type[CallbackData]) -> None:
+        """Let button presses reach this router's handlers only if their data is of one of
+        these kinds (by prefix), for the same reason as ``messages_only``."""
+        self.callback_gate = CallbackPrefix(*kinds)
+
     def message(self, *filters: Any, **kwargs: Any):
         return self._observer("message", *filters, **kwargs)
 
@@ -65,6 +72,8 @@ class Blueprint:
         router = Router(name=self.name)
         if self.message_gate is not None:
             router.message.filter(self.message_gate)
+        if self.callback_gate is not None:
+            router.callback_query.filter(self.callback_gate)
         for observer, filters, kwargs, handler in self._registrations:
             inline = [run_inline(event_filter) for event_filter in filters]
             getattr(router, observer).register(handler, *inline, **kwargs)
@@ -107,3 +116,15 @@ class CommandOrState(Filter):
         if (message.text or message.caption or "").startswith("/"):
             return True
         return raw_state in self.states if raw_state is not None else self.idle
+
+
+class CallbackPrefix(Filter):
+    """Button data of one of these kinds, decodable or not (a forged or outdated button
+    still reaches the module that refuses it)."""
+
+    def __init__(self, *kinds: type[CallbackData]) -> None:
+        self.kinds = kinds
+        self.prefixes = tuple(f"{kind.__prefix__}{kind.__separator__}" for kind in kinds)
+
+    async def __call__(self, query: CallbackQuery) -> bool:
+        return (query.data or "").startswith(self.prefixes)

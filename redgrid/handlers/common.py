@@ -18,6 +18,7 @@ from redgrid.services.people import Actor, memberships, set_locale
 
 router = Blueprint(__name__)
 router.messages_only()  # commands only
+router.callbacks_only(LanguageCb, MenuCb)
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 TEAM_ROLES = {Role.SECRETARY, Role.GRID_WORKER, Role.OFFICER, Role.ADMIN}

@@ -98,6 +98,7 @@ class Complaint(StatesGroup):
 
 
 router.messages_only(Complaint)
+router.callbacks_only(CategoryCb, ChoiceCb, DraftCb, MenuCb, TicketCb)
 
 
 PLACE_STATES = (Complaint.place, Complaint.place_address, Complaint.place_choice)

@@ -53,7 +53,7 @@ from redgrid.bot.i18n import N_, SUPPORTED_LOCALES
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import locale_of, push_to_reporter, push_to_team, queue_name, status_name
 from redgrid.bot.settings import Settings
-from redgrid.handlers.blueprint import Blueprint
+from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import (
     GradeCb,
     InformantAdminAction,
@@ -134,6 +134,7 @@ class ReportForm(StatesGroup):
 
 
 router.messages_only(JoinForm, ReportForm, idle=True)
+router.callbacks_only(GradeCb, InformantAdminCb, JoinCb, ReportCb, VoiceCb)
 
 
 # Names, in the reader's language ----------------------------------------------------------
@@ -1556,11 +1557,9 @@ async def informant_admin(
 
 @router.callback_query(JoinCb.filter())
 @router.callback_query(ReportCb.filter())
-@router.callback_query(F.data.startswith(f"{GradeCb.__prefix__}{GradeCb.__separator__}"))
-@router.callback_query(
-    F.data.startswith(f"{InformantAdminCb.__prefix__}{InformantAdminCb.__separator__}")
-)
-@router.callback_query(F.data.startswith(f"{VoiceCb.__prefix__}{VoiceCb.__separator__}"))
+@router.callback_query(CallbackPrefix(GradeCb))
+@router.callback_query(CallbackPrefix(InformantAdminCb))
+@router.callback_query(CallbackPrefix(VoiceCb))
 async def stale_informant_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """A step's button after the step ended, or data that does not decode."""
     refuse_button(callback_answer)

@@ -57,6 +57,7 @@ class InviteForm(StatesGroup):
 
 
 router.messages_only(InviteForm)
+router.callbacks_only(InviteCb)
 
 
 async def not_command(message: Message) -> bool:

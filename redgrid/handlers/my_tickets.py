@@ -34,7 +34,7 @@ from redgrid.bot.pushes import (
     ticket_card,
 )
 from redgrid.bot.settings import Settings
-from redgrid.handlers.blueprint import Blueprint
+from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, RateCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
@@ -87,6 +87,7 @@ class ReporterForm(StatesGroup):
 
 
 router.messages_only(ReporterForm)
+router.callbacks_only(ChoiceCb, MenuCb, RateCb, TicketCb)
 
 
 # Shared helpers ---------------------------------------------------------------------------
@@ -865,7 +866,7 @@ async def reporter_hint(message: Message, state: FSMContext) -> None:
 
 
 @router.callback_query(ChoiceCb.filter(F.kind == REPORTER_NAV))
-@router.callback_query(F.data.startswith(f"{RateCb.__prefix__}{RateCb.__separator__}"))
+@router.callback_query(CallbackPrefix(RateCb))
 async def stale_reporter_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """A rating button that does not decode, or a step's button after the step ended."""
     refuse_button(callback_answer)

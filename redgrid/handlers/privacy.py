@@ -28,6 +28,7 @@ from redgrid.services.people import Actor, export_person_data, forget_person
 
 router = Blueprint(__name__)
 router.messages_only()  # commands only
+router.callbacks_only(ForgetCb)
 
 EXPORT_FILENAME = "redgrid-mydata.json"
 

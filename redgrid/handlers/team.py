@@ -35,7 +35,7 @@ from redgrid.bot.pushes import (
     ticket_card,
 )
 from redgrid.bot.settings import Settings
-from redgrid.handlers.blueprint import Blueprint
+from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
 from redgrid.handlers.common import is_team_member, refuse_button
 from redgrid.handlers.informant import offer_grade
@@ -86,6 +86,7 @@ class TeamForm(StatesGroup):
 
 
 router.messages_only(TeamForm)
+router.callbacks_only(ChoiceCb, MenuCb, TicketCb)
 
 
 # Helpers ----------------------------------------------------------------------------------
@@ -1233,7 +1234,7 @@ async def team_hint(message: Message, state: FSMContext) -> None:
 @router.callback_query(
     ChoiceCb.filter(F.kind.in_({TRANSFER_GRID, TRANSFER_UP, TRANSFER_CODE, EXTEND_DAYS, TEAM_NAV}))
 )
-@router.callback_query(F.data.startswith(f"{TicketCb.__prefix__}{TicketCb.__separator__}"))
+@router.callback_query(CallbackPrefix(TicketCb))
 async def stale_team_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """A ticket button that does not decode, or a step's button after the step ended."""
     refuse_button(callback_answer)
