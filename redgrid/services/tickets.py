@@ -252,7 +252,7 @@ async def create_ticket(
         details=details,
     )
     await session.flush()
-    await deadlines.sync_alarms(session, ticket, now)
+    await deadlines.sync_alarms(session, ticket, now, new_ticket=True)
     return ticket
 
 
