@@ -177,27 +177,19 @@ _ROWS = (
     .where(col(OutboxMessage.id).in_(bindparam("ids", expanding=True)))
     .order_by(col(OutboxMessage.id))
 )
-# Rows still pending and due are taken for CLAIM_LEASE, in one statement. On PostgreSQL
-# the inner SELECT locks them and skips rows another sender is claiming at this instant
-# (it would not get them anyway); SQLite has one writer at a time and no FOR UPDATE.
+# A row is taken for CLAIM_LEASE if it is still pending and due: one conditional UPDATE,
+# which two senders cannot both win (on PostgreSQL the second waits for the first's row
+# lock, then finds the condition false).
 _CLAIM = (
     update(_outbox)
     .where(
-        _outbox.c.id.in_(
-            select(_outbox.c.id)
-            .where(
-                _outbox.c.id.in_(bindparam("ids", expanding=True)),
-                _outbox.c.status == OutboxStatus.PENDING,
-                _outbox.c.next_attempt_at <= bindparam("now", type_=UTCDateTime),
-            )
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
+        _outbox.c.id == bindparam("row_id"),
+        _outbox.c.status == OutboxStatus.PENDING,
+        _outbox.c.next_attempt_at <= bindparam("now", type_=UTCDateTime),
     )
     .values(next_attempt_at=bindparam("lease", type_=UTCDateTime))
-    .returning(_outbox.c.id)
 )
-# One row's outcome (run as an executemany for all outcomes of a turn). A row that is not
+# One row's outcome (an executemany writes all the outcomes of a turn). A row that is not
 # to be retried keeps its next_attempt_at.
 _FINISH = (
     update(_outbox)
@@ -245,10 +237,15 @@ class OutboxSender:
     (two bot instances) never send one row twice.
 
     Rows of one chat go strictly in order, one at a time; different chats go in parallel,
-    up to ``max_in_flight`` requests, paced by a ``SendPacer``. The sender works in turns:
-    the rows that may start now (one per chat) are claimed together in one statement, and
-    the outcomes of the sends that ended together are written together, in the same
-    transaction as the next claim.
+    up to ``max_in_flight`` requests, paced by a ``SendPacer``. The sender works in turns,
+    each one transaction: write the outcomes of the sends that have ended (together), and
+    claim the next row that may start. The first turn shares the session that read the
+    rows.
+
+    One row is claimed per turn, so sends start one claim apart. Claiming several in one
+    statement and starting them together was tried and gave 429s in
+    ``benchmarks/outbox.py``: a burst frees its slots in the overall limit together a
+    second later and so comes back, and requests that leave together arrive spread out.
     """
 
     def __init__(
@@ -319,28 +316,26 @@ class OutboxSender:
         in_flight: dict[asyncio.Task, int],
         blocked: list[OutboxMessage],
     ) -> None:
-        """Turn after turn until every chat is done or stopped: wait for sends to end (or a
-        chat's pacing to allow its next row), then record what ended and start what may."""
+        """Turn after turn until every chat is done or stopped: wait for a send to end (or
+        a chat's pacing to allow its next row) unless a row may start now, then record what
+        ended and claim and start what may."""
         while True:
             for row in blocked:
                 await self._hand_over(row)
             if not (queues or in_flight):
                 return
+            delay = self._next_delay(queues, in_flight)
+            if in_flight and delay != 0:
+                await asyncio.wait(in_flight, timeout=delay, return_when=FIRST_COMPLETED)
+            elif delay:
+                await asyncio.sleep(delay)
             outcomes: list[_Outcome] = []
-            if in_flight:
-                done, _ = await asyncio.wait(
-                    in_flight,
-                    timeout=self._next_delay(queues, in_flight),
-                    return_when=FIRST_COMPLETED,
-                )
-                for task in done:
-                    chat_id = in_flight.pop(task)
-                    outcome = task.result()
-                    if not outcome.go_on:
-                        queues.pop(chat_id, None)
-                    outcomes.append(outcome)
-            else:
-                await asyncio.sleep(self._next_delay(queues, in_flight))
+            for task in [task for task in in_flight if task.done()]:
+                chat_id = in_flight.pop(task)
+                outcome = task.result()
+                if not outcome.go_on:
+                    queues.pop(chat_id, None)
+                outcomes.append(outcome)
             async with self.session_factory() as session:
                 blocked = await self._turn(session, outcomes, queues, in_flight)
 
@@ -351,57 +346,55 @@ class OutboxSender:
         queues: dict[int, deque[OutboxMessage]],
         in_flight: dict[asyncio.Task, int],
     ) -> list[OutboxMessage]:
-        """Record the outcomes of ended sends and claim the next row of every chat that
-        may send now, in one transaction; start sending what was claimed. Returns the rows
-        whose person blocked the bot, to be handed over once this transaction is over."""
-        starting = self._next_turn(queues, in_flight)
-        written = [outcome.values(utcnow()) for outcome in outcomes if outcome.status is not None]
-        if not (written or starting):
+        """Record the outcomes of ended sends and claim the next row that may start, in one
+        transaction; start sending it if claimed. Returns the rows whose person blocked the
+        bot, to be handed over once this transaction is over."""
+        row = self._next_row(queues, in_flight)
+        now = utcnow()
+        written = [outcome.values(now) for outcome in outcomes if outcome.status is not None]
+        if not (written or row):
             return []
         if written:
             await session.exec(_FINISH, params=written)
-        claimed: set[int] = set()
-        if starting:
-            now = utcnow()
-            params = {"ids": [row.id for row in starting], "now": now, "lease": now + CLAIM_LEASE}
-            claimed = set((await session.exec(_CLAIM, params=params)).scalars())
+        claimed = False
+        if row is not None:
+            params = {"row_id": row.id, "now": now, "lease": now + CLAIM_LEASE}
+            claimed = (await session.exec(_CLAIM, params=params)).rowcount == 1
         await session.commit()
-        for row in starting:
-            if row.id in claimed:
-                in_flight[asyncio.create_task(self._send(row))] = row.chat_id
-            else:  # another sender has it, or it must wait: the chat stops here
-                queues.pop(row.chat_id, None)
+        if claimed:
+            self.pacer.record(row.chat_id)
+            in_flight[asyncio.create_task(self._send(row))] = row.chat_id
+        elif row is not None:  # another sender has it, or it must wait: the chat stops here
+            queues.pop(row.chat_id, None)
         return [outcome.row for outcome in outcomes if outcome.blocked]
 
-    def _next_turn(
+    def _next_row(
         self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
-    ) -> list[OutboxMessage]:
-        """The next row of every chat that may send now, within ``max_in_flight``."""
+    ) -> OutboxMessage | None:
+        """The next row of the first chat that may send now, if ``max_in_flight`` allows."""
+        if len(in_flight) >= self.max_in_flight:
+            return None
         busy = set(in_flight.values())
-        starting: list[OutboxMessage] = []
-        for chat_id in list(queues):
-            if len(in_flight) + len(starting) >= self.max_in_flight:
-                break
-            if chat_id in busy or self.pacer.delay(chat_id) > 0:
-                continue
-            row = queues[chat_id].popleft()
-            if not queues[chat_id]:
-                del queues[chat_id]
-            # Counted now, so that the chats after it in this turn see the overall limit;
-            # the send starts one claim later.
-            self.pacer.record(chat_id)
-            starting.append(row)
-        return starting
+        for chat_id in queues:
+            if chat_id not in busy and self.pacer.delay(chat_id) == 0:
+                row = queues[chat_id].popleft()
+                if not queues[chat_id]:
+                    del queues[chat_id]
+                return row
+        return None
 
     def _next_delay(
         self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
     ) -> float | None:
-        """How long until a waiting chat may send; None: only when a send ends."""
+        """Seconds until a waiting chat may send (0: now); None: not before a send ends."""
         if len(in_flight) >= self.max_in_flight:
             return None
         busy = set(in_flight.values())
         delays = [self.pacer.delay(chat_id) for chat_id in queues if chat_id not in busy]
-        return max(0.001, min(delays)) if delays else None
+        if not delays:
+            return None
+        delay = min(delays)
+        return 0.0 if delay == 0 else max(0.001, delay)
 
     async def _send(self, row: OutboxMessage) -> _Outcome:
         """Send one claimed row; the outcome says what to write and whether the chat may
