@@ -54,8 +54,20 @@ class Notifier:
     staged: list[OutboxMessage] = field(default_factory=list)
 
     def _stage(self, chat_id: int, method: str, params: dict, person_id, ticket_id) -> None:
+        now = utcnow()
+        # Every column given: filling in defaults is most of what building the row costs.
         row = OutboxMessage(
-            chat_id=chat_id, method=method, params=params, person_id=person_id, ticket_id=ticket_id
+            chat_id=chat_id,
+            method=method,
+            params=params,
+            person_id=person_id,
+            ticket_id=ticket_id,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            last_error=None,
+            next_attempt_at=now,
+            created_at=now,
+            sent_at=None,
         )
         self.session.add(row)
         self.staged.append(row)
