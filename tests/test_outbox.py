@@ -1,6 +1,7 @@
 """Pushes through the outbox: in order per chat, once, and kept when Telegram refuses."""
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from redgrid.bot.settings import Settings
 from redgrid.models import OutboxMessage, OutboxStatus
 from redgrid.models.base import utcnow
 from tests.bot_harness import TOKEN
-from tests.fake_bot_api import FakeBotApi
+from tests.fake_bot_api import FakeApiError, FakeBotApi
 
 FAST = Limits(per_second=1000, private_chat_interval=0, group_per_minute=1000)
 
@@ -106,3 +107,59 @@ async def test_server_error_retries_later_then_drain_sends(api, database_url, se
     assert await sender.drain() == 1
     assert await statuses(session_factory) == [OutboxStatus.SENT]
     await sender.bot.session.close()
+
+
+async def test_two_senders_keep_every_chat_in_order(api, database_url, session_factory):
+    def build(notifier):
+        for number in range(3):
+            for chat in range(8):
+                notifier.message(1100 + chat, f"{chat}:{number}")
+
+    ids = await stage(session_factory, build)
+    first = sender_for(api, database_url, session_factory)
+    second = sender_for(api, database_url, session_factory)
+    await asyncio.gather(first.deliver(ids), second.deliver(ids), second.drain(), first.drain())
+    for chat in range(8):
+        texts = [call.text for call in api.sent("sendMessage", chat_id=1100 + chat)]
+        assert texts == [f"{chat}:{number}" for number in range(3)]
+    assert await statuses(session_factory) == [OutboxStatus.SENT] * 24
+    await first.bot.session.close()
+    await second.bot.session.close()
+
+
+async def test_a_sender_that_dies_mid_send_leaves_the_chat_to_its_lease(
+    api, database_url, session_factory
+):
+    ids = await stage(session_factory, lambda n: [n.message(1201, "a"), n.message(1201, "b")])
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def hang(call):
+        arrived.set()
+        await release.wait()
+        raise FakeApiError(502, "Bad Gateway")
+
+    api.set_handler("sendMessage", hang)
+    dying = sender_for(api, database_url, session_factory)
+    delivering = asyncio.create_task(dying.deliver(ids))
+    await asyncio.wait_for(arrived.wait(), timeout=5)
+    delivering.cancel()  # the process dies while Telegram has the request
+    with contextlib.suppress(asyncio.CancelledError):
+        await delivering
+
+    async with FakeBotApi(token=TOKEN) as other:
+        survivor = sender_for(other, database_url, session_factory)
+        assert await survivor.drain() == 0  # "a" is claimed, and "b" waits behind it
+        await survivor.deliver(ids)
+        assert other.sent() == []
+        async with session_factory() as session, session.begin():
+            first, second = [await session.get(OutboxMessage, row_id) for row_id in ids]
+            assert first.status is OutboxStatus.PENDING
+            assert first.next_attempt_at > utcnow() + timedelta(minutes=1)  # the lease
+            assert second.next_attempt_at <= utcnow()  # never claimed
+            first.next_attempt_at = utcnow()  # the lease has run out
+        assert await survivor.drain() == 2
+        assert [call.text for call in other.sent("sendMessage")] == ["a", "b"]
+        assert await statuses(session_factory) == [OutboxStatus.SENT] * 2
+        await survivor.bot.session.close()
+    release.set()
+    await dying.bot.session.close()

@@ -1,10 +1,12 @@
 """The ticket loop on SQLite and PostgreSQL: report, dispatch, accept, resolve, rate."""
 
 import asyncio
+import gc
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from redgrid.models import (
@@ -136,6 +138,30 @@ async def history(session_factory, ticket_id: int) -> list[EventKind]:
 async def load(session_factory, ticket_id: int) -> Ticket:
     async with session_factory() as session:
         return await session.get(Ticket, ticket_id)
+
+
+async def test_a_session_reads_a_ticket_s_grid_once(engine, session_factory, world):
+    """Placing the ticket, finding its team chat and naming its queue all need the grid;
+    the session holds it, though nothing else refers to it in between."""
+    reads = []
+
+    def count_grid_reads(connection, cursor, statement, *rest) -> None:
+        if statement.lstrip().startswith("SELECT grid."):
+            reads.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count_grid_reads)
+    try:
+        async with session_factory() as session, session.begin():
+            reporter = await session.get(Person, world.resident.person_id)
+            ticket = await tickets.create_ticket(session, draft(world), reporter, CATALOGUE, NOW)
+            gc.collect()
+            _, team_chat_id = await tickets.ticket_team(session, ticket)
+            grid = await tickets.grid_of(session, ticket.grid_id)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count_grid_reads)
+    assert team_chat_id == -100123
+    assert grid.code == world.grids["A"].code
+    assert len(reads) == 1
 
 
 # Placement --------------------------------------------------------------------------------

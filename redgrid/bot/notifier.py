@@ -26,14 +26,14 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import SendLocation, SendMediaGroup, SendMessage, SendPhoto, TelegramMethod
 from aiogram.types import InlineKeyboardMarkup, InputMediaPhoto
-from sqlalchemy import case, func, update
+from sqlalchemy import bindparam, case, func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.models import OutboxMessage, OutboxStatus, Person, Ticket
-from redgrid.models.base import utcnow
+from redgrid.models.base import UTCDateTime, utcnow
 from redgrid.services import people
 from redgrid.services.tickets import ticket_audience
 
@@ -54,8 +54,20 @@ class Notifier:
     staged: list[OutboxMessage] = field(default_factory=list)
 
     def _stage(self, chat_id: int, method: str, params: dict, person_id, ticket_id) -> None:
+        now = utcnow()
+        # Every column given: filling in defaults is most of what building the row costs.
         row = OutboxMessage(
-            chat_id=chat_id, method=method, params=params, person_id=person_id, ticket_id=ticket_id
+            chat_id=chat_id,
+            method=method,
+            params=params,
+            person_id=person_id,
+            ticket_id=ticket_id,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            last_error=None,
+            next_attempt_at=now,
+            created_at=now,
+            sent_at=None,
         )
         self.session.add(row)
         self.staged.append(row)
@@ -146,12 +158,106 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2**attempts, 3600))
 
 
+@dataclass(slots=True)
+class _Outcome:
+    """What became of one claimed row's send, to be written with the others of its turn."""
+
+    row: OutboxMessage
+    status: OutboxStatus | None  # None: unknown (an unexpected error); the lease runs out
+    attempts: int = 0
+    error: str | None = None
+    retry_at: datetime | None = None
+    go_on: bool = True  # the chat's later rows may follow
+    blocked: bool = False  # the person blocked the bot: hand the push over
+
+    def values(self, now: datetime) -> dict:
+        return {
+            "row_id": self.row.id,
+            "new_status": self.status,
+            "new_attempts": self.attempts,
+            "error": self.error and self.error[:500],
+            "retry_at": self.retry_at,
+            "sent_at": now if self.status is OutboxStatus.SENT else None,
+        }
+
+
+_outbox = OutboxMessage.__table__
+# The sender's statements run for every push; they are built once (building one costs
+# more than running it) and take their values as bind parameters.
+_ROWS = (
+    select(OutboxMessage)
+    .where(col(OutboxMessage.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(OutboxMessage.id))
+)
+# A row is taken for CLAIM_LEASE if it is still pending and due: one conditional UPDATE,
+# which two senders cannot both win (on PostgreSQL the second waits for the first's row
+# lock, then finds the condition false).
+_CLAIM = (
+    update(_outbox)
+    .where(
+        _outbox.c.id == bindparam("row_id"),
+        _outbox.c.status == OutboxStatus.PENDING,
+        _outbox.c.next_attempt_at <= bindparam("now", type_=UTCDateTime),
+    )
+    .values(next_attempt_at=bindparam("lease", type_=UTCDateTime))
+)
+# One row's outcome (an executemany writes all the outcomes of a turn). A row that is not
+# to be retried keeps its next_attempt_at.
+_FINISH = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("new_status", type_=_outbox.c.status.type),
+        attempts=bindparam("new_attempts"),
+        last_error=bindparam("error", type_=_outbox.c.last_error.type),
+        next_attempt_at=func.coalesce(
+            bindparam("retry_at", type_=UTCDateTime), _outbox.c.next_attempt_at
+        ),
+        sent_at=bindparam("sent_at", type_=UTCDateTime),
+    )
+)
+# Pending rows by turns: the oldest of every chat, then the second, ...; only chats whose
+# pending rows are all due ("clear") take part, so a waiting row holds its chat's later ones.
+_in_chat = {"partition_by": OutboxMessage.chat_id, "order_by": col(OutboxMessage.id)}
+_pending = (
+    select(
+        col(OutboxMessage.id).label("id"),
+        func.row_number().over(**_in_chat).label("turn"),
+        func.min(
+            case(
+                (col(OutboxMessage.next_attempt_at) <= bindparam("now", type_=UTCDateTime), 1),
+                else_=0,
+            )
+        )
+        .over(**_in_chat)
+        .label("clear"),
+    )
+    .where(OutboxMessage.status == OutboxStatus.PENDING)
+    .subquery()
+)
+_DUE = (
+    select(OutboxMessage)
+    .join(_pending, _pending.c.id == OutboxMessage.id)
+    .where(_pending.c.clear == 1)
+    .order_by(_pending.c.turn, _pending.c.id)
+    .limit(bindparam("limit"))
+)
+
+
 class OutboxSender:
     """Sends outbox rows within Telegram's limits, each claimed first so that two senders
     (two bot instances) never send one row twice.
 
     Rows of one chat go strictly in order, one at a time; different chats go in parallel,
-    up to ``max_in_flight`` requests, paced by a ``SendPacer``.
+    up to ``max_in_flight`` requests, paced by a ``SendPacer``. The sender works in turns,
+    each one transaction: write the outcomes of the sends that have ended (together), and
+    claim the next row that may start. The first turn shares the session that read the
+    rows.
+
+    One row is claimed per turn, so sends start one claim apart. Claiming several in one
+    statement and starting them together was tried and gave 429s in
+    ``benchmarks/outbox.py``: a burst frees its slots in the overall limit together a
+    second later and so comes back, and requests that leave together arrive spread out.
     """
 
     def __init__(
@@ -192,120 +298,142 @@ class OutboxSender:
         claim by another sender) gives none of its later rows: its messages never go out
         of order.
         """
-        now = utcnow()
-        in_chat = {"partition_by": OutboxMessage.chat_id, "order_by": col(OutboxMessage.id)}
-        ready = case((col(OutboxMessage.next_attempt_at) <= now, 1), else_=0)
-        pending = (
-            select(
-                col(OutboxMessage.id).label("id"),
-                func.row_number().over(**in_chat).label("turn"),
-                func.min(ready).over(**in_chat).label("clear"),
-            )
-            .where(OutboxMessage.status == OutboxStatus.PENDING)
-            .subquery()
-        )
         async with self.session_factory() as session:
-            ids = (
-                await session.exec(
-                    select(pending.c.id)
-                    .where(pending.c.clear == 1)
-                    .order_by(pending.c.turn, pending.c.id)
-                    .limit(limit)
-                )
-            ).all()
-        await self.deliver(ids)
-        return len(ids)
+            rows = (await session.exec(_DUE, params={"now": utcnow(), "limit": limit})).all()
+            queues, in_flight = self._queues(rows), {}
+            blocked = await self._turn(session, [], queues, in_flight)
+        await self._run(queues, in_flight, blocked)
+        return len(rows)
 
     async def deliver(self, ids: Sequence[int]) -> None:
         """Send these rows; a chat whose row cannot go (claimed elsewhere, must wait) keeps
         its later rows pending, so its messages never arrive out of order."""
         async with self.session_factory() as session:
-            rows = (
-                await session.exec(
-                    select(OutboxMessage)
-                    .where(col(OutboxMessage.id).in_(list(ids)))
-                    .order_by(col(OutboxMessage.id))
-                )
-            ).all()
+            rows = (await session.exec(_ROWS, params={"ids": list(ids)})).all()
+            queues, in_flight = self._queues(rows), {}
+            blocked = await self._turn(session, [], queues, in_flight)
+        await self._run(queues, in_flight, blocked)
+
+    @staticmethod
+    def _queues(rows: Sequence[OutboxMessage]) -> dict[int, deque[OutboxMessage]]:
+        """Each chat's rows in id order; chats in the order of their first row."""
         queues: dict[int, deque[OutboxMessage]] = defaultdict(deque)
-        for row in rows:
+        for row in sorted(rows, key=lambda row: row.id):
             queues[row.chat_id].append(row)
-        in_flight: dict[asyncio.Task, int] = {}
-        while queues or in_flight:
-            started = await self._start_ready(queues, in_flight)
-            if in_flight and not started:
-                done, _ = await asyncio.wait(
-                    in_flight, timeout=self._next_delay(queues), return_when=FIRST_COMPLETED
-                )
-                for task in done:
-                    chat_id = in_flight.pop(task)
-                    if not task.result():
-                        queues.pop(chat_id, None)
-            elif not in_flight and queues and not started:
-                await asyncio.sleep(self._next_delay(queues))
+        return queues
 
-    async def _start_ready(
-        self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
-    ) -> int:
-        busy = set(in_flight.values())
-        started = 0
-        for chat_id in list(queues):
-            if len(in_flight) >= self.max_in_flight:
-                break
-            if chat_id in busy or self.pacer.delay(chat_id) > 0:
-                continue
-            row = queues[chat_id].popleft()
-            if not queues[chat_id]:
-                del queues[chat_id]
-            if not await self._claim(row.id):
-                queues.pop(chat_id, None)
-                continue
-            self.pacer.record(chat_id)
-            in_flight[asyncio.create_task(self._send(row))] = chat_id
-            started += 1
-        return started
+    async def _run(
+        self,
+        queues: dict[int, deque[OutboxMessage]],
+        in_flight: dict[asyncio.Task, int],
+        blocked: list[OutboxMessage],
+    ) -> None:
+        """Turn after turn until every chat is done or stopped: wait for a send to end (or
+        a chat's pacing to allow its next row) unless a row may start now, then record what
+        ended and claim and start what may."""
+        while True:
+            for row in blocked:
+                await self._hand_over(row)
+            if not (queues or in_flight):
+                return
+            delay = self._next_delay(queues, in_flight)
+            if in_flight and delay != 0:
+                await asyncio.wait(in_flight, timeout=delay, return_when=FIRST_COMPLETED)
+            elif delay:
+                await asyncio.sleep(delay)
+            outcomes: list[_Outcome] = []
+            for task in [task for task in in_flight if task.done()]:
+                chat_id = in_flight.pop(task)
+                outcome = task.result()
+                if not outcome.go_on:
+                    queues.pop(chat_id, None)
+                outcomes.append(outcome)
+            async with self.session_factory() as session:
+                blocked = await self._turn(session, outcomes, queues, in_flight)
 
-    def _next_delay(self, queues: dict[int, deque[OutboxMessage]]) -> float:
-        delays = [self.pacer.delay(chat_id) for chat_id in queues]
-        return max(0.001, min(delays, default=0.05))
-
-    async def _claim(self, row_id: int) -> bool:
+    async def _turn(
+        self,
+        session: AsyncSession,
+        outcomes: list[_Outcome],
+        queues: dict[int, deque[OutboxMessage]],
+        in_flight: dict[asyncio.Task, int],
+    ) -> list[OutboxMessage]:
+        """Record the outcomes of ended sends and claim the next row that may start, in one
+        transaction; start sending it if claimed. Returns the rows whose person blocked the
+        bot, to be handed over once this transaction is over."""
+        row = self._next_row(queues, in_flight)
         now = utcnow()
-        async with self.session_factory() as session, session.begin():
-            result = await session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row_id)
-                .where(OutboxMessage.status == OutboxStatus.PENDING)
-                .where(OutboxMessage.next_attempt_at <= now)
-                .values(next_attempt_at=now + CLAIM_LEASE)
-            )
-            return result.rowcount == 1
+        written = [outcome.values(now) for outcome in outcomes if outcome.status is not None]
+        if not (written or row):
+            return []
+        if written:
+            await session.exec(_FINISH, params=written)
+        claimed = False
+        if row is not None:
+            params = {"row_id": row.id, "now": now, "lease": now + CLAIM_LEASE}
+            claimed = (await session.exec(_CLAIM, params=params)).rowcount == 1
+        await session.commit()
+        if claimed:
+            self.pacer.record(row.chat_id)
+            in_flight[asyncio.create_task(self._send(row))] = row.chat_id
+        elif row is not None:  # another sender has it, or it must wait: the chat stops here
+            queues.pop(row.chat_id, None)
+        return [outcome.row for outcome in outcomes if outcome.blocked]
 
-    async def _send(self, row: OutboxMessage) -> bool:
-        """Send one claimed row and record the outcome; True when the chat may go on."""
+    def _next_row(
+        self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
+    ) -> OutboxMessage | None:
+        """The next row of the first chat that may send now, if ``max_in_flight`` allows."""
+        if len(in_flight) >= self.max_in_flight:
+            return None
+        busy = set(in_flight.values())
+        for chat_id in queues:
+            if chat_id not in busy and self.pacer.delay(chat_id) == 0:
+                row = queues[chat_id].popleft()
+                if not queues[chat_id]:
+                    del queues[chat_id]
+                return row
+        return None
+
+    def _next_delay(
+        self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
+    ) -> float | None:
+        """Seconds until a waiting chat may send (0: now); None: not before a send ends."""
+        if len(in_flight) >= self.max_in_flight:
+            return None
+        busy = set(in_flight.values())
+        delays = [self.pacer.delay(chat_id) for chat_id in queues if chat_id not in busy]
+        if not delays:
+            return None
+        delay = min(delays)
+        return 0.0 if delay == 0 else max(0.001, delay)
+
+    async def _send(self, row: OutboxMessage) -> _Outcome:
+        """Send one claimed row; the outcome says what to write and whether the chat may
+        go on."""
         try:
             await self.bot(build_method(row))
         except TelegramRetryAfter as error:
             self.pacer.pause(error.retry_after)
             retry_at = utcnow() + timedelta(seconds=error.retry_after)
-            await self._finish(row.id, OutboxStatus.PENDING, row.attempts, "retry after", retry_at)
-            return False
+            return _Outcome(
+                row, OutboxStatus.PENDING, row.attempts, "retry after", retry_at, go_on=False
+            )
         except TelegramForbiddenError as error:
             logger.info("chat %s is unreachable: %s", row.chat_id, error.message)
-            await self._finish(row.id, OutboxStatus.FAILED, row.attempts + 1, error.message)
-            await self._hand_over(row)
-            return True
+            return _Outcome(row, OutboxStatus.FAILED, row.attempts + 1, error.message, blocked=True)
         except TelegramBadRequest as error:
             logger.warning("outbox row %s refused: %s", row.id, error.message)
-            await self._finish(row.id, OutboxStatus.FAILED, row.attempts + 1, error.message)
-            return True
+            return _Outcome(row, OutboxStatus.FAILED, row.attempts + 1, error.message)
         except (TelegramServerError, TelegramNetworkError) as error:
             attempts = row.attempts + 1
             status = OutboxStatus.FAILED if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
-            await self._finish(row.id, status, attempts, str(error), utcnow() + _backoff(attempts))
-            return False
-        await self._finish(row.id, OutboxStatus.SENT, row.attempts + 1, None, sent=True)
-        return True
+            retry_at = utcnow() + _backoff(attempts)
+            return _Outcome(row, status, attempts, str(error), retry_at, go_on=False)
+        except Exception:
+            logger.exception("outbox row %s: sending failed; it goes again after its lease", row.id)
+            return _Outcome(row, None, go_on=False)
+        return _Outcome(row, OutboxStatus.SENT, row.attempts + 1)
 
     async def _hand_over(self, row: OutboxMessage) -> None:
         """The person blocked the bot: mark them unreachable, and give what they were told
@@ -329,23 +457,3 @@ class OutboxSender:
             await session.commit()
         if notifier.staged:
             self.deliver_soon([staged.id for staged in notifier.staged])
-
-    async def _finish(
-        self,
-        row_id: int,
-        status: OutboxStatus,
-        attempts: int,
-        error: str | None,
-        next_attempt_at: datetime | None = None,
-        *,
-        sent: bool = False,
-    ) -> None:
-        values: dict = {"status": status, "attempts": attempts, "last_error": error and error[:500]}
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        if sent:
-            values["sent_at"] = utcnow()
-        async with self.session_factory() as session, session.begin():
-            await session.exec(
-                update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(**values)
-            )

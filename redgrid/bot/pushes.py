@@ -9,7 +9,7 @@ import html
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -19,9 +19,9 @@ from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
-from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
+from redgrid.models import Community, Person, PhotoKind, Rating, Ticket, TicketStatus
 from redgrid.services.categories import CategoryCatalogue
-from redgrid.services.tickets import Audience, ticket_audience, ticket_photos
+from redgrid.services.tickets import Audience, grid_of, ticket_audience, ticket_photos, ticket_team
 
 # Telegram refuses messages over 4096 characters; escaping can make a 1000-character
 # description several times longer, so the card spends at most this much on it.
@@ -73,7 +73,7 @@ def rating_name(rating: Rating) -> str:
 async def queue_name(session: AsyncSession, ticket: Ticket) -> str:
     """Where the ticket waits, for people: a grid, a community, a desk or the district."""
     if ticket.grid_id is not None:
-        grid = await session.get(Grid, ticket.grid_id)
+        grid = await grid_of(session, ticket.grid_id)
         return _("grid {name} ({code})").format(name=grid.name, code=grid.code)
     if ticket.desk is not None:
         return _("district desk: {desk}").format(desk=ticket.desk)
@@ -129,8 +129,7 @@ async def _reporter_line(session: AsyncSession, ticket: Ticket) -> str:
 
 
 def team_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:
-    """The actions open to the team in the ticket's current status."""
-    builder = InlineKeyboardBuilder()
+    """The actions open to the team in the ticket's current status, two a row."""
     if ticket.status is TicketStatus.DISPATCHED:
         actions = [
             (_("✅ Accept"), TicketAction.ACCEPT),
@@ -147,10 +146,15 @@ def team_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:
         ]
     else:
         return None
-    for text, action in actions:
-        builder.button(text=text, callback_data=TicketCb(action=action, ticket_id=ticket.id))
-    builder.adjust(2)
-    return builder.as_markup()
+    # Built directly: InlineKeyboardBuilder costs several times more, and every push to a
+    # team renders this once per recipient.
+    buttons = [
+        InlineKeyboardButton(
+            text=text, callback_data=TicketCb(action=action, ticket_id=ticket.id).pack()
+        )
+        for text, action in actions
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[:2], buttons[2:]])
 
 
 def rating_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
@@ -185,9 +189,10 @@ async def push_to_team(
         if with_media
         else []
     )
-    if to is None:
-        audience = audience or await ticket_audience(session, ticket, settings.admin_ids)
+    if to is None and audience is not None:
         to, team_chat_id = audience.team, audience.team_chat_id
+    elif to is None:
+        to, team_chat_id = await ticket_team(session, ticket, settings.admin_ids)
     else:
         team_chat_id = None
     recipients = [(person.telegram_id, locale_of(person, settings), person.id) for person in to]

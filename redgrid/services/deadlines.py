@@ -14,7 +14,7 @@ each alarm once, and an alarm missed while the bot was down fires at the next sw
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,16 +62,21 @@ def _wanted(ticket: Ticket, now: datetime) -> dict[AlarmKind, tuple[datetime, da
     return wanted
 
 
-async def sync_alarms(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+async def sync_alarms(
+    session: AsyncSession, ticket: Ticket, now: datetime, *, new_ticket: bool = False
+) -> None:
     """Make the ticket's alarms match its deadlines and status (see the module docstring).
 
     A reminder's window starts when its deadline was set: the reminder for a deadline set
-    now falls when ``reminder_share`` of the time until it has passed.
+    now falls when ``reminder_share`` of the time until it has passed. ``new_ticket``: the
+    ticket was created in this transaction, so it has no alarms yet to look up.
     """
     wanted = _wanted(ticket, now)
     existing = (
-        await session.exec(select(DeadlineAlarm).where(DeadlineAlarm.ticket_id == ticket.id))
-    ).all()
+        []
+        if new_ticket
+        else (await session.exec(_ALARMS_OF_TICKET, params={"ticket_id": ticket.id})).all()
+    )
     kept: set[AlarmKind] = set()
     for alarm in existing:
         deadline = wanted.get(alarm.kind, (None,))[0]
@@ -79,12 +84,19 @@ async def sync_alarms(session: AsyncSession, ticket: Ticket, now: datetime) -> N
             kept.add(alarm.kind)
         elif alarm.fired_at is None:
             await session.delete(alarm)
-    for kind, (deadline, due) in wanted.items():
-        if kind not in kept:
-            session.add(
-                DeadlineAlarm(ticket_id=ticket.id, kind=kind, deadline_at=deadline, due_at=due)
-            )
-    await session.flush()
+    await session.flush()  # the deletes (and the ticket) before the new rows
+    added = [
+        {"ticket_id": ticket.id, "kind": kind, "deadline_at": deadline, "due_at": due}
+        for kind, (deadline, due) in wanted.items()
+        if kind not in kept
+    ]
+    if added:
+        # One statement for all of them (the ORM would insert them one by one on SQLite).
+        await session.exec(_ADD_ALARM, params=[{**row, "created_at": now} for row in added])
+
+
+_ALARMS_OF_TICKET = select(DeadlineAlarm).where(DeadlineAlarm.ticket_id == bindparam("ticket_id"))
+_ADD_ALARM = insert(DeadlineAlarm.__table__)
 
 
 async def claim_due_alarms(

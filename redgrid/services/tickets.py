@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import bindparam, case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -148,13 +148,29 @@ class Audience:
     team_chat_id: int | None
 
 
+_HELD = "redgrid.held_grids"
+
+
+async def grid_of(session: AsyncSession, grid_id: int) -> Grid | None:
+    """The grid by id, held by the session until it closes.
+
+    The session's identity map keeps a row only while something else refers to it, so a
+    grid one update needs in several places (placing a ticket, finding its team chat,
+    naming its queue on each card and in the reply) would otherwise be read each time.
+    """
+    grid = await session.get(Grid, grid_id)
+    if grid is not None:
+        session.info.setdefault(_HELD, {})[grid_id] = grid
+    return grid
+
+
 async def place(session: AsyncSession, category: Category, grid_id: int | None) -> Placement:
     """Where a ticket of ``category`` found in ``grid_id`` (None: no grid found) goes."""
     if category.routes_to.kind is RouteKind.DESK:
         return Placement(desk=category.routes_to.desk)
     if grid_id is None:
         return Placement()
-    grid = await session.get(Grid, grid_id)
+    grid = await grid_of(session, grid_id)
     if grid is None or not grid.active:
         raise GridNotInService(f"no active grid {grid_id}")
     if category.routes_to.kind is RouteKind.COMMUNITY:
@@ -185,15 +201,7 @@ async def create_ticket(
     address = draft.address.strip() if draft.address else None
     if address is not None and len(address) > MAX_ADDRESS:
         raise ValueError(f"address is longer than {MAX_ADDRESS} characters")
-    local_midnight = datetime.combine(now.astimezone(tz).date(), time(), tzinfo=tz)
-    created_today = (
-        await session.exec(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.reporter_id == reporter.id, Ticket.created_at >= local_midnight)
-        )
-    ).one()
-    if created_today >= daily_limit:
+    if await tickets_filed_today(session, reporter.id, now, tz) >= daily_limit:
         raise DailyLimitReached(daily_limit)
     placement = await place(session, category, draft.grid_id)
     ticket = Ticket(
@@ -244,7 +252,7 @@ async def create_ticket(
         details=details,
     )
     await session.flush()
-    await deadlines.sync_alarms(session, ticket, now)
+    await deadlines.sync_alarms(session, ticket, now, new_ticket=True)
     return ticket
 
 
@@ -716,11 +724,19 @@ async def ticket_history(session: AsyncSession, ticket_id: int) -> list[TicketEv
 async def ticket_photos(
     session: AsyncSession, ticket_id: int, kind: PhotoKind | None = None
 ) -> list[TicketPhoto]:
-    query = select(TicketPhoto).where(TicketPhoto.ticket_id == ticket_id)
-    if kind is not None:
-        query = query.where(TicketPhoto.kind == kind)
-    rows = await session.exec(query.order_by(col(TicketPhoto.kind), col(TicketPhoto.position)))
+    if kind is None:
+        rows = await session.exec(_PHOTOS, params={"ticket_id": ticket_id})
+    else:
+        rows = await session.exec(_PHOTOS_OF_KIND, params={"ticket_id": ticket_id, "kind": kind})
     return list(rows.all())
+
+
+_PHOTOS = (
+    select(TicketPhoto)
+    .where(TicketPhoto.ticket_id == bindparam("ticket_id"))
+    .order_by(col(TicketPhoto.kind), col(TicketPhoto.position))
+)
+_PHOTOS_OF_KIND = _PHOTOS.where(TicketPhoto.kind == bindparam("kind"))
 
 
 async def reporter_tickets(
@@ -799,28 +815,39 @@ async def ticket_audience(
     for a community queue, the community's officers; for a desk or the district queue, or
     when no officer can be reached either, the district admins."""
     reporter = await session.get(Person, ticket.reporter_id)
-    followers = await session.exec(
-        select(Person)
-        .join(TicketFollower, col(TicketFollower.person_id) == Person.id)
-        .where(TicketFollower.ticket_id == ticket.id, col(Person.forgotten_at).is_(None))
-        .order_by(col(Person.id))
+    followers = await session.exec(_FOLLOWERS, params={"ticket_id": ticket.id})
+    team, team_chat_id = await ticket_team(session, ticket, admin_telegram_ids)
+    return Audience(
+        reporter=reporter if reporter is not None and reporter.forgotten_at is None else None,
+        followers=tuple(followers.all()),
+        team=team,
+        team_chat_id=team_chat_id,
     )
+
+
+async def ticket_team(
+    session: AsyncSession, ticket: Ticket, admin_telegram_ids: Collection[int] = ()
+) -> tuple[tuple[Person, ...], int | None]:
+    """``Audience.team`` and ``Audience.team_chat_id`` alone, for a push to the team."""
     team: list[Person] = []
     team_chat_id = None
     if ticket.grid_id is not None:
         team = await people.team_members(session, ticket.grid_id)
-        grid = await session.get(Grid, ticket.grid_id)
+        grid = await grid_of(session, ticket.grid_id)
         team_chat_id = grid.team_chat_id if grid is not None else None
     if not team and ticket.community_id is not None and ticket.desk is None:
         team = await people.community_officers(session, ticket.community_id)
     if not team:
         team = await people.district_admins(session, admin_telegram_ids)
-    return Audience(
-        reporter=reporter if reporter is not None and reporter.forgotten_at is None else None,
-        followers=tuple(followers.all()),
-        team=tuple(team),
-        team_chat_id=team_chat_id,
-    )
+    return tuple(team), team_chat_id
+
+
+_FOLLOWERS = (
+    select(Person)
+    .join(TicketFollower, col(TicketFollower.person_id) == Person.id)
+    .where(TicketFollower.ticket_id == bindparam("ticket_id"), col(Person.forgotten_at).is_(None))
+    .order_by(col(Person.id))
+)
 
 
 async def _load(session: AsyncSession, ticket: Ticket | int) -> Ticket:
@@ -983,16 +1010,22 @@ async def active_grid_by_code(session: AsyncSession, code: str) -> Grid | None:
     return rows.first()
 
 
+# Built once: constructing a statement costs more than running it from the cache.
+_FILED_SINCE = (
+    select(func.count())
+    .select_from(Ticket)
+    .where(
+        Ticket.reporter_id == bindparam("reporter_id"),
+        Ticket.created_at >= bindparam("since"),
+    )
+)
+
+
 async def tickets_filed_today(
     session: AsyncSession, reporter_id: int, now: datetime, tz: ZoneInfo = DISTRICT_TZ
 ) -> int:
     """How many tickets the person filed since local midnight: what ``create_ticket``'s
     daily limit counts, so a conversation can stop someone at the limit before they type."""
     local_midnight = datetime.combine(now.astimezone(tz).date(), time(), tzinfo=tz)
-    return (
-        await session.exec(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.reporter_id == reporter_id, Ticket.created_at >= local_midnight)
-        )
-    ).one()
+    params = {"reporter_id": reporter_id, "since": local_midnight}
+    return (await session.exec(_FILED_SINCE, params=params)).one()
