@@ -7,7 +7,8 @@ Every update goes through the production dispatcher (middlewares, FSM storage in
 database, routing, the outbox) over a recording session instead of HTTP, so no network
 time is counted. Beside it, in the same run, a bare aiogram echo handler over the same
 session gives the floor. Prints updates/s and p50/p99 latency per update for both, on
-SQLite and (if reachable) PostgreSQL, then the resident memory with N drafts in flight.
+SQLite and (if reachable) PostgreSQL (``--residents 0`` skips this), then the resident
+memory of a bot process of its own (``bot_memory.py``) with N drafts in flight.
 Targets: >= 300 updates/s on SQLite; at most 5x the echo handler's per-update cost;
 under 200 MB RSS with 10,000 drafts.
 """
@@ -168,32 +169,29 @@ async def run_backend(label: str, database_url: str, residents: int) -> None:
     await engine.dispose()
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def drafts_in_flight(database_url: str, drafts: int) -> None:
-    """``drafts`` residents each halfway through a complaint, all at once."""
+    """``drafts`` residents each halfway through a complaint, all at once, in a bot process
+    of its own (``bot_memory.py``) built as ``redgrid run`` builds it."""
     await prepare(database_url)
-    engine = create_engine(database_url)
-    factory = create_session_factory(engine)
-    settings = Settings(bot_token=TOKEN, database_url=database_url)
-    print(f"\n== memory: {drafts:,} complaint drafts in flight (SQLite)")
-    before = rss_mb()
-    async with bot_harness(settings, factory) as harness:
-        harness.session.calls.clear()
-        for n in range(drafts):
-            client = harness.person("居民", language_code="zh-hans")
-            await client.text("/new")
-            await client.press(CategoryCb(code="noise").pack())
-            await client.text(f"楼上装修噪音太大，第{n}天了")
-            if n % 1000 == 999:
-                harness.session.calls.clear()  # the recorder, not the bot, would keep them
-        print(f"  RSS before {before:.0f} MB, with the drafts {rss_mb():.0f} MB")
-    await engine.dispose()
+    print(f"\n== memory: the bot process with {drafts:,} complaint drafts in flight (SQLite)")
+    env = {**os.environ, "DATABASE_URL": database_url, "BOT_TOKEN": TOKEN}
+    env.pop("REDIS_URL", None)  # the drafts live in the database (DatabaseStorage)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "benchmarks" / "bot_memory.py"),
+        str(drafts),
+        cwd=Path(make_url(database_url).database).parent,  # no stray .env
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"bot_memory.py failed with exit code {child.returncode}")
+    figures = json.loads(output.decode().splitlines()[-1])
+    for label, key in (("after start-up", "started"), ("with the drafts", "loaded")):
+        rss, peak = figures[key]["VmRSS"], figures[key]["VmHWM"]
+        print(f"  {label:<16} RSS {rss:4.0f} MB   peak (VmHWM) {peak:4.0f} MB")
+    print(f"  drafts stored in the database: {figures['stored']:,} (target: under 200 MB RSS)")
 
 
 async def postgres_database() -> tuple[str, Callable[[], Awaitable]] | None:
@@ -225,10 +223,10 @@ async def main() -> None:
         os.sched_setaffinity(0, {0})
     print(f"Python {sys.version.split()[0]}, pinned to one core")
     with TemporaryDirectory() as folder:
-        if args.backend in ("sqlite", "both"):
+        if args.residents and args.backend in ("sqlite", "both"):
             url = f"sqlite+aiosqlite:///{folder}/bench.db"
             await run_backend("SQLite", url, args.residents)
-        if args.backend in ("postgres", "both"):
+        if args.residents and args.backend in ("postgres", "both"):
             database = await postgres_database()
             if database is not None:
                 url, drop = database

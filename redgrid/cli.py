@@ -79,7 +79,7 @@ def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
 
 async def _require_current_schema(engine: AsyncEngine) -> None:
-    current, head = await migrate.current_revision(engine), migrate.head_revision()
+    current, head = await migrate.current_revision(engine), migrate.SCHEMA_REVISION
     if current != head:
         typer.echo(
             f"The database is at revision {current or 'none'}, not {head}:"

@@ -10,13 +10,27 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMessage,
+)
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid import lean_aiogram
 from redgrid.bot.factory import create_bot, create_dispatcher, create_storage
 from redgrid.bot.i18n import N_, SUPPORTED_LOCALES, create_i18n
 from redgrid.bot.notifier import OutboxSender
@@ -40,6 +54,19 @@ COMMANDS = (
     ("cancel", N_("Cancel what I am doing")),
     ("help", N_("Help")),
 )
+# aiogram's models are built on first use (redgrid/lean_aiogram.py), each in a few tenths
+# of a second: these the first updates need are built at start-up instead, so that no
+# resident waits for them. The rest are built when (and if) something uses them.
+FIRST_USE = (
+    Update,
+    Message,
+    InlineKeyboardMarkup,
+    InlineKeyboardButton,
+    SendMessage,
+    AnswerCallbackQuery,
+    EditMessageText,
+    EditMessageReplyMarkup,
+)
 # Telegram matches a client's language by its two-letter code.
 TELEGRAM_LANGUAGE = {"zh_CN": "zh", "en": "en"}
 
@@ -58,6 +85,7 @@ class BotApp:
     ticker: Ticker | None = None
 
     async def on_startup(self) -> None:
+        lean_aiogram.build_now(*FIRST_USE)
         # The thousands of objects built at import (aiogram's models above all) live as
         # long as the process: move them out of the collector's way, or every full
         # collection walks them all and stalls the bot for tens of milliseconds.
