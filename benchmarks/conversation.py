@@ -6,7 +6,8 @@
 Every update goes through the production dispatcher (middlewares, FSM storage in the
 database, routing, the outbox) over a recording session instead of HTTP, so no network
 time is counted. Beside it, in the same run, a bare aiogram echo handler over the same
-session gives the floor. Prints updates/s and p50/p99 latency per update for both, on
+session gives the floor: after each complaint, as many echoes as it took updates, so both
+are measured under the same load. Prints updates/s and p50/p99 latency per update for both, on
 SQLite and (if reachable) PostgreSQL (``--residents 0`` skips this), then the resident
 memory of a bot process of its own (``bot_memory.py``) with N drafts in flight.
 Targets: >= 300 updates/s on SQLite; at most 5x the echo handler's per-update cost;
@@ -113,8 +114,9 @@ async def complaint(client: Client, timer: Timer, spot: tuple[float, float], cod
     await timer(lambda: client.press(draft(DraftAction.CONFIRM)))
 
 
-async def echo_floor(harness: BotHarness, updates: int) -> Timer:
-    """A bare aiogram dispatcher with one echo handler, over the same recording session."""
+def echo_client(harness: BotHarness) -> Client:
+    """Someone talking to a bare aiogram dispatcher with one echo handler, over the same
+    recording session."""
     router = Router()
 
     @router.message()
@@ -131,11 +133,7 @@ async def echo_floor(harness: BotHarness, updates: int) -> Timer:
         harness.storage,
         harness.sender,
     )
-    client = bare.person("Echo", language_code="en")
-    timer = Timer()
-    for _ in range(updates):
-        await timer(lambda: client.text("ping"))
-    return timer
+    return bare.person("Echo", language_code="en")
 
 
 async def prepare(database_url: str) -> None:
@@ -159,12 +157,16 @@ async def run_backend(label: str, database_url: str, residents: int) -> None:
     spots = spots_inside_grids(residents, rng)
     print(f"\n== {label}: {residents:,} complaints, each its own resident")
     async with bot_harness(settings, factory) as harness:
-        timer = Timer()
+        timer, echo_timer, echo = Timer(), Timer(), echo_client(harness)
         for spot in spots:
             client = harness.person("居民", language_code="zh-hans")
+            before = len(timer.latencies)
             await complaint(client, timer, spot, rng.choice(CATEGORY_CODES))
+            # As many echoes right after: both see the machine in the same state.
+            for _ in range(len(timer.latencies) - before):
+                await echo_timer(lambda: echo.text("ping"))
         conversation = timer.report("complaint conversation")
-        bare = (await echo_floor(harness, len(timer.latencies))).report("bare echo handler")
+        bare = echo_timer.report("bare echo handler")
         print(f"  per-update cost: {conversation / bare:.1f}x the echo handler's")
     await engine.dispose()
 
