@@ -99,23 +99,37 @@ def allowed_states(event_filter: Any) -> set[str | None] | None:
     return None
 
 
+GATED = (common, complaint, informant, invites, my_tickets, privacy, team)
+
+
+def hidden_behind_gates(observer: str, passes_of, limits_of, exempt=lambda filters: False):
+    """The handlers of ``observer`` whose filters do not keep them to what their router's
+    gate lets through (``limits_of`` a filter: what it lets through, or None)."""
+    hidden = []
+    for blueprint in (module.router for module in GATED):
+        passes = passes_of(blueprint)
+        for kind, filters, _kwargs, handler in blueprint._registrations:
+            if kind != observer or exempt(filters):
+                continue
+            limits = [limit for f in filters if (limit := limits_of(f)) is not None]
+            if not limits or not set.intersection(*limits) <= passes:
+                hidden.append(f"{blueprint.name}.{handler.__name__}")
+    return hidden
+
+
 def test_gated_blueprints_register_only_handlers_their_gate_lets_through():
     """A message handler behind a gate must ask for a command or for a state the gate
     passes; otherwise the gate would silently hide it."""
-    modules = (common, complaint, informant, invites, my_tickets, privacy, team)
-    gated = [module.router for module in modules if module.router.message_gate is not None]
-    assert len(gated) == len(modules)
-    hidden = []
-    for blueprint in gated:
+    assert all(module.router.message_gate is not None for module in GATED)
+
+    def passes(blueprint: Blueprint) -> set[str | None]:
         gate = blueprint.message_gate
-        passes = set(gate.states) | ({None} if gate.idle else set())
-        for observer, filters, _kwargs, handler in blueprint._registrations:
-            if observer != "message" or any(isinstance(f, Command) for f in filters):
-                continue
-            states = [s for f in filters if (s := allowed_states(f)) is not None]
-            if not states or not set.intersection(*states) <= passes:
-                hidden.append(f"{blueprint.name}.{handler.__name__}")
-    assert hidden == []
+        return set(gate.states) | ({None} if gate.idle else set())
+
+    def a_command(filters) -> bool:
+        return any(isinstance(f, Command) for f in filters)
+
+    assert hidden_behind_gates("message", passes, allowed_states, a_command) == []
 
 
 async def test_the_gate_passes_commands_and_its_own_states():
@@ -140,19 +154,12 @@ def callback_kinds(event_filter: Any) -> set[str] | None:
 
 
 def test_gated_blueprints_register_only_buttons_their_gate_lets_through():
-    modules = (common, complaint, informant, invites, my_tickets, privacy, team)
-    gated = [module.router for module in modules if module.router.callback_gate is not None]
-    assert len(gated) == len(modules)
-    hidden = []
-    for blueprint in gated:
-        passes = {kind.__prefix__ for kind in blueprint.callback_gate.kinds}
-        for observer, filters, _kwargs, handler in blueprint._registrations:
-            if observer != "callback_query":
-                continue
-            kinds = [k for f in filters if (k := callback_kinds(f)) is not None]
-            if not kinds or not set.intersection(*kinds) <= passes:
-                hidden.append(f"{blueprint.name}.{handler.__name__}")
-    assert hidden == []
+    assert all(module.router.callback_gate is not None for module in GATED)
+
+    def passes(blueprint: Blueprint) -> set[str]:
+        return {kind.__prefix__ for kind in blueprint.callback_gate.kinds}
+
+    assert hidden_behind_gates("callback_query", passes, callback_kinds) == []
 
 
 async def test_the_button_gate_passes_its_kinds_decodable_or_not():
