@@ -3,7 +3,14 @@
 from datetime import UTC, datetime
 
 import pytest
-from aiogram.types import Chat, ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Update
+from aiogram.types import (
+    Chat,
+    ChatMemberBanned,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    Message,
+    Update,
+)
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -106,3 +113,24 @@ async def test_blocking_the_bot_marks_the_person_unreachable(harness, session_fa
     assert await unreachable_at() is not None
     await harness.feed(membership_change(ChatMemberMember(user=BOT_USER)))
     assert await unreachable_at() is None
+
+
+async def test_a_refused_reply_marks_only_a_person_who_blocked_the_bot(harness, session_factory):
+    """A reply Telegram refuses in a private chat means the person blocked the bot; one
+    refused in a group says nothing about the person who wrote there."""
+    resident, secretary = harness.person(language_code="en"), harness.person(language_code="en")
+    group = -100777
+    harness.session.blocked.update({resident.id, group})
+    assert await resident.text("/start") == []
+    in_group = Message(
+        message_id=next(harness.update_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=group, type="supergroup", title="team"),
+        from_user=secretary.user,
+        text="/help",
+    )
+    assert await harness.feed(Update(update_id=next(harness.update_ids), message=in_group)) == []
+    async with session_factory() as session:
+        people = {p.telegram_id: p for p in (await session.exec(select(Person))).all()}
+    assert people[resident.id].unreachable_at is not None
+    assert people[secretary.id].unreachable_at is None

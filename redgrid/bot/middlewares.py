@@ -89,7 +89,9 @@ class UpdateMiddleware(FSMContextMiddleware):
                     result = await handler(event, data)
                 except TelegramForbiddenError as error:
                     logger.info("reply refused, the work stands: %s", error.message)
-                    await mark_unreachable(session, person, utcnow())
+                    chat = data.get("event_chat")
+                    if chat is not None and chat.type == "private":  # not a group that left
+                        await mark_unreachable(session, person, utcnow())
                     result = None
                 except BaseException:
                     await session.rollback()
