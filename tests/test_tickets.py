@@ -156,7 +156,7 @@ async def test_a_session_reads_a_ticket_s_grid_once(engine, session_factory, wor
             ticket = await tickets.create_ticket(session, draft(world), reporter, CATALOGUE, NOW)
             gc.collect()
             _, team_chat_id = await tickets.ticket_team(session, ticket)
-            grid = await tickets.grid_of(session, ticket.grid_id)
+            grid = await session.get(Grid, ticket.grid_id)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count_grid_reads)
     assert team_chat_id == -100123

@@ -22,7 +22,6 @@ from redgrid.bot.notifier import Notifier, OutboxSender
 from redgrid.bot.storage import ROW_COLUMNS, DatabaseStorage, update_scope
 from redgrid.models import Person
 from redgrid.models.base import utcnow
-from redgrid.models.db import keep_loaded_objects
 from redgrid.services.people import Actor, identify, identify_query, mark_unreachable
 
 logger = logging.getLogger(__name__)
@@ -75,7 +74,6 @@ class UpdateMiddleware(FSMContextMiddleware):
         data["fsm_storage"] = self.storage
         lock = self.events_isolation.lock(context.key) if context is not None else nullcontext()
         async with lock, self.session_factory() as session:
-            keep_loaded_objects(session)
             with update_scope(session):
                 notifier = Notifier(session)
                 data["session"] = session

@@ -380,15 +380,22 @@ class OutboxSender:
             queues.pop(row.chat_id, None)
         return [outcome.row for outcome in outcomes if outcome.blocked]
 
+    def _idle_chats(
+        self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
+    ) -> list[int]:
+        """Chats with rows waiting and none in flight, in order; none if ``max_in_flight``
+        sends are already out."""
+        if len(in_flight) >= self.max_in_flight:
+            return []
+        busy = set(in_flight.values())
+        return [chat_id for chat_id in queues if chat_id not in busy]
+
     def _next_row(
         self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
     ) -> OutboxMessage | None:
-        """The next row of the first chat that may send now, if ``max_in_flight`` allows."""
-        if len(in_flight) >= self.max_in_flight:
-            return None
-        busy = set(in_flight.values())
-        for chat_id in queues:
-            if chat_id not in busy and self.pacer.delay(chat_id) == 0:
+        """The next row of the first chat that may send now."""
+        for chat_id in self._idle_chats(queues, in_flight):
+            if self.pacer.delay(chat_id) == 0:
                 row = queues[chat_id].popleft()
                 if not queues[chat_id]:
                     del queues[chat_id]
@@ -399,10 +406,7 @@ class OutboxSender:
         self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
     ) -> float | None:
         """Seconds until a waiting chat may send (0: now); None: not before a send ends."""
-        if len(in_flight) >= self.max_in_flight:
-            return None
-        busy = set(in_flight.values())
-        delays = [self.pacer.delay(chat_id) for chat_id in queues if chat_id not in busy]
+        delays = [self.pacer.delay(chat_id) for chat_id in self._idle_chats(queues, in_flight)]
         if not delays:
             return None
         delay = min(delays)

@@ -9,19 +9,19 @@ import html
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
-from redgrid.models import Community, Person, PhotoKind, Rating, Ticket, TicketStatus
+from redgrid.handlers.keyboards import InlineKeyboard
+from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
 from redgrid.services.categories import CategoryCatalogue
-from redgrid.services.tickets import Audience, grid_of, ticket_audience, ticket_photos, ticket_team
+from redgrid.services.tickets import Audience, ticket_audience, ticket_photos, ticket_team
 
 # Telegram refuses messages over 4096 characters; escaping can make a 1000-character
 # description several times longer, so the card spends at most this much on it.
@@ -73,7 +73,7 @@ def rating_name(rating: Rating) -> str:
 async def queue_name(session: AsyncSession, ticket: Ticket) -> str:
     """Where the ticket waits, for people: a grid, a community, a desk or the district."""
     if ticket.grid_id is not None:
-        grid = await grid_of(session, ticket.grid_id)
+        grid = await session.get(Grid, ticket.grid_id)
         return _("grid {name} ({code})").format(name=grid.name, code=grid.code)
     if ticket.desk is not None:
         return _("district desk: {desk}").format(desk=ticket.desk)
@@ -146,25 +146,19 @@ def team_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:
         ]
     else:
         return None
-    # Built directly: InlineKeyboardBuilder costs several times more, and every push to a
-    # team renders this once per recipient.
-    buttons = [
-        InlineKeyboardButton(
-            text=text, callback_data=TicketCb(action=action, ticket_id=ticket.id).pack()
-        )
-        for text, action in actions
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=[buttons[:2], buttons[2:]])
+    keyboard = InlineKeyboard()
+    for text, action in actions:
+        keyboard.button(text=text, callback_data=TicketCb(action=action, ticket_id=ticket.id))
+    return keyboard.adjust(2).as_markup()
 
 
 def rating_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    keyboard = InlineKeyboard()
     for rating in Rating:
-        builder.button(
+        keyboard.button(
             text=rating_name(rating), callback_data=RateCb(ticket_id=ticket.id, rating=rating)
         )
-    builder.adjust(1)
-    return builder.as_markup()
+    return keyboard.adjust(1).as_markup()
 
 
 async def push_to_team(

@@ -152,7 +152,7 @@ class DatabaseStorage(BaseStorage):
         return result.rowcount
 
     async def _get(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
-        record_key = self.key_builder.build(key)
+        record_key = self.record_key(key)
         scope = _scope.get()
         if scope is None:
             async with self.session_factory.begin() as session:
@@ -164,7 +164,7 @@ class DatabaseStorage(BaseStorage):
         return pending.get("state", state), pending.get("data", data)
 
     async def _set(self, key: StorageKey, **columns: Any) -> None:
-        record_key = self.key_builder.build(key)
+        record_key = self.record_key(key)
         scope = _scope.get()
         if scope is None:
             async with self.session_factory.begin() as session:

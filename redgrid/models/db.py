@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-_KEPT = "redgrid.kept_objects"
+_HELD = "redgrid.held_objects"
 
 
 def is_sqlite(url: str) -> bool:
@@ -64,13 +64,17 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 
-    def _make_new_cursor(self, connection: Any) -> None:
-        return None
-
-    def _aenter_cursor(self, cursor: None) -> None:
+    def __init__(self, adapt_connection: Any) -> None:
+        super().__init__(adapt_connection)
         self._description = None
         self._rowcount = -1
         self._lastrowid = None
+
+    def _make_new_cursor(self, connection: Any) -> None:
+        """No driver cursor up front: each statement makes and closes its own."""
+
+    def _aenter_cursor(self, cursor: None) -> None:
+        """Nothing to enter."""
 
     @property
     def description(self) -> Any:
@@ -141,18 +145,13 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def keep_loaded_objects(session: AsyncSession) -> None:
-    """Hold every object this session loads until it closes.
-
-    The identity map holds objects weakly: a grid read by one service and dropped is read
-    again by the next one that asks for it in the same update. Meant for short sessions
-    (one update), not for jobs that stream many rows.
-    """
-    session.sync_session.info[_KEPT] = []
-
-
 @event.listens_for(Session, "loaded_as_persistent")
-def _keep(session: Session, instance: Any) -> None:
-    kept = session.info.get(_KEPT)
-    if kept is not None:
-        kept.append(instance)
+def _hold(session: Session, instance: Any) -> None:
+    """Every session holds what it loads until it is gone.
+
+    The identity map holds objects weakly: a grid read by one service and dropped was read
+    again by the next one that asked for it (placing a ticket, finding its team, naming its
+    queue). Sessions here are short units of work (one update, one job's batch, one
+    delivery turn) and none streams rows, so what they hold is small.
+    """
+    session.info.setdefault(_HELD, []).append(instance)

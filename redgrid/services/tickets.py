@@ -148,29 +148,13 @@ class Audience:
     team_chat_id: int | None
 
 
-_HELD = "redgrid.held_grids"
-
-
-async def grid_of(session: AsyncSession, grid_id: int) -> Grid | None:
-    """The grid by id, held by the session until it closes.
-
-    The session's identity map keeps a row only while something else refers to it, so a
-    grid one update needs in several places (placing a ticket, finding its team chat,
-    naming its queue on each card and in the reply) would otherwise be read each time.
-    """
-    grid = await session.get(Grid, grid_id)
-    if grid is not None:
-        session.info.setdefault(_HELD, {})[grid_id] = grid
-    return grid
-
-
 async def place(session: AsyncSession, category: Category, grid_id: int | None) -> Placement:
     """Where a ticket of ``category`` found in ``grid_id`` (None: no grid found) goes."""
     if category.routes_to.kind is RouteKind.DESK:
         return Placement(desk=category.routes_to.desk)
     if grid_id is None:
         return Placement()
-    grid = await grid_of(session, grid_id)
+    grid = await session.get(Grid, grid_id)
     if grid is None or not grid.active:
         raise GridNotInService(f"no active grid {grid_id}")
     if category.routes_to.kind is RouteKind.COMMUNITY:
@@ -833,7 +817,7 @@ async def ticket_team(
     team_chat_id = None
     if ticket.grid_id is not None:
         team = await people.team_members(session, ticket.grid_id)
-        grid = await grid_of(session, ticket.grid_id)
+        grid = await session.get(Grid, ticket.grid_id)
         team_chat_id = grid.team_chat_id if grid is not None else None
     if not team and ticket.community_id is not None and ticket.desk is None:
         team = await people.community_officers(session, ticket.community_id)
