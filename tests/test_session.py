@@ -1,12 +1,14 @@
-"""Sessions and the SQLite adapter: a row read once per update, a statement one trip."""
+"""Sessions and the SQLite adapter: a row read once per update, statements in the loop's
+thread, a locked database waited for elsewhere."""
 
+import asyncio
 import gc
 import shutil
+import threading
 from datetime import UTC, datetime
 
-import aiosqlite
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -54,26 +56,23 @@ async def sqlite_engine(sqlite_template, tmp_path):
     await engine.dispose()
 
 
-async def test_sqlite_statements_take_one_trip_to_the_driver_thread(sqlite_engine, monkeypatch):
-    """Rows, row counts, inserted ids and errors come back as with SQLAlchemy's own
-    aiosqlite adapter, in one call to aiosqlite's thread per statement."""
+async def test_sqlite_runs_statements_in_the_event_loops_thread(sqlite_engine):
+    """Rows, row counts, inserted ids and errors come back as from any DBAPI, and no
+    statement leaves the loop's thread."""
     engine = sqlite_engine
-    trips = []
-    execute = aiosqlite.Connection._execute
-
-    async def counted(self, fn, *args, **kwargs):
-        trips.append(fn)
-        return await execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     table = Person.__table__
     async with engine.begin() as connection:
-        trips.clear()
+        await connection.run_sync(
+            lambda sync: sync.connection.driver_connection.create_function(
+                "thread_ident", 0, threading.get_ident
+            )
+        )
+        (here,) = (await connection.execute(text("SELECT thread_ident()"))).one()
+        assert here == threading.get_ident()
         inserted = await connection.execute(
             table.insert().values(telegram_id=1, display_name="A", locale="en", created_at=NOW)
         )
         assert inserted.inserted_primary_key[0] is not None
-        assert len(trips) == 1
         await connection.execute(
             table.insert(),
             [
@@ -85,11 +84,38 @@ async def test_sqlite_statements_take_one_trip_to_the_driver_thread(sqlite_engin
             table.update().where(table.c.telegram_id > 2).values(locale="zh_CN")
         )
         assert updated.rowcount == 2
-        trips.clear()
         rows = (await connection.execute(select(table.c.telegram_id, table.c.locale))).all()
-        assert len(trips) == 1
         assert sorted(rows) == [(1, "en"), (2, "en"), (3, "zh_CN"), (4, "zh_CN")]
         with pytest.raises(IntegrityError):
             await connection.execute(
                 table.insert().values(telegram_id=1, display_name="B", created_at=NOW)
             )
+
+
+async def test_a_writer_waits_for_the_lock_without_stalling_the_loop(sqlite_engine):
+    """The second writer waits in a worker thread for the first one's commit; meanwhile
+    the loop runs on, so the first writer can finish and commit."""
+    table = Person.__table__
+    first_wrote, second_started = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with sqlite_engine.begin() as connection:
+            await connection.execute(
+                table.insert().values(telegram_id=1, display_name="A", created_at=NOW)
+            )
+            first_wrote.set()
+            await second_started.wait()
+            await asyncio.sleep(0.2)  # the second writer is waiting for the lock now
+
+    async def second() -> None:
+        await first_wrote.wait()
+        async with sqlite_engine.begin() as connection:
+            second_started.set()
+            await connection.execute(
+                table.insert().values(telegram_id=2, display_name="B", created_at=NOW)
+            )
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=4)
+    async with sqlite_engine.connect() as connection:
+        rows = (await connection.execute(select(table.c.telegram_id))).scalars().all()
+    assert sorted(rows) == [1, 2]

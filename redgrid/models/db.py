@@ -1,18 +1,15 @@
 """The async engine and session factory, one pair per process."""
 
-import collections
+import asyncio
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
-import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_connection,
-    AsyncAdapt_aiosqlite_cursor,
-    AsyncAdapt_aiosqlite_dbapi,
-)
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_module
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.util.concurrency import await_
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,11 +24,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An engine that behaves the same on SQLite and PostgreSQL where it matters.
 
     SQLite gets foreign keys switched on (off by default), write-ahead logging so readers do
-    not block the writer, synchronous=NORMAL (safe with WAL), and a busy timeout instead of
-    an immediate "database is locked".
+    not block the writer, synchronous=NORMAL (safe with WAL), and statements run in the
+    event loop's thread, a writer waiting for the lock in another (``_InlineSQLite``).
     """
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, module=_OneTripDBAPI(aiosqlite, sqlite3))
+        engine = create_async_engine(url, echo=echo, module=_InlineSQLite())
     else:
         engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
     if is_sqlite(url):
@@ -40,7 +37,6 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
             if make_url(url).database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
                 # With WAL, NORMAL never corrupts and loses nothing on a crash of the
@@ -52,93 +48,91 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
-class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    """Runs a statement, fetches its rows and closes its cursor in one trip to aiosqlite's
-    thread.
+class _InlineSQLite(AsyncAdapt_dbapi_module):
+    """sqlite3 run in the event loop's own thread, as the DBAPI of SQLAlchemy's async SQLite
+    dialect (the URL stays ``sqlite+aiosqlite://``).
 
-    aiosqlite runs every call in its own thread, and SQLAlchemy's adapter makes four calls
-    per statement (cursor, execute, fetchall, close): on one core those thread switches
-    cost more than the query. Like SQLAlchemy's own adapter (for the isolation level), this
-    reaches into aiosqlite's queue of calls; ``tests/test_session.py`` checks the results.
+    aiosqlite runs every call in a thread of its own. On one core the trip there and back
+    (about 50 microseconds, and a commit and a rollback-on-return per session besides)
+    cost ten times the statement it carried: an index lookup in a local file takes a few
+    microseconds. So statements run where they are called.
+
+    The one wait SQLite has is a lock: a second writer waits for the first one's commit.
+    In this thread that wait would stall the loop, and with it the writer it waits for, so
+    connections have no busy timeout here; a statement refused as busy runs again in a
+    worker thread, which waits up to ``LOCK_WAIT_MS`` as aiosqlite's thread did.
+
+    What this gives up: a long query holds up the loop while it runs (SQLite is the
+    embedded default; a district with heavy reports belongs on PostgreSQL), and there are
+    no server-side cursors (``stream``): rows come as they do from sqlite3.
     """
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    paramstyle = "qmark"
+    has_stop = False  # no driver thread to stop: SQLAlchemy's terminate is a close
+    aiosqlite = None  # for the dialect's driver version
 
-    def __init__(self, adapt_connection: Any) -> None:
-        super().__init__(adapt_connection)
-        self._description = None
-        self._rowcount = -1
-        self._lastrowid = None
+    def __init__(self) -> None:
+        super().__init__(sqlite3, dbapi_module=sqlite3)
+        for name in (
+            *("DatabaseError", "Error", "IntegrityError", "NotSupportedError"),
+            *("OperationalError", "ProgrammingError", "InterfaceError"),
+            *("sqlite_version", "sqlite_version_info", "Binary"),
+            *("PARSE_COLNAMES", "PARSE_DECLTYPES"),
+        ):
+            setattr(self, name, getattr(sqlite3, name))
 
-    def _make_new_cursor(self, connection: Any) -> None:
-        """No driver cursor up front: each statement makes and closes its own."""
-
-    def _aenter_cursor(self, cursor: None) -> None:
-        """Nothing to enter."""
-
-    @property
-    def description(self) -> Any:
-        return self._description
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> Any:
-        return self._lastrowid
-
-    async def _async_soft_close(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self._rows.clear()
-
-    async def _execute_async(self, operation: Any, parameters: Any) -> None:
-        await self._run(operation, parameters, many=False)
-
-    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
-        await self._run(operation, seq_of_parameters, many=True)
-
-    async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        connection = self._connection
-        async with self._adapt_connection._execute_mutex:
-            outcome = await connection._execute(
-                _execute_in_thread, connection._conn, operation, parameters, many
-            )
-        self._description, rows, self._rowcount, self._lastrowid = outcome
-        self._rows = collections.deque(rows)
+    def connect(self, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        kwargs.pop("async_creator_fn", None)
+        kwargs.update(check_same_thread=False, timeout=0, factory=_Connection)
+        return sqlite3.connect(*args, **kwargs)
 
 
-def _execute_in_thread(
-    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
-) -> tuple[Any, list[Any], int, Any]:
-    cursor = connection.cursor()
+LOCK_WAIT_MS = 5000
+
+
+async def _unless_busy(connection: sqlite3.Connection, call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` here and now; if the database is locked, in a worker thread that
+    waits for it. A coroutine that suspends only then, awaited like any driver's call."""
     try:
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return call(*args)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+    return await asyncio.to_thread(_waiting, connection, call, args)
+
+
+def _waiting(connection: sqlite3.Connection, call: Callable[..., Any], args: tuple) -> Any:
+    pragma = sqlite3.Cursor(connection)
+    pragma.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+    try:
+        return call(*args)
     finally:
-        cursor.close()
+        pragma.execute("PRAGMA busy_timeout=0")
+        pragma.close()
 
 
-class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
-    _cursor_cls = _OneTripCursor
+class _Cursor(sqlite3.Cursor):
+    async def _async_soft_close(self) -> None:
+        """Called by SQLAlchemy's async results; the rows are already here."""
+
+    def execute(self, sql: str, parameters: Any = ()) -> "_Cursor":
+        return await_(_unless_busy(self.connection, super().execute, sql, parameters))
+
+    def executemany(self, sql: str, parameters: Any) -> "_Cursor":
+        return await_(_unless_busy(self.connection, super().executemany, sql, parameters))
 
 
-class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """SQLAlchemy's aiosqlite adapter, with ``_OneTripCursor``."""
+class _Connection(sqlite3.Connection):
+    @property
+    def _connection(self) -> sqlite3.Connection:
+        """Where SQLAlchemy's aiosqlite dialect looks for the driver's own connection."""
+        return self
 
-    def connect(self, *args: Any, **kwargs: Any) -> _OneTripConnection:
-        adapted = super().connect(*args, **kwargs)
-        return _OneTripConnection(self, adapted._connection)
+    def cursor(self, factory: Any = _Cursor) -> _Cursor:
+        return super().cursor(factory)
+
+    def commit(self) -> None:
+        await_(_unless_busy(self, super().commit))
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
