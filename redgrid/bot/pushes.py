@@ -21,7 +21,13 @@ from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
 from redgrid.services.categories import CategoryCatalogue
-from redgrid.services.tickets import Audience, ticket_audience, ticket_photos, ticket_team
+from redgrid.services.tickets import (
+    Audience,
+    Placement,
+    ticket_audience,
+    ticket_photos,
+    ticket_team,
+)
 
 # Telegram refuses messages over 4096 characters; escaping can make a 1000-character
 # description several times longer, so the card spends at most this much on it.
@@ -70,15 +76,16 @@ def rating_name(rating: Rating) -> str:
     }[rating]
 
 
-async def queue_name(session: AsyncSession, ticket: Ticket) -> str:
-    """Where the ticket waits, for people: a grid, a community, a desk or the district."""
-    if ticket.grid_id is not None:
-        grid = await session.get(Grid, ticket.grid_id)
+async def queue_name(session: AsyncSession, queue: Ticket | Placement) -> str:
+    """Where a ticket waits (or would wait), for people: a grid, a community, a desk or the
+    district."""
+    if queue.grid_id is not None:
+        grid = await session.get(Grid, queue.grid_id)
         return _("grid {name} ({code})").format(name=grid.name, code=grid.code)
-    if ticket.desk is not None:
-        return _("district desk: {desk}").format(desk=ticket.desk)
-    if ticket.community_id is not None:
-        community = await session.get(Community, ticket.community_id)
+    if queue.desk is not None:
+        return _("district desk: {desk}").format(desk=queue.desk)
+    if queue.community_id is not None:
+        community = await session.get(Community, queue.community_id)
         return _("community {name}").format(name=community.name)
     return _("the district's general queue")
 

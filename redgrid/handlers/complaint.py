@@ -413,14 +413,7 @@ async def _summary_text(data: dict[str, Any], ctx: Ctx) -> str:
     place = data["place"]
     try:
         placement = await tickets.place(ctx.session, category, place.get("grid_id"))
-        queue = await queue_name(
-            ctx.session,
-            Ticket(
-                grid_id=placement.grid_id,
-                community_id=placement.community_id,
-                desk=placement.desk,
-            ),
-        )
+        queue = await queue_name(ctx.session, placement)
     except tickets.GridNotInService:  # Confirm will ask for the place again
         queue = "-"
     if data.get("consent"):
