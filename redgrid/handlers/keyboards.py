@@ -5,6 +5,7 @@ most updates answer with a keyboard: this one keeps a plain list of buttons and 
 out once. Same calls (``button``, ``adjust``, ``as_markup``), same layout rules.
 """
 
+from functools import lru_cache
 from itertools import chain, repeat
 
 from aiogram.filters.callback_data import CallbackData
@@ -12,6 +13,13 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 # Telegram shows at most this many buttons side by side; aiogram's builder uses it too.
 MAX_ROW_WIDTH = 8
+
+
+@lru_cache(maxsize=4096)
+def _button(text: str, callback_data: str) -> InlineKeyboardButton:
+    """Most buttons recur (each step's, in each language), and aiogram's types are frozen,
+    so one object can serve every keyboard that shows the button."""
+    return InlineKeyboardButton(text=text, callback_data=callback_data)
 
 
 class InlineKeyboard:
@@ -24,7 +32,7 @@ class InlineKeyboard:
     def button(self, *, text: str, callback_data: CallbackData | str) -> "InlineKeyboard":
         if isinstance(callback_data, CallbackData):
             callback_data = callback_data.pack()
-        self.buttons.append(InlineKeyboardButton(text=text, callback_data=callback_data))
+        self.buttons.append(_button(text, callback_data))
         return self
 
     def adjust(self, *sizes: int) -> "InlineKeyboard":
