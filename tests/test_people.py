@@ -139,6 +139,8 @@ async def test_teams_officers_and_admins(session_factory, grids):
         assert await people.community_officers(session, c.community_id) == []
         admins = await people.district_admins(session, {16, 999})
         assert [p.id for p in admins] == [member_admin.id, settings_admin.id]
+        no_settings_admins = await people.district_admins(session, ())
+        assert [p.id for p in no_settings_admins] == [member_admin.id]
         assert await people.is_admin(session, settings_admin, {16})
         assert await people.is_admin(session, member_admin, set())
         assert not await people.is_admin(session, officer, {16})

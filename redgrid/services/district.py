@@ -153,8 +153,12 @@ async def _bump_revision(session: AsyncSession) -> int:
 
 async def district_revision(session: AsyncSession) -> int:
     """The number that grows with every import that changed something; 0 before the first."""
-    result = await session.exec(select(DistrictRevision.revision).where(DistrictRevision.id == 1))
+    result = await session.exec(_REVISION)
     return result.one_or_none() or 0
+
+
+# Built once: routing reads it for every place a resident gives.
+_REVISION = select(DistrictRevision.revision).where(DistrictRevision.id == 1)
 
 
 async def district_is_empty(session: AsyncSession) -> bool:

@@ -170,12 +170,16 @@ async def set_locale(session: AsyncSession, person: Person, locale: str) -> None
 
 async def memberships(session: AsyncSession, person_id: int) -> list[Membership]:
     """The person's active roles, oldest first."""
-    rows = await session.exec(
-        select(Membership)
-        .where(Membership.person_id == person_id, col(Membership.active))
-        .order_by(col(Membership.id))
-    )
+    rows = await session.exec(_MEMBERSHIPS, params={"person_id": person_id})
     return list(rows.all())
+
+
+# Built once: the roles are read on most updates (menus, permission checks).
+_MEMBERSHIPS = (
+    select(Membership)
+    .where(Membership.person_id == bindparam("person_id"), col(Membership.active))
+    .order_by(col(Membership.id))
+)
 
 
 async def grant_role(
@@ -236,44 +240,29 @@ async def is_admin(
 
 async def team_members(session: AsyncSession, grid_id: int) -> list[Person]:
     """The grid's secretaries and grid workers."""
-    return await _holders(
-        session, col(Membership.role).in_(TEAM_ROLES), Membership.grid_id == grid_id
-    )
+    rows = await session.exec(_TEAM_MEMBERS, params={"grid_id": grid_id})
+    return list(rows.all())
 
 
 async def community_officers(session: AsyncSession, community_id: int) -> list[Person]:
-    return await _holders(
-        session, Membership.role == Role.OFFICER, Membership.community_id == community_id
-    )
+    rows = await session.exec(_COMMUNITY_OFFICERS, params={"community_id": community_id})
+    return list(rows.all())
 
 
 async def district_admins(
     session: AsyncSession, admin_telegram_ids: Collection[int]
 ) -> list[Person]:
     """Admins from the settings (who have opened the bot) and by membership."""
-    admin_members = select(Membership.person_id).where(
-        Membership.role == Role.ADMIN, col(Membership.active)
-    )
-    rows = await session.exec(
-        select(Person)
-        .where(
-            or_(
-                col(Person.telegram_id).in_(list(admin_telegram_ids)),
-                col(Person.id).in_(admin_members),
-            ),
-            col(Person.forgotten_at).is_(None),
-            col(Person.unreachable_at).is_(None),
-        )
-        .order_by(col(Person.id))
-    )
+    rows = await session.exec(_DISTRICT_ADMINS, params={"telegram_ids": list(admin_telegram_ids)})
     return list(rows.all())
 
 
-async def _holders(session: AsyncSession, *conditions: Any) -> list[Person]:
-    """People who can be reached with an active membership matching ``conditions``, each
-    once, by id. Someone who blocked the bot is left out until they write to it again."""
+def _holders(*conditions: Any) -> Select:
+    """The query for people who can be reached with an active membership matching
+    ``conditions``, each once, by id. Someone who blocked the bot is left out until they
+    write to it again."""
     holders = select(Membership.person_id).where(col(Membership.active), *conditions)
-    rows = await session.exec(
+    return (
         select(Person)
         .where(
             col(Person.id).in_(holders),
@@ -282,7 +271,32 @@ async def _holders(session: AsyncSession, *conditions: Any) -> list[Person]:
         )
         .order_by(col(Person.id))
     )
-    return list(rows.all())
+
+
+# Built once: a ticket's team is looked up for every push about it, and building a
+# statement costs more than running it.
+_TEAM_MEMBERS = _holders(
+    col(Membership.role).in_(TEAM_ROLES), Membership.grid_id == bindparam("grid_id")
+)
+_COMMUNITY_OFFICERS = _holders(
+    Membership.role == Role.OFFICER, Membership.community_id == bindparam("community_id")
+)
+_DISTRICT_ADMINS = (
+    select(Person)
+    .where(
+        or_(
+            col(Person.telegram_id).in_(bindparam("telegram_ids", expanding=True)),
+            col(Person.id).in_(
+                select(Membership.person_id).where(
+                    Membership.role == Role.ADMIN, col(Membership.active)
+                )
+            ),
+        ),
+        col(Person.forgotten_at).is_(None),
+        col(Person.unreachable_at).is_(None),
+    )
+    .order_by(col(Person.id))
+)
 
 
 async def can_handle(session: AsyncSession, actor: Actor, ticket: Ticket) -> bool:

@@ -37,7 +37,7 @@ from redgrid.models import (
     TicketSource,
     TicketStatus,
 )
-from redgrid.models.base import MAX_ROW_ID
+from redgrid.models.base import MAX_ROW_ID, UTCDateTime
 from redgrid.services import deadlines, people
 from redgrid.services.categories import Category, CategoryCatalogue, RouteKind
 from redgrid.services.geo import metres_per_degree
@@ -770,17 +770,15 @@ async def nearby_open_tickets(
     "is this already reported?" hint that offers following instead of a duplicate."""
     metres_per_lon, metres_per_lat = metres_per_degree(lat)
     d_lat, d_lon = radius_m / metres_per_lat, radius_m / metres_per_lon
-    rows = await session.exec(
-        select(Ticket)
-        .where(
-            Ticket.category == category,
-            col(Ticket.status).in_(OPEN_STATUSES),
-            col(Ticket.created_at) >= now - max_age,
-            col(Ticket.latitude).between(lat - d_lat, lat + d_lat),
-            col(Ticket.longitude).between(lon - d_lon, lon + d_lon),
-        )
-        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
-    )
+    params = {
+        "category": category,
+        "since": now - max_age,
+        "south": lat - d_lat,
+        "north": lat + d_lat,
+        "west": lon - d_lon,
+        "east": lon + d_lon,
+    }
+    rows = await session.exec(_NEARBY, params=params)
     return [
         ticket
         for ticket in rows.all()
@@ -789,6 +787,21 @@ async def nearby_open_tickets(
         )
         <= radius_m
     ]
+
+
+# Built once: it runs for every place a resident gives, and building a statement costs
+# more than running it.
+_NEARBY = (
+    select(Ticket)
+    .where(
+        Ticket.category == bindparam("category"),
+        col(Ticket.status).in_(OPEN_STATUSES),
+        col(Ticket.created_at) >= bindparam("since", type_=UTCDateTime),
+        col(Ticket.latitude).between(bindparam("south"), bindparam("north")),
+        col(Ticket.longitude).between(bindparam("west"), bindparam("east")),
+    )
+    .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+)
 
 
 async def ticket_audience(
@@ -1000,7 +1013,7 @@ _FILED_SINCE = (
     .select_from(Ticket)
     .where(
         Ticket.reporter_id == bindparam("reporter_id"),
-        Ticket.created_at >= bindparam("since"),
+        Ticket.created_at >= bindparam("since", type_=UTCDateTime),
     )
 )
 
