@@ -141,6 +141,29 @@ async def test_the_gate_passes_commands_and_its_own_states():
     assert await CommandOrState((Form,), idle=True)(message("hello"), raw_state=None)
 
 
+async def test_the_gate_passes_only_its_own_commands_to_people_outside_its_conversations():
+    gate = CommandOrState((Form,), idle=False, commands=frozenset({"new", "help"}))
+    assert await gate(message("/new"), raw_state=None)
+    assert await gate(message("/New@redgrid_bot and more"), raw_state="Other:step")
+    assert not await gate(message("/queue"), raw_state=None)
+    assert not await gate(message("/"), raw_state=None)
+    assert await gate(message("/queue"), raw_state="Form:name")  # its conversation's hint
+
+
+def test_a_built_gate_knows_the_commands_of_its_handlers():
+    blueprint = Blueprint("form")
+    blueprint.messages_only(Form)
+
+    @blueprint.message(Command("Go", "stop"))
+    async def go(event: Message) -> None: ...
+
+    @blueprint.message(Form.name)
+    async def name(event: Message) -> None: ...
+
+    [gate] = [f.callback for f in blueprint.build().message._handler.filters]
+    assert gate.commands == {"go", "stop"}
+
+
 def callback_kinds(event_filter: Any) -> set[str] | None:
     """The callback data prefixes a filter lets through, or None if it does not say."""
     if isinstance(event_filter, CallbackQueryFilter):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiogram import Router
-from aiogram.filters import Filter, StateFilter
+from aiogram.filters import Command, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -34,8 +34,9 @@ class Blueprint:
         self.callback_gate: CallbackPrefix | None = None
 
     def messages_only(self, *groups: type[StatesGroup], idle: bool = False) -> None:
-        """Let messages reach this router's handlers only if they are commands, or come
-        from someone in a conversation of ``groups`` (with ``idle``: or in none).
+        """Let messages reach this router's handlers only if they are commands its handlers
+        ask for (``Command`` filters, collected by ``build``), or come from someone in a
+        conversation of ``groups`` (with ``idle``: or in none).
 
         An update is otherwise checked against every handler of every router before its
         own; the gate makes that one check per router. Each message handler registered
@@ -68,10 +69,21 @@ class Blueprint:
     def errors(self, *filters: Any, **kwargs: Any):
         return self._observer("errors", *filters, **kwargs)
 
+    def _command_names(self) -> frozenset[str] | None:
+        """The commands this router's message handlers ask for; None: it cannot tell (a
+        pattern), so every command goes through."""
+        names = set()
+        for observer, filters, _kwargs, _handler in self._registrations:
+            for command in (f for f in filters if observer == "message" and isinstance(f, Command)):
+                if not all(isinstance(name, str) for name in command.commands):
+                    return None
+                names.update(name.lower() for name in command.commands)
+        return frozenset(names)
+
     def build(self) -> Router:
         router = Router(name=self.name)
         if self.message_gate is not None:
-            router.message.filter(self.message_gate)
+            router.message.filter(self.message_gate.for_commands(self._command_names()))
         if self.callback_gate is not None:
             router.callback_query.filter(self.callback_gate)
         for observer, filters, kwargs, handler in self._registrations:
@@ -106,16 +118,35 @@ class MagicEventFilter(Filter):
 
 
 class CommandOrState(Filter):
-    """A message that is a command, or whose sender is in one of these conversations."""
+    """A message that is one of these commands (None: any command), or whose sender is in
+    one of these conversations. Generous where a ``Command`` filter is strict (case, a
+    mention of another bot): the handler's own filter decides."""
 
-    def __init__(self, groups: tuple[type[StatesGroup], ...], *, idle: bool) -> None:
+    def __init__(
+        self,
+        groups: tuple[type[StatesGroup], ...],
+        *,
+        idle: bool,
+        commands: frozenset[str] | None = None,
+    ) -> None:
+        self.groups = groups
         self.states = frozenset(state.state for group in groups for state in group.__all_states__)
         self.idle = idle
+        self.commands = commands
+
+    def for_commands(self, commands: frozenset[str] | None) -> "CommandOrState":
+        return CommandOrState(self.groups, idle=self.idle, commands=commands)
 
     async def __call__(self, message: Message, raw_state: str | None = None) -> bool:
-        if (message.text or message.caption or "").startswith("/"):
+        text = message.text or message.caption or ""
+        if text.startswith("/") and (self.commands is None or _command_name(text) in self.commands):
             return True
         return raw_state in self.states if raw_state is not None else self.idle
+
+
+def _command_name(text: str) -> str:
+    """``/New@some_bot args`` → ``new``."""
+    return text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text[1:].strip() else ""
 
 
 class CallbackPrefix(Filter):
