@@ -339,8 +339,11 @@ class OutboxSender:
             delay = self._next_delay(queues, in_flight)
             if in_flight and delay != 0:
                 await asyncio.wait(in_flight, timeout=delay, return_when=FIRST_COMPLETED)
-            elif delay:
-                await asyncio.sleep(delay)
+            else:
+                # Also with no delay: the send started last turn must leave now, as the
+                # pacer counted it, not in a burst with the next ones (a turn's statements
+                # may never suspend: SQLite runs in this thread).
+                await asyncio.sleep(delay or 0)
             outcomes: list[_Outcome] = []
             for task in [task for task in in_flight if task.done()]:
                 chat_id = in_flight.pop(task)
