@@ -49,7 +49,7 @@ from redgrid.bot.notifier import Notifier, OutboxSender  # noqa: E402
 from redgrid.bot.settings import Settings  # noqa: E402
 from redgrid.models import OutboxMessage, OutboxStatus, migrate  # noqa: E402
 from redgrid.models.db import create_engine, create_session_factory  # noqa: E402
-from tests.fake_bot_api import RecordedCall  # noqa: E402
+from tests.fake_bot_api import FakeBotApi, RecordedCall  # noqa: E402
 
 TOKEN = "123456:BENCH-outbox"
 POSTGRES_URL = os.environ.get(
@@ -114,7 +114,7 @@ def too_many_requests(sends) -> tuple[int, int, float]:
     return per_chat, overall, shortest
 
 
-def in_order(api: "FakeApiProcess", per_chat: int) -> tuple[int, int]:
+def in_order(api: FakeBotApi, per_chat: int) -> tuple[int, int]:
     """(chats whose messages arrived in staging order, chats with a duplicate)."""
     texts: dict[int, list[int]] = {}
     for call in api.sent("sendMessage", ok=True):
@@ -124,25 +124,10 @@ def in_order(api: "FakeApiProcess", per_chat: int) -> tuple[int, int]:
     return ordered, duplicated
 
 
-class FakeApiProcess:
-    """What the fake server in its own process answered, once it stopped."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.calls: list[RecordedCall] = []
-        self.rate_limited = 0
-
-    def sent(self, method: str, *, ok: bool | None = None) -> list[RecordedCall]:
-        return [
-            call
-            for call in self.calls
-            if call.method.lower() == method.lower() and (ok is None or call.ok == ok)
-        ]
-
-
 @contextlib.asynccontextmanager
-async def fake_api(cpu: int) -> AsyncIterator[FakeApiProcess]:
-    """``fake_api_process.py`` started, and its record read when it stops."""
+async def fake_api(cpu: int) -> AsyncIterator[tuple[str, FakeBotApi]]:
+    """``fake_api_process.py`` started: its base URL, and a ``FakeBotApi`` (not serving)
+    that holds its record once it stops."""
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "benchmarks" / "fake_api_process.py"),
@@ -152,9 +137,10 @@ async def fake_api(cpu: int) -> AsyncIterator[FakeApiProcess]:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
-    api = FakeApiProcess(json.loads(await server.stdout.readline())["base_url"])
+    base_url = json.loads(await server.stdout.readline())["base_url"]
+    api = FakeBotApi(token=TOKEN)
     try:
-        yield api
+        yield base_url, api
     finally:
         output, _ = await server.communicate(b"stop\n")
         record = json.loads(output)
@@ -190,9 +176,9 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
 
         settle_heap()  # as the bot's start-up does, before it sends anything
         other_cpu = next((cpu for cpu in range(os.cpu_count() or 1) if cpu != args.cpu), -1)
-        async with fake_api(other_cpu if args.cpu >= 0 else -1) as api:
+        async with fake_api(other_cpu if args.cpu >= 0 else -1) as (base_url, api):
             settings = Settings(
-                bot_token=TOKEN, telegram_api_base=api.base_url, database_url=database_url
+                bot_token=TOKEN, telegram_api_base=base_url, database_url=database_url
             )
             bot = create_bot(settings)
             sender = OutboxSender(bot, factory)

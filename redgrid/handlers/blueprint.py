@@ -72,13 +72,17 @@ class Blueprint:
     def _command_names(self) -> frozenset[str] | None:
         """The commands this router's message handlers ask for; None: it cannot tell (a
         pattern), so every command goes through."""
-        names = set()
-        for observer, filters, _kwargs, _handler in self._registrations:
-            for command in (f for f in filters if observer == "message" and isinstance(f, Command)):
-                if not all(isinstance(name, str) for name in command.commands):
-                    return None
-                names.update(name.lower() for name in command.commands)
-        return frozenset(names)
+        commands = [
+            event_filter.commands
+            for observer, filters, _kwargs, _handler in self._registrations
+            if observer == "message"
+            for event_filter in filters
+            if isinstance(event_filter, Command)
+        ]
+        names = [name for command in commands for name in command]
+        if not all(isinstance(name, str) for name in names):
+            return None
+        return frozenset(name.lower() for name in names)
 
     def build(self) -> Router:
         router = Router(name=self.name)
