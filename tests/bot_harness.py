@@ -302,7 +302,7 @@ async def bot_harness(
     storage = storage or DatabaseStorage(session_factory)
     # No pacing: tests check what is sent, not Telegram's per-chat limits (tests/test_pacing).
     no_limits = SendPacer(
-        Limits(per_second=10_000, private_chat_interval=0, group_per_minute=10_000)
+        Limits(per_second=10_000, private_chat_interval=0, group_per_minute=10_000, spacing=0)
     )
     sender = OutboxSender(bot, session_factory, pacer=no_limits)
     dispatcher = create_dispatcher(

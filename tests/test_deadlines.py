@@ -33,7 +33,7 @@ class World:
         )
         self.session_factory = session_factory
         self.recording = RecordingSession()
-        no_limits = SendPacer(Limits(per_second=10_000, private_chat_interval=0))
+        no_limits = SendPacer(Limits(per_second=10_000, private_chat_interval=0, spacing=0))
         self.sender = OutboxSender(
             create_bot(self.settings, session=self.recording),
             session_factory,

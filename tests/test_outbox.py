@@ -16,7 +16,7 @@ from redgrid.models.base import utcnow
 from tests.bot_harness import TOKEN
 from tests.fake_bot_api import FakeApiError, FakeBotApi
 
-FAST = Limits(per_second=1000, private_chat_interval=0, group_per_minute=1000)
+FAST = Limits(per_second=1000, private_chat_interval=0, group_per_minute=1000, spacing=0)
 
 
 @pytest.fixture

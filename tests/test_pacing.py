@@ -17,8 +17,8 @@ def test_one_message_a_second_to_a_private_chat():
     assert pacer.delay(5) == 0
     pacer.record(5)
     assert pacer.delay(5) == 1.0
-    assert pacer.delay(6) == 0  # another chat is not held up
     clock.now += 0.4
+    assert pacer.delay(6) == 0  # another chat is not held up
     assert abs(pacer.delay(5) - 0.6) < 1e-9
     clock.now += 0.6
     assert pacer.delay(5) == 0
@@ -56,3 +56,13 @@ def test_a_429_pauses_everything():
     assert pacer.delay(-5) == 3
     clock.now += 3
     assert pacer.delay(1) == 0
+
+
+def test_sends_never_leave_in_a_burst():
+    """Even with the whole second's allowance free, two sends keep ``spacing`` apart."""
+    clock = Clock()
+    pacer = SendPacer(Limits(spacing=0.025), clock=clock)
+    pacer.record(1)
+    assert abs(pacer.delay(2) - 0.025) < 1e-9
+    clock.now += 0.025
+    assert pacer.delay(2) == 0
