@@ -211,7 +211,7 @@ async def push_new_ticket(world, ticket_id) -> None:
                 lambda: "New complaint",
             )
         await session.commit()
-    await world.sender.deliver([row.id for row in notifier.staged])
+    await world.sender.deliver(notifier.staged)
     await world.sender.wait_idle()
 
 

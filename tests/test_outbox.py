@@ -30,12 +30,12 @@ def sender_for(api, database_url, session_factory, limits=FAST) -> OutboxSender:
     return OutboxSender(create_bot(settings), session_factory, pacer=SendPacer(limits))
 
 
-async def stage(session_factory, build) -> list[int]:
+async def stage(session_factory, build) -> list[OutboxMessage]:
     async with session_factory() as session:
         notifier = Notifier(session)
         build(notifier)
         await session.commit()
-        return [row.id for row in notifier.staged]
+        return notifier.staged
 
 
 async def statuses(session_factory) -> list[OutboxStatus]:
@@ -51,57 +51,57 @@ async def test_rows_are_sent_in_order_and_marked(api, database_url, session_fact
         notifier.message(501, "card")
         notifier.message(502, "other chat")
 
-    ids = await stage(session_factory, build)
+    rows = await stage(session_factory, build)
     sender = sender_for(api, database_url, session_factory)
-    await sender.deliver(ids)
+    await sender.deliver(rows)
     await sender.bot.session.close()
     methods = [call.method for call in api.sent(chat_id=501)]
     assert methods == ["sendMediaGroup", "sendLocation", "sendMessage"]
     assert await statuses(session_factory) == [OutboxStatus.SENT] * 4
-    await sender.deliver(ids)  # already sent: nothing goes twice
+    await sender.deliver(rows)  # already sent: nothing goes twice
     assert len(api.sent(chat_id=501)) == 3
 
 
 async def test_two_senders_send_each_row_once(api, database_url, session_factory):
-    ids = await stage(session_factory, lambda n: [n.message(600 + i, f"m{i}") for i in range(20)])
+    rows = await stage(session_factory, lambda n: [n.message(600 + i, f"m{i}") for i in range(20)])
     first = sender_for(api, database_url, session_factory)
     second = sender_for(api, database_url, session_factory)
-    await asyncio.gather(first.deliver(ids), second.deliver(ids))
+    await asyncio.gather(first.deliver(rows), second.deliver(rows))
     assert len(api.sent("sendMessage", ok=True)) == 20
     await first.bot.session.close()
     await second.bot.session.close()
 
 
 async def test_429_keeps_the_row_and_holds_the_chat(api, database_url, session_factory):
-    ids = await stage(session_factory, lambda n: [n.message(701, "a"), n.message(701, "b")])
+    rows = await stage(session_factory, lambda n: [n.message(701, "a"), n.message(701, "b")])
     api.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
     sender = sender_for(api, database_url, session_factory)
-    await sender.deliver(ids)
+    await sender.deliver(rows)
     assert await statuses(session_factory) == [OutboxStatus.PENDING, OutboxStatus.PENDING]
     assert sender.pacer.delay(701) > 6
     async with session_factory() as session:
-        first = await session.get(OutboxMessage, ids[0])
+        first = await session.get(OutboxMessage, rows[0].id)
         assert first.next_attempt_at > utcnow() + timedelta(seconds=6)
     await sender.bot.session.close()
 
 
 async def test_blocked_chat_fails_without_holding_others(api, database_url, session_factory):
-    ids = await stage(session_factory, lambda n: [n.message(801, "x"), n.message(802, "y")])
+    rows = await stage(session_factory, lambda n: [n.message(801, "x"), n.message(802, "y")])
     api.block_chat(801)
     sender = sender_for(api, database_url, session_factory)
-    await sender.deliver(ids)
+    await sender.deliver(rows)
     assert await statuses(session_factory) == [OutboxStatus.FAILED, OutboxStatus.SENT]
     await sender.bot.session.close()
 
 
 async def test_server_error_retries_later_then_drain_sends(api, database_url, session_factory):
-    ids = await stage(session_factory, lambda n: n.message(901, "z"))
+    rows = await stage(session_factory, lambda n: n.message(901, "z"))
     api.fail_next("sendMessage", 502, "Bad Gateway")
     sender = sender_for(api, database_url, session_factory)
-    await sender.deliver(ids)
+    await sender.deliver(rows)
     assert await statuses(session_factory) == [OutboxStatus.PENDING]
     async with session_factory() as session, session.begin():
-        row = await session.get(OutboxMessage, ids[0])
+        row = await session.get(OutboxMessage, rows[0].id)
         assert row.attempts == 1
         row.next_attempt_at = utcnow()  # the backoff has passed
     assert await sender.drain() == 1
@@ -115,10 +115,10 @@ async def test_two_senders_keep_every_chat_in_order(api, database_url, session_f
             for chat in range(8):
                 notifier.message(1100 + chat, f"{chat}:{number}")
 
-    ids = await stage(session_factory, build)
+    rows = await stage(session_factory, build)
     first = sender_for(api, database_url, session_factory)
     second = sender_for(api, database_url, session_factory)
-    await asyncio.gather(first.deliver(ids), second.deliver(ids), second.drain(), first.drain())
+    await asyncio.gather(first.deliver(rows), second.deliver(rows), second.drain(), first.drain())
     for chat in range(8):
         texts = [call.text for call in api.sent("sendMessage", chat_id=1100 + chat)]
         assert texts == [f"{chat}:{number}" for number in range(3)]
@@ -130,7 +130,7 @@ async def test_two_senders_keep_every_chat_in_order(api, database_url, session_f
 async def test_a_sender_that_dies_mid_send_leaves_the_chat_to_its_lease(
     api, database_url, session_factory
 ):
-    ids = await stage(session_factory, lambda n: [n.message(1201, "a"), n.message(1201, "b")])
+    rows = await stage(session_factory, lambda n: [n.message(1201, "a"), n.message(1201, "b")])
     arrived, release = asyncio.Event(), asyncio.Event()
 
     async def hang(call):
@@ -140,7 +140,7 @@ async def test_a_sender_that_dies_mid_send_leaves_the_chat_to_its_lease(
 
     api.set_handler("sendMessage", hang)
     dying = sender_for(api, database_url, session_factory)
-    delivering = asyncio.create_task(dying.deliver(ids))
+    delivering = asyncio.create_task(dying.deliver(rows))
     await asyncio.wait_for(arrived.wait(), timeout=5)
     delivering.cancel()  # the process dies while Telegram has the request
     with contextlib.suppress(asyncio.CancelledError):
@@ -149,10 +149,10 @@ async def test_a_sender_that_dies_mid_send_leaves_the_chat_to_its_lease(
     async with FakeBotApi(token=TOKEN) as other:
         survivor = sender_for(other, database_url, session_factory)
         assert await survivor.drain() == 0  # "a" is claimed, and "b" waits behind it
-        await survivor.deliver(ids)
+        await survivor.deliver(rows)
         assert other.sent() == []
         async with session_factory() as session, session.begin():
-            first, second = [await session.get(OutboxMessage, row_id) for row_id in ids]
+            first, second = [await session.get(OutboxMessage, row.id) for row in rows]
             assert first.status is OutboxStatus.PENDING
             assert first.next_attempt_at > utcnow() + timedelta(minutes=1)  # the lease
             assert second.next_attempt_at <= utcnow()  # never claimed

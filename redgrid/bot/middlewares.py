@@ -96,7 +96,7 @@ class UpdateMiddleware(FSMContextMiddleware):
                     raise
                 await session.commit()  # with the conversation state's changes
         if notifier.staged:
-            self.sender.deliver_soon([row.id for row in notifier.staged])
+            self.sender.deliver_soon(notifier.staged)
         return result
 
     async def _identify(

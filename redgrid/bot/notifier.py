@@ -184,11 +184,6 @@ class _Outcome:
 _outbox = OutboxMessage.__table__
 # The sender's statements run for every push; they are built once (building one costs
 # more than running it) and take their values as bind parameters.
-_ROWS = (
-    select(OutboxMessage)
-    .where(col(OutboxMessage.id).in_(bindparam("ids", expanding=True)))
-    .order_by(col(OutboxMessage.id))
-)
 # A row is taken for CLAIM_LEASE if it is still pending and due: one conditional UPDATE,
 # which two senders cannot both win (on PostgreSQL the second waits for the first's row
 # lock, then finds the condition false).
@@ -278,9 +273,9 @@ class OutboxSender:
         self.max_in_flight = max_in_flight
         self._background: set[asyncio.Task] = set()
 
-    def deliver_soon(self, ids: Sequence[int]) -> None:
+    def deliver_soon(self, rows: Sequence[OutboxMessage]) -> None:
         """Deliver in the background, so a handler never waits for the pacing of pushes."""
-        task = asyncio.create_task(self.deliver(ids))
+        task = asyncio.create_task(self.deliver(rows))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -305,11 +300,12 @@ class OutboxSender:
         await self._run(queues, in_flight, blocked)
         return len(rows)
 
-    async def deliver(self, ids: Sequence[int]) -> None:
-        """Send these rows; a chat whose row cannot go (claimed elsewhere, must wait) keeps
-        its later rows pending, so its messages never arrive out of order."""
+    async def deliver(self, rows: Sequence[OutboxMessage]) -> None:
+        """Send rows just staged and committed (``Notifier.staged``, as they were written:
+        they are not read again); a chat whose row cannot go (sent or claimed elsewhere,
+        must wait) keeps its later rows pending, so its messages never arrive out of
+        order."""
         async with self.session_factory() as session:
-            rows = (await session.exec(_ROWS, params={"ids": list(ids)})).all()
             queues, in_flight = self._queues(rows), {}
             blocked = await self._turn(session, [], queues, in_flight)
         await self._run(queues, in_flight, blocked)
@@ -463,4 +459,4 @@ class OutboxSender:
                             )
             await session.commit()
         if notifier.staged:
-            self.deliver_soon([staged.id for staged in notifier.staged])
+            self.deliver_soon(notifier.staged)

@@ -178,18 +178,20 @@ async def push_to_team(
     headline: Callable[[], str],
     *,
     with_media: bool = False,
+    report_photos: Sequence[str] | None = None,
     audience: Audience | None = None,
     to: Sequence[Person] | None = None,
 ) -> None:
     """The ticket card, under ``headline()`` and with the team's buttons, to every team
     member and to the team's group chat; with ``with_media`` the photos and the location
-    pin come first. ``to`` names other people instead (officers, admins: they may act on
-    the ticket too), without the team chat."""
-    photos = (
-        [p.file_id for p in await ticket_photos(session, ticket.id, PhotoKind.REPORT)]
-        if with_media
-        else []
-    )
+    pin come first (``report_photos``: the report's file ids, when the caller has them, as
+    for a ticket just filed). ``to`` names other people instead (officers, admins: they
+    may act on the ticket too), without the team chat."""
+    photos: Sequence[str] = []
+    if with_media:
+        photos = report_photos
+        if photos is None:
+            photos = [p.file_id for p in await ticket_photos(session, ticket.id, PhotoKind.REPORT)]
     if to is None and audience is not None:
         to, team_chat_id = audience.team, audience.team_chat_id
     elif to is None:

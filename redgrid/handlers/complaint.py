@@ -1152,10 +1152,11 @@ async def confirm(
         await _show(missing, query.message, state, ctx)
         return
     await _close(query)
+    draft = _draft(data)
     try:
         ticket = await tickets.create_ticket(
             session,
-            _draft(data),
+            draft,
             person,
             catalogue,
             utcnow(),
@@ -1183,6 +1184,7 @@ async def confirm(
         ticket,
         headline=lambda: _("🆕 New complaint"),
         with_media=True,
+        report_photos=[file_id for file_id, _unique_id in draft.photos],
     )
     await state.clear()  # commits with the ticket: it cannot be filed twice
     await session.commit()

@@ -1033,6 +1033,7 @@ async def send_report(
         ticket,
         headline=lambda: _("🛵 New red informant report from {name}").format(name=name),
         with_media=True,
+        report_photos=[file_id for file_id, _unique_id in draft.photos],
     )
     if voice is not None:
         await tell_team(

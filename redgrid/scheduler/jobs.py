@@ -57,7 +57,7 @@ async def close_unrated_tickets(
                 )
         await session.commit()
     if notifier.staged:
-        await sender.deliver([row.id for row in notifier.staged])
+        await sender.deliver(notifier.staged)
     if closed:
         logger.info("closed %d unrated tickets", len(closed))
     return len(closed)
@@ -136,7 +136,7 @@ async def sweep_deadlines(
                         )
             await session.commit()
         if notifier.staged:
-            await sender.deliver([row.id for row in notifier.staged])
+            await sender.deliver(notifier.staged)
         fired += len(alarms)
         if len(alarms) < batch:
             return fired
@@ -189,7 +189,7 @@ async def send_daily_digests(
                     notifier.message(chat_id, _digest_text(digest, settings), person_id=person_id)
         await session.commit()
     if notifier.staged:
-        await sender.deliver([row.id for row in notifier.staged])
+        await sender.deliver(notifier.staged)
     return len(notifier.staged)
 
 
@@ -225,5 +225,5 @@ async def send_weekly_summaries(
                     notifier.message(officer.telegram_id, "\n".join(lines), person_id=officer.id)
         await session.commit()
     if notifier.staged:
-        await sender.deliver([row.id for row in notifier.staged])
+        await sender.deliver(notifier.staged)
     return len(notifier.staged)
