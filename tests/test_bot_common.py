@@ -11,7 +11,7 @@ from aiogram.types import (
     Message,
     Update,
 )
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import select
 
 from redgrid.bot.settings import Settings
@@ -134,3 +134,24 @@ async def test_a_refused_reply_marks_only_a_person_who_blocked_the_bot(harness, 
         people = {p.telegram_id: p for p in (await session.exec(select(Person))).all()}
     assert people[resident.id].unreachable_at is not None
     assert people[secretary.id].unreachable_at is None
+
+
+async def test_the_conversation_state_is_read_with_the_person(harness, engine):
+    """No update reads its conversation state on its own: with the person (one query), or,
+    for someone met for the first time, not at all."""
+    state_reads = []
+
+    def record(_connection, _cursor, statement, *_args) -> None:
+        reads_state = statement.startswith("SELECT") and "fsm_record" in statement
+        if reads_state and "FROM person" not in statement:
+            state_reads.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        newcomer = harness.person(language_code="en")
+        await newcomer.text("/new")  # first contact: the person is created
+        await newcomer.text("/cancel")
+        await newcomer.text("/new")
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert state_reads == []

@@ -116,8 +116,9 @@ class UpdateMiddleware(FSMContextMiddleware):
             record_key = self.storage.record_key(context.key)
             params = {"fsm_key": record_key}
             identified = await identify(session, *who, query=self._with_state, params=params)
-            if identified.also is not None:
-                self.storage.preload(record_key, *identified.also)
+            # Someone met for the first time (no row to read the state with) has no
+            # conversation yet; nor does someone back after /forget: they start afresh.
+            self.storage.preload(record_key, *(identified.also or (None, None)))
         data["person"] = identified.person
         data["actor"] = Actor(identified.person.id, user.id, identified.is_admin)
         return identified.person
