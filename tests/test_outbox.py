@@ -85,6 +85,36 @@ async def test_429_keeps_the_row_and_holds_the_chat(api, database_url, session_f
     await sender.bot.session.close()
 
 
+async def test_a_new_push_waits_behind_an_older_one_of_its_chat(api, database_url, session_factory):
+    """A push staged after an older one of the same chat was told to wait (a retry-after,
+    here seen by another instance) does not overtake it; both go, in order, once it may."""
+    [first] = await stage(session_factory, lambda n: n.message(711, "first"))
+    api.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    elsewhere = sender_for(api, database_url, session_factory)
+    await elsewhere.deliver([first])
+    await elsewhere.bot.session.close()
+
+    later = await stage(session_factory, lambda n: [n.message(711, "second"), n.message(712, "x")])
+    sender = sender_for(api, database_url, session_factory)  # its pacer knows of no 429
+    await sender.deliver(later)
+    assert [call.text for call in api.sent("sendMessage", ok=True)] == ["x"]
+    assert await statuses(session_factory) == [
+        OutboxStatus.PENDING,
+        OutboxStatus.PENDING,
+        OutboxStatus.SENT,
+    ]
+
+    async with session_factory() as session, session.begin():
+        row = await session.get(OutboxMessage, first.id)
+        row.next_attempt_at = utcnow()  # the retry-after has passed
+    assert await sender.drain() == 2
+    assert [call.text for call in api.sent("sendMessage", chat_id=711, ok=True)] == [
+        "first",
+        "second",
+    ]
+    await sender.bot.session.close()
+
+
 async def test_blocked_chat_fails_without_holding_others(api, database_url, session_factory):
     rows = await stage(session_factory, lambda n: [n.message(801, "x"), n.message(802, "y")])
     api.block_chat(801)

@@ -184,15 +184,25 @@ class _Outcome:
 _outbox = OutboxMessage.__table__
 # The sender's statements run for every push; they are built once (building one costs
 # more than running it) and take their values as bind parameters.
-# A row is taken for CLAIM_LEASE if it is still pending and due: one conditional UPDATE,
-# which two senders cannot both win (on PostgreSQL the second waits for the first's row
-# lock, then finds the condition false).
+# A row is taken for CLAIM_LEASE if it is still pending and due, and no older row of its
+# chat is still pending (waiting for a retry-after, or claimed by another sender): one
+# conditional UPDATE, which two senders cannot both win (on PostgreSQL the second waits
+# for the first's row lock, then finds the condition false). The sender writes a send's
+# outcome before claiming the chat's next row, so its own earlier rows never hold it up.
+_older = _outbox.alias("older")
 _CLAIM = (
     update(_outbox)
     .where(
         _outbox.c.id == bindparam("row_id"),
         _outbox.c.status == OutboxStatus.PENDING,
         _outbox.c.next_attempt_at <= bindparam("now", type_=UTCDateTime),
+        ~select(_older.c.id)
+        .where(
+            _older.c.chat_id == _outbox.c.chat_id,
+            _older.c.status == OutboxStatus.PENDING,
+            _older.c.id < _outbox.c.id,
+        )
+        .exists(),
     )
     .values(next_attempt_at=bindparam("lease", type_=UTCDateTime))
 )
