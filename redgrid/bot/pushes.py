@@ -187,11 +187,11 @@ async def push_to_team(
     pin come first (``report_photos``: the report's file ids, when the caller has them, as
     for a ticket just filed). ``to`` names other people instead (officers, admins: they
     may act on the ticket too), without the team chat."""
-    photos: Sequence[str] = []
-    if with_media:
+    photos: Sequence[str] = ()
+    if with_media and report_photos is not None:
         photos = report_photos
-        if photos is None:
-            photos = [p.file_id for p in await ticket_photos(session, ticket.id, PhotoKind.REPORT)]
+    elif with_media:
+        photos = [p.file_id for p in await ticket_photos(session, ticket.id, PhotoKind.REPORT)]
     if to is None and audience is not None:
         to, team_chat_id = audience.team, audience.team_chat_id
     elif to is None:
