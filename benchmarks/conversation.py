@@ -7,7 +7,10 @@ Every update goes through the production dispatcher (middlewares, FSM storage in
 database, routing, the outbox) over a recording session instead of HTTP, so no network
 time is counted. Beside it, in the same run, a bare aiogram echo handler over the same
 session gives the floor: after each complaint, as many echoes as it took updates, so both
-are measured under the same load. Prints updates/s and p50/p99 latency per update for both, on
+are measured under the same load. Then, in a pass of its own, the same echo after the
+least database work of a conversation step (the person and the state read in one query,
+the state written, a commit): the floor of this stack. Prints updates/s and p50/p99
+latency per update for each, on
 SQLite and (if reachable) PostgreSQL (``--residents 0`` skips this), then the resident
 memory of a bot process of its own (``bot_memory.py``) with N drafts in flight.
 Targets: >= 300 updates/s on SQLite; at most 5x the echo handler's per-update cost;
@@ -31,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test harness lives in tests/, beside the package
 
 import asyncpg  # noqa: E402
-from aiogram import Dispatcher, Router  # noqa: E402
+from aiogram import Bot, Dispatcher, Router  # noqa: E402
+from aiogram.fsm.storage.base import StorageKey  # noqa: E402
 from aiogram.types import Message  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -39,6 +43,7 @@ from sqlmodel import select  # noqa: E402
 
 from redgrid.bot.app import settle_heap  # noqa: E402
 from redgrid.bot.settings import Settings  # noqa: E402
+from redgrid.bot.storage import ROW_COLUMNS, DatabaseStorage, update_scope  # noqa: E402
 from redgrid.handlers.callbacks import (  # noqa: E402
     CategoryCb,
     DraftAction,
@@ -54,7 +59,12 @@ from redgrid.paths import SAMPLE_DISTRICT  # noqa: E402
 from redgrid.services.categories import load_categories  # noqa: E402
 from redgrid.services.district import import_district  # noqa: E402
 from redgrid.services.district_file import parse_district_file  # noqa: E402
-from redgrid.services.people import get_or_create_person, grant_role  # noqa: E402
+from redgrid.services.people import (  # noqa: E402
+    get_or_create_person,
+    grant_role,
+    identify,
+    identify_query,
+)
 from tests.bot_harness import TOKEN, BotHarness, bot_harness  # noqa: E402
 from tests.bot_harness import Person as Client  # noqa: E402
 
@@ -115,13 +125,30 @@ async def complaint(client: Client, timer: Timer, spot: tuple[float, float], cod
     await timer(lambda: client.press(draft(DraftAction.CONFIRM)))
 
 
-def echo_client(harness: BotHarness) -> Client:
+def echo_client(harness: BotHarness, *, with_state: bool = False) -> Client:
     """Someone talking to a bare aiogram dispatcher with one echo handler, over the same
-    recording session."""
+    recording session. ``with_state``: the handler first does the least database work of
+    a conversation step, as ``UpdateMiddleware`` does it (one session; the person and
+    their state in one query; the state written with the commit), the floor under every
+    step on this stack."""
     router = Router()
+    storage = DatabaseStorage(harness.storage.session_factory) if with_state else None
+    person_and_state = identify_query(*ROW_COLUMNS)
 
     @router.message()
-    async def echo(message: Message) -> None:
+    async def echo(message: Message, bot: Bot) -> None:
+        if storage is not None:
+            user = message.from_user
+            key = StorageKey(bot_id=bot.id, chat_id=message.chat.id, user_id=user.id)
+            record_key = storage.record_key(key)
+            async with storage.session_factory() as session:
+                with update_scope(session):
+                    who = (user.id, user.full_name, "en", ())
+                    params = {"fsm_key": record_key}
+                    found = await identify(session, *who, query=person_and_state, params=params)
+                    storage.preload(record_key, *(found.also or (None, None)))
+                    await storage.set_state(key, "Floor:step")
+                    await session.commit()
         await message.answer(message.text)
 
     dispatcher = Dispatcher()
@@ -159,6 +186,7 @@ async def run_backend(label: str, database_url: str, residents: int) -> None:
     print(f"\n== {label}: {residents:,} complaints, each its own resident")
     async with bot_harness(settings, factory) as harness:
         timer, echo_timer, echo = Timer(), Timer(), echo_client(harness)
+        floor_timer, floor = Timer(), echo_client(harness, with_state=True)
         settle_heap()  # as the bot's start-up does
         for spot in spots:
             client = harness.person("居民", language_code="zh-hans")
@@ -170,9 +198,17 @@ async def run_backend(label: str, database_url: str, residents: int) -> None:
             # A bot keeps nothing of what it sent; the recording session would keep it all,
             # and the garbage collector would walk it over and over.
             harness.session.calls.clear()
+        # The floor in a pass of its own, so that the echoes are timed as they always were.
+        for _ in range(len(timer.latencies)):
+            await floor_timer(lambda: floor.text("ping"))
+        harness.session.calls.clear()
         conversation = timer.report("complaint conversation")
         bare = echo_timer.report("bare echo handler")
+        least = floor_timer.report("echo + state in database")
         print(f"  per-update cost: {conversation / bare:.1f}x the echo handler's")
+        print(
+            f"  (the least database work of a step, alone: {least / bare:.1f}x the echo handler's)"
+        )
     await engine.dispose()
 
 
