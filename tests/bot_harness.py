@@ -21,7 +21,6 @@ from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
@@ -53,7 +52,7 @@ from redgrid.bot.i18n import create_i18n
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.settings import Settings
-from redgrid.bot.storage import DatabaseStorage
+from redgrid.bot.storage import DatabaseStorage, PerKeyIsolation
 from redgrid.services.categories import load_categories
 
 BOT_ID = 424242
@@ -309,7 +308,7 @@ async def bot_harness(
         settings,
         session_factory=session_factory,
         storage=storage,
-        events_isolation=SimpleEventIsolation(),
+        events_isolation=PerKeyIsolation(),
         i18n=create_i18n(settings.default_locale),
         catalogue=load_categories(),
         sender=sender,

@@ -13,7 +13,7 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from redgrid.bot.storage import DatabaseStorage, update_scope
+from redgrid.bot.storage import DatabaseStorage, PerKeyIsolation, update_scope
 from redgrid.models import FsmRecord
 from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -288,3 +288,28 @@ async def test_a_commit_inside_an_update_carries_the_state_changed_so_far(sessio
             await session.commit()
     assert await storage.get_state(KEY) == "Complaint:category"
     assert await storage.get_data(KEY) == {"category": "noise"}
+
+
+async def test_per_key_isolation_serialises_a_key_and_forgets_it_when_free():
+    isolation = PerKeyIsolation()
+    other = StorageKey(bot_id=1, chat_id=101, user_id=201)
+    order: list[str] = []
+
+    async def update(key: StorageKey, name: str, hold: asyncio.Event | None = None) -> None:
+        async with isolation.lock(key):
+            order.append(f"{name} in")
+            if hold is not None:
+                await hold.wait()
+            order.append(f"{name} out")
+
+    release = asyncio.Event()
+    first = asyncio.create_task(update(KEY, "first", release))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(update(KEY, "second"))
+    await update(other, "other")  # another person is not held up
+    await asyncio.sleep(0)
+    assert order == ["first in", "other in", "other out"]
+    release.set()
+    await asyncio.gather(first, second)
+    assert order[3:] == ["first out", "second in", "second out"]
+    assert len(isolation._locks) == 0  # no lock outlives its updates

@@ -11,7 +11,6 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -21,7 +20,7 @@ from redgrid.bot.i18n import PersonI18nMiddleware
 from redgrid.bot.middlewares import UpdateMiddleware
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
-from redgrid.bot.storage import DatabaseStorage
+from redgrid.bot.storage import DatabaseStorage, PerKeyIsolation
 from redgrid.handlers import get_routers
 from redgrid.services.categories import CategoryCatalogue
 from redgrid.services.district import RoutingCache
@@ -60,7 +59,7 @@ def create_storage(
 
         storage = RedisStorage.from_url(settings.redis_url.get_secret_value())
         return storage, storage.create_isolation()
-    return DatabaseStorage(session_factory), SimpleEventIsolation()
+    return DatabaseStorage(session_factory), PerKeyIsolation()
 
 
 def create_dispatcher(

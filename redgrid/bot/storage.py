@@ -4,11 +4,13 @@ A resident's half-written complaint then survives a restart and is seen by every
 instance that shares the database.
 """
 
+import asyncio
 import copy
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +19,7 @@ from typing import Any
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
+    BaseEventIsolation,
     BaseStorage,
     DefaultKeyBuilder,
     KeyBuilder,
@@ -44,6 +47,31 @@ class UpdateScope:
     session: AsyncSession
     loaded: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class PerKeyIsolation(BaseEventIsolation):
+    """One person's updates handled one at a time, within this process.
+
+    aiogram's ``SimpleEventIsolation`` keeps a lock for every key it has seen, for ever
+    (about 3 MB per 10,000 people). Here a key's lock lives only while an update holds it
+    or waits for it: the map holds locks weakly, and each waiter holds its own reference.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[StorageKey, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            yield
+
+    async def close(self) -> None:
+        self._locks.clear()
 
 
 _scope: ContextVar[UpdateScope | None] = ContextVar("fsm_update_scope", default=None)
@@ -94,8 +122,8 @@ class DatabaseStorage(BaseStorage):
     concurrent writers on PostgreSQL or SQLite never hit a duplicate key. A row with no
     state and no data is deleted, so finished conversations leave nothing behind.
 
-    This storage does not isolate events: pair it with ``SimpleEventIsolation`` (one
-    process) or ``RedisEventIsolation`` (several), as with any aiogram storage. Without
+    This storage does not isolate events: pair it with ``PerKeyIsolation`` (one process)
+    or ``RedisEventIsolation`` (several), as with any aiogram storage. Without
     isolation, ``update_data`` (read, then write) can lose an update racing on the same key.
     """
 
