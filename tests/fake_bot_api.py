@@ -265,6 +265,7 @@ class _Fault:
     retry_after: int | None
     times: int
     chat_id: int | str | None
+    migrate_to_chat_id: int | None = None
 
 
 @dataclass
@@ -626,14 +627,16 @@ class FakeBotApi:
         times: int = 1,
         *,
         chat_id: int | str | None = None,
+        migrate_to_chat_id: int | None = None,
     ) -> None:
         """Answer the next ``times`` calls of ``method`` (to ``chat_id``, if given) with an error.
 
         A 429 without ``retry_after`` gets retry_after=1, as Telegram always sends one.
+        ``migrate_to_chat_id``: the group became that supergroup (a 400 with the new id).
         """
         if error_code == 429 and retry_after is None:
             retry_after = 1
-        fault = _Fault(error_code, description, retry_after, times, chat_id)
+        fault = _Fault(error_code, description, retry_after, times, chat_id, migrate_to_chat_id)
         self._faults[method.lower()].append(fault)
 
     def reset_limits(self) -> None:
@@ -657,7 +660,10 @@ class FakeBotApi:
                     if fault.times <= 0:
                         faults.remove(fault)
                     raise FakeApiError(
-                        fault.error_code, fault.description, retry_after=fault.retry_after
+                        fault.error_code,
+                        fault.description,
+                        retry_after=fault.retry_after,
+                        migrate_to_chat_id=fault.migrate_to_chat_id,
                     )
         if call.chat_id is not None and call.chat_id in self.blocked and _targets_chat(key):
             raise FakeApiError(403, self._blocked_description(call.chat_id))

@@ -525,3 +525,28 @@ def test_cli_invite_asks_telegram_for_the_username(redgrid, monkeypatch, fake_ap
     [(username, _code)] = LINK.findall(result.output)
     assert username == "fake_grid_bot"
     assert [call.method for call in fake_api.calls] == ["getMe"]
+
+
+async def test_a_team_group_that_becomes_a_supergroup_stays_bound(harness, session_factory):
+    """Telegram says it in the old group (migrate_to_chat_id) and in the new supergroup
+    (migrate_from_chat_id); either moves the grid, and the other finds nothing to do."""
+    secretary = harness.person(language_code="en")
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    old_group, supergroup = -4001, -1001234567890
+    await harness.feed(group_update(harness, secretary, old_group, f"/bind {code}"))
+    assert await grid_chat(session_factory, "A") == old_group
+
+    def service(chat_id: int, **migration: int) -> Update:
+        message = Message(
+            message_id=next(harness.update_ids),
+            date=datetime.now(UTC),
+            chat=Chat(id=chat_id, type="group" if chat_id == old_group else "supergroup"),
+            from_user=secretary.user,
+            **migration,
+        )
+        return Update(update_id=next(harness.update_ids), message=message)
+
+    assert await harness.feed(service(old_group, migrate_to_chat_id=supergroup)) == []
+    assert await grid_chat(session_factory, "A") == supergroup
+    assert await harness.feed(service(supergroup, migrate_from_chat_id=old_group)) == []
+    assert await grid_chat(session_factory, "A") == supergroup

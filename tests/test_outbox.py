@@ -11,9 +11,12 @@ from redgrid.bot.factory import create_bot
 from redgrid.bot.notifier import Notifier, OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.settings import Settings
-from redgrid.models import OutboxMessage, OutboxStatus
+from redgrid.models import Grid, OutboxMessage, OutboxStatus
 from redgrid.models.base import utcnow
+from redgrid.services.district import import_district
+from redgrid.services.district_file import parse_district_file
 from tests.bot_harness import TOKEN
+from tests.district_files import dumps, small_district
 from tests.fake_bot_api import FakeApiError, FakeBotApi
 
 FAST = Limits(per_second=1000, private_chat_interval=0, group_per_minute=1000, spacing=0)
@@ -113,6 +116,37 @@ async def test_a_new_push_waits_behind_an_older_one_of_its_chat(api, database_ur
         "second",
     ]
     await sender.bot.session.close()
+
+
+async def test_a_push_to_a_group_that_became_a_supergroup_follows_it(
+    api, database_url, session_factory
+):
+    """Telegram refuses the old group's id and names the new one: the grid's team chat
+    moves, and the push goes again, to the supergroup."""
+    old_group, supergroup = -4001, -1001234567890
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+        grid = (await session.exec(select(Grid).where(Grid.code == "A"))).one()
+        grid.team_chat_id = old_group
+    rows = await stage(session_factory, lambda n: n.message(old_group, "new ticket"))
+    api.fail_next(
+        "sendMessage",
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        chat_id=old_group,
+        migrate_to_chat_id=supergroup,
+    )
+    sender = sender_for(api, database_url, session_factory)
+    await sender.deliver(rows)
+    await sender.wait_idle()
+    await sender.bot.session.close()
+    assert [call.text for call in api.sent("sendMessage", chat_id=supergroup, ok=True)] == [
+        "new ticket"
+    ]
+    assert await statuses(session_factory) == [OutboxStatus.FAILED, OutboxStatus.SENT]
+    async with session_factory() as session:
+        grid = (await session.exec(select(Grid).where(Grid.code == "A"))).one()
+        assert grid.team_chat_id == supergroup
 
 
 async def test_blocked_chat_fails_without_holding_others(api, database_url, session_factory):

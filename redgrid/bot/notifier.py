@@ -20,6 +20,7 @@ from aiogram import Bot
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -35,6 +36,7 @@ from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.models import OutboxMessage, OutboxStatus, Person, Ticket
 from redgrid.models.base import UTCDateTime, utcnow
 from redgrid.services import people
+from redgrid.services.invites import move_team_chat
 from redgrid.services.tickets import ticket_audience
 
 logger = logging.getLogger(__name__)
@@ -169,6 +171,7 @@ class _Outcome:
     retry_at: datetime | None = None
     go_on: bool = True  # the chat's later rows may follow
     blocked: bool = False  # the person blocked the bot: hand the push over
+    moved_to: int | None = None  # the group became this supergroup: send it there
 
     def values(self, now: datetime) -> dict:
         return {
@@ -306,8 +309,8 @@ class OutboxSender:
         async with self.session_factory() as session:
             rows = (await session.exec(_DUE, params={"now": utcnow(), "limit": limit})).all()
             queues, in_flight = self._queues(rows), {}
-            blocked = await self._turn(session, [], queues, in_flight)
-        await self._run(queues, in_flight, blocked)
+            follow_ups = await self._turn(session, [], queues, in_flight)
+        await self._run(queues, in_flight, follow_ups)
         return len(rows)
 
     async def deliver(self, rows: Sequence[OutboxMessage]) -> None:
@@ -317,8 +320,8 @@ class OutboxSender:
         order."""
         async with self.session_factory() as session:
             queues, in_flight = self._queues(rows), {}
-            blocked = await self._turn(session, [], queues, in_flight)
-        await self._run(queues, in_flight, blocked)
+            follow_ups = await self._turn(session, [], queues, in_flight)
+        await self._run(queues, in_flight, follow_ups)
 
     @staticmethod
     def _queues(rows: Sequence[OutboxMessage]) -> dict[int, deque[OutboxMessage]]:
@@ -332,14 +335,17 @@ class OutboxSender:
         self,
         queues: dict[int, deque[OutboxMessage]],
         in_flight: dict[asyncio.Task, int],
-        blocked: list[OutboxMessage],
+        follow_ups: list[_Outcome],
     ) -> None:
         """Turn after turn until every chat is done or stopped: wait for a send to end (or
         a chat's pacing to allow its next row) unless a row may start now, then record what
         ended and claim and start what may."""
         while True:
-            for row in blocked:
-                await self._hand_over(row)
+            for outcome in follow_ups:
+                if outcome.moved_to is not None:
+                    await self._follow_chat(outcome.row, outcome.moved_to)
+                else:
+                    await self._hand_over(outcome.row)
             if not (queues or in_flight):
                 return
             delay = self._next_delay(queues, in_flight)
@@ -358,7 +364,7 @@ class OutboxSender:
                     queues.pop(chat_id, None)
                 outcomes.append(outcome)
             async with self.session_factory() as session:
-                blocked = await self._turn(session, outcomes, queues, in_flight)
+                follow_ups = await self._turn(session, outcomes, queues, in_flight)
 
     async def _turn(
         self,
@@ -366,10 +372,10 @@ class OutboxSender:
         outcomes: list[_Outcome],
         queues: dict[int, deque[OutboxMessage]],
         in_flight: dict[asyncio.Task, int],
-    ) -> list[OutboxMessage]:
+    ) -> list[_Outcome]:
         """Record the outcomes of ended sends and claim the next row that may start, in one
-        transaction; start sending it if claimed. Returns the rows whose person blocked the
-        bot, to be handed over once this transaction is over."""
+        transaction; start sending it if claimed. Returns the outcomes with work left once
+        this transaction is over (a person who blocked the bot, a group that moved)."""
         row = self._next_row(queues, in_flight)
         now = utcnow()
         written = [outcome.values(now) for outcome in outcomes if outcome.status is not None]
@@ -387,7 +393,7 @@ class OutboxSender:
             in_flight[asyncio.create_task(self._send(row))] = row.chat_id
         elif row is not None:  # another sender has it, or it must wait: the chat stops here
             queues.pop(row.chat_id, None)
-        return [outcome.row for outcome in outcomes if outcome.blocked]
+        return [outcome for outcome in outcomes if outcome.blocked or outcome.moved_to]
 
     def _idle_chats(
         self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
@@ -432,6 +438,12 @@ class OutboxSender:
             return _Outcome(
                 row, OutboxStatus.PENDING, row.attempts, "retry after", retry_at, go_on=False
             )
+        except TelegramMigrateToChat as error:
+            logger.info("chat %s is now %s", row.chat_id, error.migrate_to_chat_id)
+            attempts, moved_to = row.attempts + 1, error.migrate_to_chat_id
+            return _Outcome(
+                row, OutboxStatus.FAILED, attempts, error.message, go_on=False, moved_to=moved_to
+            )
         except TelegramForbiddenError as error:
             logger.info("chat %s is unreachable: %s", row.chat_id, error.message)
             return _Outcome(row, OutboxStatus.FAILED, row.attempts + 1, error.message, blocked=True)
@@ -447,6 +459,17 @@ class OutboxSender:
             logger.exception("outbox row %s: sending failed; it goes again after its lease", row.id)
             return _Outcome(row, None, go_on=False)
         return _Outcome(row, OutboxStatus.SENT, row.attempts + 1)
+
+    async def _follow_chat(self, row: OutboxMessage, chat_id: int) -> None:
+        """The group became a supergroup with a new id: its grid follows it, and the push
+        goes again, to the new chat. (The group's other pending rows fail the same way
+        when their turn comes, and follow.)"""
+        async with self.session_factory() as session:
+            await move_team_chat(session, row.chat_id, chat_id, utcnow())
+            notifier = Notifier(session)
+            notifier._stage(chat_id, row.method, row.params, row.person_id, row.ticket_id)
+            await session.commit()
+        self.deliver_soon(notifier.staged)
 
     async def _hand_over(self, row: OutboxMessage) -> None:
         """The person blocked the bot: mark them unreachable, and give what they were told

@@ -1,5 +1,6 @@
 """The last router: whatever no feature claimed gets a hint, never silence; whatever
-failed gets an apology."""
+failed gets an apology. Also what happens to chats themselves: a person blocking the bot,
+a team's group becoming a supergroup."""
 
 import logging
 
@@ -19,6 +20,7 @@ from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.common import refuse_button, show_menu
 from redgrid.models import Person
 from redgrid.models.base import utcnow
+from redgrid.services.invites import move_team_chat
 from redgrid.services.people import Actor, mark_unreachable
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,19 @@ async def unknown_message(message: Message, session: AsyncSession, actor: Actor)
     await show_menu(
         message, session, actor, _("I did not understand that. Choose what you would like to do:")
     )
+
+
+@router.message(F.migrate_to_chat_id | F.migrate_from_chat_id)
+async def group_became_supergroup(message: Message, session: AsyncSession) -> None:
+    """Telegram gives a group that becomes a supergroup a new id, and says so in the old
+    chat and in the new one: a team chat's grid follows, or its pushes would be refused."""
+    if message.migrate_to_chat_id:
+        old_chat_id, new_chat_id = message.chat.id, message.migrate_to_chat_id
+    else:
+        old_chat_id, new_chat_id = message.migrate_from_chat_id, message.chat.id
+    grid = await move_team_chat(session, old_chat_id, new_chat_id, utcnow())
+    if grid is not None:
+        logger.info("grid %s: its team chat %s is now %s", grid.code, old_chat_id, new_chat_id)
 
 
 @router.callback_query()

@@ -256,6 +256,22 @@ async def bind_team_chat(
     return grid
 
 
+async def move_team_chat(
+    session: AsyncSession, old_chat_id: int, new_chat_id: int, now: datetime
+) -> Grid | None:
+    """A team's group became a supergroup, which Telegram gives a new chat id: the grid
+    follows it. Returns the grid, or None if ``old_chat_id`` is no grid's team chat (or
+    the move was made already: Telegram tells it both in the old chat and the new one)."""
+    grid = (await session.exec(select(Grid).where(Grid.team_chat_id == old_chat_id))).one_or_none()
+    if grid is None:
+        return None
+    grid.team_chat_id = new_chat_id
+    grid.updated_at = now
+    session.add(grid)
+    await session.flush()
+    return grid
+
+
 async def list_invites(
     session: AsyncSession, now: datetime, *, active_only: bool = True
 ) -> list[Invite]:
