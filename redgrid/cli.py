@@ -38,11 +38,14 @@ from redgrid.services.invites import (
     GRID_ROLES,
     INVITABLE_ROLES,
     InvalidInvite,
+    InviteAlreadyUsed,
+    InviteNotFound,
     InviteScope,
     ScopeNotFound,
     create_invite,
     invite_scope,
     list_invites,
+    revoke_invite,
 )
 from redgrid.services.routing import InvalidCoordinates, RouteOutcome
 
@@ -440,8 +443,35 @@ def _bot_username(settings: Settings) -> tuple[str | None, str | None]:
 @app.command("invites")
 def invites_list(
     all_: Annotated[bool, typer.Option("--all", help="Include used and expired invites.")] = False,
+    revoke: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_ROW_ID,
+            help="Revoke the unused invite with this id: its link expires now.",
+        ),
+    ] = None,
 ) -> None:
-    """List invites (codes are stored hashed, so only their role, scope and state)."""
+    """List invites (codes are stored hashed, so only their role, scope and state), or
+    revoke one by the id the list shows."""
+    if revoke is not None:
+
+        async def expire(engine: AsyncEngine):
+            await _require_current_schema(engine)
+            async with create_session_factory(engine)() as session, session.begin():
+                invite = await revoke_invite(session, revoke, utcnow())
+                return invite, await invite_scope(session, invite)
+
+        try:
+            invite, scope = _with_engine(expire)
+        except InviteNotFound:
+            typer.echo(f"No invite has the id {revoke}; see `redgrid invites --all`.", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
+        except InviteAlreadyUsed:
+            typer.echo(f"Refused: invite {revoke} is already used.", err=True)
+            raise typer.Exit(EXIT_REFUSED) from None
+        typer.echo(f"Invite {revoke} ({invite.role.value} {_scope_text(scope)}) is revoked.")
+        return
 
     async def work(engine: AsyncEngine):
         await _require_current_schema(engine)

@@ -475,6 +475,28 @@ def test_cli_invite_prints_a_link_that_redeems(redgrid, monkeypatch, database_ur
     assert redgrid("invites").output.startswith("No usable invites")
 
 
+def test_cli_revokes_an_unused_invite(redgrid, database_url):
+    result = redgrid("invite", "--role", "secretary", "--grid", "A")
+    code = re.search(r"Code: (\S+)", result.output)[1]
+    [line] = redgrid("invites").output.splitlines()
+    invite_id = line.split()[0]
+    revoked = redgrid("invites", "--revoke", invite_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert f"Invite {invite_id} (secretary grid A" in revoked.output
+    assert "expired" in redgrid("invites", "--all").output
+    with pytest.raises(InviteExpired):
+        redeem_in(database_url, code, 78)
+
+    assert redgrid("invites", "--revoke", "999").exit_code == EXIT_REFUSED
+    other = redgrid("invite", "--role", "grid_worker", "--grid", "A")
+    used = re.search(r"Code: (\S+)", other.output)[1]
+    redeem_in(database_url, used, 79)
+    used_id = redgrid("invites", "--all").output.splitlines()[0].split()[0]
+    refused = redgrid("invites", "--revoke", used_id)
+    assert refused.exit_code == EXIT_REFUSED
+    assert "already used" in refused.output
+
+
 def test_cli_invite_refusals(redgrid):
     bad_grid = redgrid("invite", "--role", "grid_worker", "--grid", "Z")
     assert bad_grid.exit_code == EXIT_REFUSED

@@ -272,6 +272,21 @@ async def move_team_chat(
     return grid
 
 
+async def revoke_invite(session: AsyncSession, invite_id: int, now: datetime) -> Invite:
+    """Make an unused invite expire now (a link sent to the wrong person, or leaked):
+    whoever opens it is told it has expired. A used one is refused: its role is given."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None:
+        raise InviteNotFound(f"no invite has the id {invite_id}")
+    if invite.used_at is not None:
+        raise InviteAlreadyUsed(invite)
+    if invite.expires_at > now:
+        invite.expires_at = now
+        session.add(invite)
+        await session.flush()
+    return invite
+
+
 async def list_invites(
     session: AsyncSession, now: datetime, *, active_only: bool = True
 ) -> list[Invite]:
