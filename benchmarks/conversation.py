@@ -9,10 +9,10 @@ time is counted. Beside it, in the same run, a bare aiogram echo handler over th
 session gives the floor: after each complaint, as many echoes as it took updates, so both
 are measured under the same load. Then, in a pass of its own, the same echo after the
 least database work of a conversation step (the person and the state read in one query,
-the state written, a commit): the floor of this stack. Prints updates/s and p50/p99
-latency per update for each, on
-SQLite and (if reachable) PostgreSQL (``--residents 0`` skips this), then the resident
-memory of a bot process of its own (``bot_memory.py``) with N drafts in flight.
+the state written, a commit), which no step of this stack can go below. Prints updates/s
+and p50/p99 latency per update for each, on SQLite and (if reachable) PostgreSQL
+(``--residents 0`` skips this), then the resident memory of a bot process of its own
+(``bot_memory.py``) with N drafts in flight.
 Targets: >= 300 updates/s on SQLite; at most 5x the echo handler's per-update cost;
 under 200 MB RSS with 10,000 drafts.
 """
