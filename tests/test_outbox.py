@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from redgrid.bot.factory import create_bot
-from redgrid.bot.notifier import Notifier, OutboxSender
+from redgrid.bot.notifier import CLAIM_LEASE, MAX_ATTEMPTS, Notifier, OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.settings import Settings
 from redgrid.models import Grid, OutboxMessage, OutboxStatus
@@ -147,6 +147,26 @@ async def test_a_push_to_a_group_that_became_a_supergroup_follows_it(
     async with session_factory() as session:
         grid = (await session.exec(select(Grid).where(Grid.code == "A"))).one()
         assert grid.team_chat_id == supergroup
+
+
+async def test_an_unexpected_error_retries_after_a_lease_then_fails(
+    api, database_url, session_factory
+):
+    """An error that is not Telegram's answer (here a reply aiogram cannot read): the row
+    goes again when a claim would have run out, and fails after MAX_ATTEMPTS."""
+    rows = await stage(session_factory, lambda n: n.message(731, "unreadable reply"))
+    api.set_handler("sendMessage", lambda call: "not a message")
+    sender = sender_for(api, database_url, session_factory)
+    await sender.deliver(rows)
+    async with session_factory() as session, session.begin():
+        row = await session.get(OutboxMessage, rows[0].id)
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+        assert row.last_error
+        assert row.next_attempt_at > utcnow() + CLAIM_LEASE - timedelta(seconds=30)
+        row.attempts, row.next_attempt_at = MAX_ATTEMPTS - 1, utcnow()
+    assert await sender.drain() == 1
+    assert await statuses(session_factory) == [OutboxStatus.FAILED]
+    await sender.bot.session.close()
 
 
 async def test_blocked_chat_fails_without_holding_others(api, database_url, session_factory):

@@ -165,7 +165,7 @@ class _Outcome:
     """What became of one claimed row's send, to be written with the others of its turn."""
 
     row: OutboxMessage
-    status: OutboxStatus | None  # None: unknown (an unexpected error); the lease runs out
+    status: OutboxStatus
     attempts: int = 0
     error: str | None = None
     retry_at: datetime | None = None
@@ -378,7 +378,7 @@ class OutboxSender:
         this transaction is over (a person who blocked the bot, a group that moved)."""
         row = self._next_row(queues, in_flight)
         now = utcnow()
-        written = [outcome.values(now) for outcome in outcomes if outcome.status is not None]
+        written = [outcome.values(now) for outcome in outcomes]
         if not (written or row):
             return []
         if written:
@@ -455,9 +455,14 @@ class OutboxSender:
             status = OutboxStatus.FAILED if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
             retry_at = utcnow() + _backoff(attempts)
             return _Outcome(row, status, attempts, str(error), retry_at, go_on=False)
-        except Exception:
-            logger.exception("outbox row %s: sending failed; it goes again after its lease", row.id)
-            return _Outcome(row, None, go_on=False)
+        except Exception as error:
+            # Not Telegram's answer: the request may have left. It goes again when a claim
+            # would have run out, as after a crash, and fails after MAX_ATTEMPTS.
+            logger.exception("outbox row %s: sending failed", row.id)
+            attempts = row.attempts + 1
+            status = OutboxStatus.FAILED if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
+            retry_at = utcnow() + CLAIM_LEASE
+            return _Outcome(row, status, attempts, repr(error), retry_at, go_on=False)
         return _Outcome(row, OutboxStatus.SENT, row.attempts + 1)
 
     async def _follow_chat(self, row: OutboxMessage, chat_id: int) -> None:
