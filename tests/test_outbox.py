@@ -122,13 +122,15 @@ async def test_a_push_to_a_group_that_became_a_supergroup_follows_it(
     api, database_url, session_factory
 ):
     """Telegram refuses the old group's id and names the new one: the grid's team chat
-    moves, and the push goes again, to the supergroup."""
+    moves, and the group's pushes go to the supergroup, in order."""
     old_group, supergroup = -4001, -1001234567890
     async with session_factory() as session, session.begin():
         await import_district(session, parse_district_file(dumps(small_district())))
         grid = (await session.exec(select(Grid).where(Grid.code == "A"))).one()
         grid.team_chat_id = old_group
-    rows = await stage(session_factory, lambda n: n.message(old_group, "new ticket"))
+    rows = await stage(
+        session_factory, lambda n: [n.message(old_group, "photo"), n.message(old_group, "card")]
+    )
     api.fail_next(
         "sendMessage",
         400,
@@ -141,9 +143,11 @@ async def test_a_push_to_a_group_that_became_a_supergroup_follows_it(
     await sender.wait_idle()
     await sender.bot.session.close()
     assert [call.text for call in api.sent("sendMessage", chat_id=supergroup, ok=True)] == [
-        "new ticket"
+        "photo",
+        "card",
     ]
-    assert await statuses(session_factory) == [OutboxStatus.FAILED, OutboxStatus.SENT]
+    assert len(api.sent("sendMessage", chat_id=old_group)) == 1  # the refused one only
+    assert await statuses(session_factory) == [OutboxStatus.SENT, OutboxStatus.SENT]
     async with session_factory() as session:
         grid = (await session.exec(select(Grid).where(Grid.code == "A"))).one()
         assert grid.team_chat_id == supergroup

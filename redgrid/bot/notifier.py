@@ -209,6 +209,22 @@ _CLAIM = (
     )
     .values(next_attempt_at=bindparam("lease", type_=UTCDateTime))
 )
+# A group that became a supergroup: its pending rows move to the new chat id.
+_MOVE_CHAT = (
+    update(_outbox)
+    .where(
+        _outbox.c.chat_id == bindparam("old_chat_id"),
+        _outbox.c.status == OutboxStatus.PENDING,
+    )
+    .values(chat_id=bindparam("new_chat_id"))
+)
+_PENDING_IN_CHAT = (
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.status == OutboxStatus.PENDING
+    )
+    .order_by(col(OutboxMessage.id))
+)
 # One row's outcome (an executemany writes all the outcomes of a turn). A row that is not
 # to be retried keeps its next_attempt_at.
 _FINISH = (
@@ -440,9 +456,14 @@ class OutboxSender:
             )
         except TelegramMigrateToChat as error:
             logger.info("chat %s is now %s", row.chat_id, error.migrate_to_chat_id)
-            attempts, moved_to = row.attempts + 1, error.migrate_to_chat_id
             return _Outcome(
-                row, OutboxStatus.FAILED, attempts, error.message, go_on=False, moved_to=moved_to
+                row,
+                OutboxStatus.PENDING,  # not sent: it goes again at once, to the new chat
+                row.attempts,
+                error.message,
+                retry_at=utcnow(),
+                go_on=False,
+                moved_to=error.migrate_to_chat_id,
             )
         except TelegramForbiddenError as error:
             logger.info("chat %s is unreachable: %s", row.chat_id, error.message)
@@ -466,15 +487,15 @@ class OutboxSender:
         return _Outcome(row, OutboxStatus.SENT, row.attempts + 1)
 
     async def _follow_chat(self, row: OutboxMessage, chat_id: int) -> None:
-        """The group became a supergroup with a new id: its grid follows it, and the push
-        goes again, to the new chat. (The group's other pending rows fail the same way
-        when their turn comes, and follow.)"""
+        """The group became a supergroup with a new id: its grid follows it, and the
+        group's pending rows (the refused one among them) go to the new chat, in order."""
         async with self.session_factory() as session:
             await move_team_chat(session, row.chat_id, chat_id, utcnow())
-            notifier = Notifier(session)
-            notifier._stage(chat_id, row.method, row.params, row.person_id, row.ticket_id)
+            params = {"old_chat_id": row.chat_id, "new_chat_id": chat_id}
+            await session.exec(_MOVE_CHAT, params=params)
+            rows = (await session.exec(_PENDING_IN_CHAT, params={"chat_id": chat_id})).all()
             await session.commit()
-        self.deliver_soon(notifier.staged)
+        self.deliver_soon(rows)
 
     async def _hand_over(self, row: OutboxMessage) -> None:
         """The person blocked the bot: mark them unreachable, and give what they were told
