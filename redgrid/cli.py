@@ -440,16 +440,16 @@ def _bot_username(settings: Settings) -> tuple[str | None, str | None]:
     return username, None
 
 
+def _row_id(help_text: str) -> typer.models.OptionInfo:
+    """An option naming a row by the id a listing shows (``redgrid invites``, ...)."""
+    return typer.Option(min=1, max=MAX_ROW_ID, help=help_text)
+
+
 @app.command("invites")
 def invites_list(
     all_: Annotated[bool, typer.Option("--all", help="Include used and expired invites.")] = False,
     revoke: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=MAX_ROW_ID,
-            help="Revoke the unused invite with this id: its link expires now.",
-        ),
+        int | None, _row_id("Revoke the unused invite with this id: its link expires now.")
     ] = None,
 ) -> None:
     """List invites (codes are stored hashed, so only their role, scope and state), or
@@ -498,19 +498,10 @@ def invites_list(
 
 @app.command("informants")
 def informants_command(
-    pause: Annotated[
-        int | None, typer.Option(min=1, max=MAX_ROW_ID, help="Pause the informant with this id.")
-    ] = None,
-    resume: Annotated[
-        int | None, typer.Option(min=1, max=MAX_ROW_ID, help="Resume a paused informant.")
-    ] = None,
+    pause: Annotated[int | None, _row_id("Pause the informant with this id.")] = None,
+    resume: Annotated[int | None, _row_id("Resume a paused informant.")] = None,
     remove: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=MAX_ROW_ID,
-            help="Remove an informant (the role goes; a new invite brings them back).",
-        ),
+        int | None, _row_id("Remove an informant (the role goes; a new invite brings them back).")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include removed informants.")] = False,
 ) -> None:
