@@ -2,6 +2,7 @@
 10,000 drafts in flight cost.
 
     .venv/bin/python benchmarks/conversation.py [--residents N] [--drafts N] [--backend B]
+        [--split]
 
 Every update goes through the production dispatcher (middlewares, FSM storage in the
 database, routing, the outbox) over a recording session instead of HTTP, so no network
@@ -10,8 +11,9 @@ session gives the floor: after each complaint, as many echoes as it took updates
 are measured under the same load. Then, in a pass of its own, the same echo after the
 least database work of a conversation step (the person and the state read in one query,
 the state written, a commit), which no step of this stack can go below. Prints updates/s
-and p50/p99 latency per update for each, on SQLite and (if reachable) PostgreSQL
-(``--residents 0`` skips this), then the resident memory of a bot process of its own
+and p50/p99 latency per update for each, and the mean of each step of the conversation
+(with ``--split``, the part of it inside SQLAlchemy), on SQLite and (if reachable)
+PostgreSQL (``--residents 0`` skips this), then the resident memory of a bot process of its own
 (``bot_memory.py``) with N drafts in flight.
 Targets: >= 300 updates/s on SQLite; at most 5x the echo handler's per-update cost;
 under 200 MB RSS with 10,000 drafts.
@@ -76,16 +78,56 @@ def draft(action: DraftAction) -> str:
     return DraftCb(action=action).pack()
 
 
-class Timer:
-    """Per-update latencies of one run."""
+class DatabaseClock:
+    """Time spent inside SQLAlchemy's async calls (``--split``).
+
+    Every call of SQLAlchemy's asyncio layer (execute, commit, close, ...) runs its
+    synchronous body through ``greenlet_spawn``; this wraps it where the asyncio modules
+    imported it and adds up the outermost calls' time. Off by default: the wrapper costs a
+    little itself.
+    """
 
     def __init__(self) -> None:
-        self.latencies: list[float] = []
+        self.seconds = 0.0
+        self._depth = 0
 
-    async def __call__(self, step: Callable[[], Awaitable]):
+    def install(self) -> None:
+        from sqlalchemy.ext.asyncio import engine, result, session
+        from sqlmodel.ext.asyncio import session as sqlmodel_session
+
+        spawn = session.greenlet_spawn
+
+        async def timed(*args, **kwargs):
+            if self._depth:
+                return await spawn(*args, **kwargs)
+            self._depth += 1
+            start = time.perf_counter()
+            try:
+                return await spawn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self._depth -= 1
+
+        for module in (engine, result, session, sqlmodel_session):
+            module.greenlet_spawn = timed
+
+
+class Timer:
+    """Per-update latencies of one run, and per step of the conversation."""
+
+    def __init__(self, clock: DatabaseClock | None = None) -> None:
+        self.latencies: list[float] = []
+        self.steps: dict[str, list[tuple[float, float]]] = {}
+        self.clock = clock
+
+    async def __call__(self, step: Callable[[], Awaitable], name: str = "update"):
+        in_database = self.clock.seconds if self.clock else 0.0
         start = time.perf_counter()
         result = await step()
-        self.latencies.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        self.latencies.append(elapsed)
+        in_database = (self.clock.seconds if self.clock else 0.0) - in_database
+        self.steps.setdefault(name, []).append((elapsed, in_database))
         return result
 
     def report(self, label: str) -> float:
@@ -99,6 +141,21 @@ class Timer:
             f"  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
         )
         return total / len(ordered)
+
+    def report_steps(self, echo: float) -> None:
+        """Mean time per step, in ms and in echoes; with ``--split``, the database's part."""
+        for name, times in self.steps.items():
+            mean = sum(elapsed for elapsed, _ in times) / len(times)
+            line = f"    {name:<22} {mean * 1000:6.2f} ms  {mean / echo:5.1f}x echo"
+            if self.clock:
+                database = sum(seconds for _, seconds in times) / len(times)
+                rest = (mean - database) / echo
+                line += f"   database {database * 1000:5.2f} ms, the rest {rest:4.1f}x echo"
+            print(line)
+        if self.clock:
+            every = [step for times in self.steps.values() for step in times]
+            rest = sum(elapsed - database for elapsed, database in every) / len(every)
+            print(f"    outside the database, an update costs {rest / echo:.1f}x the echo's")
 
 
 def spots_inside_grids(count: int, rng: random.Random) -> list[tuple[float, float]]:
@@ -114,15 +171,15 @@ def spots_inside_grids(count: int, rng: random.Random) -> list[tuple[float, floa
 
 async def complaint(client: Client, timer: Timer, spot: tuple[float, float], code: str) -> None:
     """One whole complaint, as a resident taps it."""
-    await timer(lambda: client.text("/new"))
-    await timer(lambda: client.press(CategoryCb(code=code).pack()))
-    await timer(lambda: client.text("小区门口的路灯坏了，晚上很黑，请尽快修理。"))
-    await timer(lambda: client.press(draft(DraftAction.SKIP_PHOTOS)))
-    calls = await timer(lambda: client.location(*spot))
+    await timer(lambda: client.text("/new"), "/new")
+    await timer(lambda: client.press(CategoryCb(code=code).pack()), "category")
+    await timer(lambda: client.text("小区门口的路灯坏了，晚上很黑，请尽快修理。"), "description")
+    await timer(lambda: client.press(draft(DraftAction.SKIP_PHOTOS)), "skip photos")
+    calls = await timer(lambda: client.location(*spot), "location")
     if any(b.callback_data == draft(DraftAction.NEW_ANYWAY) for c in calls for b in c.buttons):
-        await timer(lambda: client.press(draft(DraftAction.NEW_ANYWAY)))
-    await timer(lambda: client.press(draft(DraftAction.CONSENT_ANONYMOUS)))
-    await timer(lambda: client.press(draft(DraftAction.CONFIRM)))
+        await timer(lambda: client.press(draft(DraftAction.NEW_ANYWAY)), "file anyway")
+    await timer(lambda: client.press(draft(DraftAction.CONSENT_ANONYMOUS)), "anonymous")
+    await timer(lambda: client.press(draft(DraftAction.CONFIRM)), "confirm")
 
 
 def echo_client(harness: BotHarness, *, with_state: bool = False) -> Client:
@@ -176,7 +233,9 @@ async def prepare(database_url: str) -> None:
     await engine.dispose()
 
 
-async def run_backend(label: str, database_url: str, residents: int) -> None:
+async def run_backend(
+    label: str, database_url: str, residents: int, clock: DatabaseClock | None
+) -> None:
     await prepare(database_url)
     engine = create_engine(database_url)
     factory = create_session_factory(engine)
@@ -185,7 +244,7 @@ async def run_backend(label: str, database_url: str, residents: int) -> None:
     spots = spots_inside_grids(residents, rng)
     print(f"\n== {label}: {residents:,} complaints, each its own resident")
     async with bot_harness(settings, factory) as harness:
-        timer, echo_timer, echo = Timer(), Timer(), echo_client(harness)
+        timer, echo_timer, echo = Timer(clock), Timer(), echo_client(harness)
         floor_timer, floor = Timer(), echo_client(harness, with_state=True)
         settle_heap()  # as the bot's start-up does
         for spot in spots:
@@ -209,6 +268,8 @@ async def run_backend(label: str, database_url: str, residents: int) -> None:
         print(
             f"  (the least database work of a step, alone: {least / bare:.1f}x the echo handler's)"
         )
+        print("  per step of the conversation:")
+        timer.report_steps(bare)
     await engine.dispose()
 
 
@@ -261,20 +322,26 @@ async def main() -> None:
     parser.add_argument("--residents", type=int, default=300)
     parser.add_argument("--drafts", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--split", action="store_true", help="Also time each step's part inside SQLAlchemy."
+    )
     args = parser.parse_args()
+    clock = DatabaseClock() if args.split else None
+    if clock:
+        clock.install()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
     print(f"Python {sys.version.split()[0]}, pinned to one core")
     with TemporaryDirectory() as folder:
         if args.residents and args.backend in ("sqlite", "both"):
             url = f"sqlite+aiosqlite:///{folder}/bench.db"
-            await run_backend("SQLite", url, args.residents)
+            await run_backend("SQLite", url, args.residents, clock)
         if args.residents and args.backend in ("postgres", "both"):
             database = await postgres_database()
             if database is not None:
                 url, drop = database
                 try:
-                    await run_backend("PostgreSQL", url, args.residents)
+                    await run_backend("PostgreSQL", url, args.residents, clock)
                 finally:
                     await drop()
         if args.drafts:
