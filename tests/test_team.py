@@ -597,3 +597,22 @@ async def test_ticket_by_number_for_team_reporter_and_stranger(world):
     assert "/ticket DX-000123" in usage.text
     wrong = answer_to(await world.secretary.text("/ticket YY-1"), world.secretary)
     assert "was not found" in wrong.text
+
+
+# Found by exploratory testing -------------------------------------------------------------
+
+
+async def test_accept_in_the_group_without_a_private_chat_says_it_was_accepted(world):
+    """A worker who never started the bot presses Accept in the team chat: the ticket is
+    theirs, and the alert must say so rather than only ask them to open a private chat."""
+    ticket = await world.ticket()
+    world.harness.session.blocked.add(world.worker.id)
+
+    calls = await world.worker.press(data(TicketAction.ACCEPT, ticket), message_chat_id=TEAM_CHAT)
+
+    assert (await world.load(ticket.id)).assignee_id == world.ids["worker"]
+    assert ticket.number in alert(calls)
+    assert "接单" in alert(calls)
+    calls = await world.worker.press(data(TicketAction.CONSULT, ticket), message_chat_id=TEAM_CHAT)
+    assert (await world.load(ticket.id)).in_consultation
+    assert "会商" in alert(calls)

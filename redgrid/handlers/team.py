@@ -288,13 +288,12 @@ async def accept_button(
     card = await ticket_card(
         session, ticket, catalogue, settings, i18n.current_locale, for_team=True
     )
-    await say(
-        bot,
-        query,
-        callback_answer,
-        _("✅ You accepted {number}.").format(number=ticket.number) + "\n\n" + card,
-        team_keyboard(ticket),
-    )
+    accepted = _("✅ You accepted {number}.").format(number=ticket.number)
+    if not await say(bot, query, callback_answer, accepted + "\n\n" + card, team_keyboard(ticket)):
+        # The ticket is theirs all the same: say so, or they would think the press failed.
+        callback_answer.text = _(
+            "You accepted {number}. Please open a private chat with me (press Start) to work on it."
+        ).format(number=ticket.number)
 
 
 # Consultation -----------------------------------------------------------------------------
@@ -323,14 +322,11 @@ async def consult_button(
         refuse_button(callback_answer)
         return
     await session.commit()
-    await say(
-        bot,
-        query,
-        callback_answer,
-        _("🗣 {number} is on the list for the next neighbour consultation.").format(
-            number=ticket.number
-        ),
+    listed = _("🗣 {number} is on the list for the next neighbour consultation.").format(
+        number=ticket.number
     )
+    if not await say(bot, query, callback_answer, listed):
+        callback_answer.text = listed  # done all the same: an alert says so
 
 
 # Invalid ----------------------------------------------------------------------------------
