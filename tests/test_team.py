@@ -616,3 +616,15 @@ async def test_accept_in_the_group_without_a_private_chat_says_it_was_accepted(w
     calls = await world.worker.press(data(TicketAction.CONSULT, ticket), message_chat_id=TEAM_CHAT)
     assert (await world.load(ticket.id)).in_consultation
     assert "会商" in alert(calls)
+
+
+async def test_a_question_to_a_reporter_who_blocked_the_bot_says_so(world):
+    ticket = await world.accepted()
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Person, world.ids["reporter"])).unreachable_at = utcnow()
+
+    await world.secretary.press(data(TicketAction.ASK, ticket))
+    reply = answer_to(await world.secretary.text("Which building?"), world.secretary)
+
+    assert "can no longer be reached" in reply.text
+    assert (await world.events(ticket.id))[-1] is EventKind.QUESTION

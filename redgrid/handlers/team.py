@@ -1025,7 +1025,8 @@ async def question_typed(
         audience=replace(audience, reporter=None),
     )
     await session.commit()
-    if audience.reporter is None:
+    reporter = audience.reporter
+    if reporter is None or reporter.unreachable_at is not None:  # erased, or blocked the bot
         text = _("❓ The question is recorded, but the reporter can no longer be reached.")
     else:
         text = _("❓ Your question was sent. The answer will come to you here.")
