@@ -628,3 +628,24 @@ async def test_a_question_to_a_reporter_who_blocked_the_bot_says_so(world):
 
     assert "can no longer be reached" in reply.text
     assert (await world.events(ticket.id))[-1] is EventKind.QUESTION
+
+
+async def test_transfer_to_a_grid_retired_meanwhile_asks_again(world):
+    h = world.harness
+    ticket = await world.ticket()
+    await world.secretary.press(data(TicketAction.TRANSFER, ticket))
+    await world.secretary.press(h.last_to(world.secretary.id).button("网格B"))
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Grid, world.grids["B"].id)).active = False
+
+    calls = await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+
+    [reply] = messages(calls)
+    assert "no longer in service" in reply.text
+    assert "same queue" not in reply.text
+    assert "网格B" not in " ".join(b.text for b in reply.buttons)
+    assert reply.button("Up to the community")
+    assert (await world.load(ticket.id)).grid_id == world.grids["A"].id
+    await world.secretary.press(reply.button("Up to the community"))
+    await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+    assert (await world.load(ticket.id)).grid_id is None

@@ -584,6 +584,14 @@ async def finish_transfer(
     except (IllegalTransition, NotAllowed) as error:
         await refused(message, state, ticket, error)
         return
+    except tickets.GridNotInService:  # retired by a district import since it was chosen
+        text, markup, grid_ids = await transfer_prompt(session, ticket)
+        await state.set_state(TeamForm.transfer_target)
+        await state.update_data(grid_ids=grid_ids, target_grid_id=None, to_community=False)
+        await message.answer(
+            _("That grid is no longer in service.") + "\n\n" + text, reply_markup=markup
+        )
+        return
     except ValueError:
         await state.clear()
         await message.answer(
