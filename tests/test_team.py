@@ -4,9 +4,10 @@ consultation, the queue and /ticket."""
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.types import Chat, Message, Update
 from sqlmodel import select
 
 from redgrid.bot.i18n import negotiate_locale
@@ -178,6 +179,19 @@ def answer_to(calls, person: bh.Person):
 
 def texts(harness: BotHarness, chat_id: int) -> str:
     return "\n".join(call.text for call in harness.calls_to(chat_id))
+
+
+async def say_in_group(person: bh.Person, chat_id: int, text: str):
+    """``person`` writes ``text`` in the group chat ``chat_id``."""
+    harness = person.harness
+    message = Message(
+        message_id=next(harness.update_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=chat_id, type="supergroup", title="group"),
+        from_user=person.user,
+        text=text,
+    )
+    return await harness.feed(Update(update_id=next(harness.update_ids), message=message))
 
 
 # The whole loop ---------------------------------------------------------------------------
@@ -649,3 +663,19 @@ async def test_transfer_to_a_grid_retired_meanwhile_asks_again(world):
     await world.secretary.press(reply.button("Up to the community"))
     await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
     assert (await world.load(ticket.id)).grid_id is None
+
+
+async def test_ticket_by_number_in_a_group_only_in_its_team_chat(world):
+    """The team's view carries the reporter's contact and the history: not for any group a
+    member types /ticket in."""
+    ticket = await world.accepted(contact_consent=True)
+
+    calls = await say_in_group(world.secretary, -100999, f"/ticket {ticket.number}")
+    [reply] = messages(calls)
+    assert reply.text == f"Ticket {ticket.number} was not found."
+
+    calls = await say_in_group(world.secretary, TEAM_CHAT, f"/ticket {ticket.number}")
+    [reply] = messages(calls)
+    assert PHONE in reply.text
+    calls = await say_in_group(world.resident_en, TEAM_CHAT, f"/ticket {ticket.number}")
+    assert PHONE not in messages(calls)[0].text
