@@ -679,3 +679,23 @@ async def test_ticket_by_number_in_a_group_only_in_its_team_chat(world):
     assert PHONE in reply.text
     calls = await say_in_group(world.resident_en, TEAM_CHAT, f"/ticket {ticket.number}")
     assert PHONE not in messages(calls)[0].text
+
+
+async def test_a_grid_button_left_from_another_tickets_transfer_is_refused(world):
+    """An officer starts to pass X (grid A) on, then Y (grid B), and presses 网格B on X's
+    old choice: Y must not go to whatever grid sits first in its own choice (网格A)."""
+    h = world.harness
+    x = await world.ticket()
+    y = await world.ticket(grid_id=world.grids["B"].id)
+    await world.officer.press(data(TicketAction.TRANSFER, x))
+    x_choice = h.last_to(world.officer.id)
+    await world.officer.press(data(TicketAction.TRANSFER, y))
+
+    calls = await world.officer.press(x_choice.button("网格B"))
+
+    assert alert(calls) == "This button is no longer valid."
+    assert not messages(calls)
+    await world.officer.press(h.last_to(world.officer.id).button("网格A"))
+    await world.officer.press(h.last_to(world.officer.id).button("Skip"))
+    assert (await world.load(y.id)).grid_id == world.grids["A"].id
+    assert (await world.load(x.id)).grid_id == world.grids["A"].id

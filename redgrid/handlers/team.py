@@ -423,13 +423,15 @@ async def invalid_reason(
 async def transfer_prompt(
     session: AsyncSession, ticket: Ticket
 ) -> tuple[str, InlineKeyboardMarkup, list[int]]:
-    """The choice of where to pass the ticket, and the grid ids its buttons index."""
+    """The choice of where to pass the ticket, and the grid ids it offers. A grid's button
+    carries the grid's id, not its position: a button left over from another ticket's
+    choice must not pick whichever grid sits at that position in this one."""
     grids = await tickets.transfer_grids(session, ticket)
     builder = InlineKeyboard()
-    for index, grid in enumerate(grids):
+    for grid in grids:
         builder.button(
             text=f"{grid.name} ({grid.code})",
-            callback_data=ChoiceCb(kind=TRANSFER_GRID, index=index),
+            callback_data=ChoiceCb(kind=TRANSFER_GRID, index=grid.id),
         )
     if ticket.grid_id is not None and ticket.community_id is not None:
         builder.button(
@@ -492,12 +494,11 @@ async def transfer_to_grid(
     state: FSMContext,
 ) -> None:
     data = await state.get_data()
-    grid_ids = data.get("grid_ids", [])
     ticket = await load_ticket(session, data.get("ticket_id", 0))
-    if ticket is None or not 0 <= callback_data.index < len(grid_ids):
+    if ticket is None or callback_data.index not in data.get("grid_ids", []):
         refuse_button(callback_answer)
         return
-    await state.update_data(target_grid_id=grid_ids[callback_data.index], to_community=False)
+    await state.update_data(target_grid_id=callback_data.index, to_community=False)
     await ask_transfer_note(bot, query.from_user.id, state, ticket)
 
 
