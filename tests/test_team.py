@@ -699,3 +699,32 @@ async def test_a_grid_button_left_from_another_tickets_transfer_is_refused(world
     await world.officer.press(h.last_to(world.officer.id).button("Skip"))
     assert (await world.load(y.id)).grid_id == world.grids["A"].id
     assert (await world.load(x.id)).grid_id == world.grids["A"].id
+
+
+async def test_a_step_ends_when_another_member_resolved_the_ticket_meanwhile(world):
+    """Transfer, Extend or Resolve started, then a colleague resolves the ticket: the next
+    press or note ends the step at once, instead of asking for a note, a reason or a photo
+    that would be refused afterwards."""
+    h = world.harness
+    stale = "is now resolved: this button no longer applies."
+    for action, choice in ((TicketAction.TRANSFER, "网格B"), (TicketAction.EXTEND, "+3 days")):
+        ticket = await world.accepted()
+        await world.secretary.press(data(action, ticket))
+        prompt = h.last_to(world.secretary.id)
+        await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+
+        calls = await world.secretary.press(prompt.button(choice))
+
+        assert alert(calls) == f"{ticket.number} {stale}"
+        assert not messages(calls)
+        reply = answer_to(await world.secretary.text("需要协调"), world.secretary)
+        assert "did not understand" in reply.text  # the step is over
+
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.RESOLVE, ticket))
+    await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+    reply = answer_to(await world.secretary.text("清理完毕"), world.secretary)
+    assert reply.text == f"{ticket.number} {stale}"
+    reply = answer_to(await world.secretary.sticker(), world.secretary)
+    assert "did not understand" in reply.text
+    assert (await world.load(ticket.id)).resolution_note == "已办"

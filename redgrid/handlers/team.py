@@ -187,6 +187,26 @@ async def step_ticket(
     return ticket, data
 
 
+async def step_button_ticket(
+    state: FSMContext,
+    session: AsyncSession,
+    callback_answer: CallbackAnswer,
+    allowed: frozenset[TicketStatus] | set[TicketStatus],
+) -> Ticket | None:
+    """The ticket a step's button is about, if the step still applies to it; else a refusal,
+    and the step ends when someone else moved the ticket on meanwhile (rather than asking
+    for a note or a reason the service would then refuse)."""
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    if ticket is None:
+        refuse_button(callback_answer)
+        return None
+    if ticket.status not in allowed:
+        await state.clear()
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return None
+    return ticket
+
+
 async def refused(message: Message, state: FSMContext, ticket: Ticket, error: Exception) -> None:
     """A step ended by a service refusal: say why, end the conversation."""
     await state.clear()
@@ -493,9 +513,10 @@ async def transfer_to_grid(
     session: AsyncSession,
     state: FSMContext,
 ) -> None:
-    data = await state.get_data()
-    ticket = await load_ticket(session, data.get("ticket_id", 0))
-    if ticket is None or callback_data.index not in data.get("grid_ids", []):
+    ticket = await step_button_ticket(state, session, callback_answer, OPEN_STATUSES)
+    if ticket is None:
+        return
+    if callback_data.index not in (await state.get_data()).get("grid_ids", []):
         refuse_button(callback_answer)
         return
     await state.update_data(target_grid_id=callback_data.index, to_community=False)
@@ -510,10 +531,8 @@ async def transfer_up(
     session: AsyncSession,
     state: FSMContext,
 ) -> None:
-    data = await state.get_data()
-    ticket = await load_ticket(session, data.get("ticket_id", 0))
+    ticket = await step_button_ticket(state, session, callback_answer, OPEN_STATUSES)
     if ticket is None:
-        refuse_button(callback_answer)
         return
     await state.update_data(target_grid_id=None, to_community=True)
     await ask_transfer_note(bot, query.from_user.id, state, ticket)
@@ -714,6 +733,10 @@ async def resolve_note_typed(message: Message, state: FSMContext, session: Async
     ticket, _data = await step_ticket(message, state, session)
     if ticket is None:
         return
+    if ticket.status is not TicketStatus.ACCEPTED:  # resolved or moved on meanwhile
+        await state.clear()
+        await message.answer(no_longer_applies(ticket))
+        return
     await state.update_data(note=note)
     await state.set_state(TeamForm.resolve_photo)
     await message.answer(
@@ -880,9 +903,10 @@ async def extend_days_chosen(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    data = await state.get_data()
-    ticket = await load_ticket(session, data.get("ticket_id", 0))
-    if ticket is None or not 0 <= callback_data.index < len(EXTENSION_DAYS):
+    ticket = await step_button_ticket(state, session, callback_answer, {TicketStatus.ACCEPTED})
+    if ticket is None:
+        return
+    if not 0 <= callback_data.index < len(EXTENSION_DAYS):
         refuse_button(callback_answer)
         return
     await state.update_data(days=EXTENSION_DAYS[callback_data.index])
