@@ -4,9 +4,10 @@ consultation, the queue and /ticket."""
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.types import Chat, Message, Update
 from sqlmodel import select
 
 from redgrid.bot.i18n import negotiate_locale
@@ -178,6 +179,19 @@ def answer_to(calls, person: bh.Person):
 
 def texts(harness: BotHarness, chat_id: int) -> str:
     return "\n".join(call.text for call in harness.calls_to(chat_id))
+
+
+async def say_in_group(person: bh.Person, chat_id: int, text: str):
+    """``person`` writes ``text`` in the group chat ``chat_id``."""
+    harness = person.harness
+    message = Message(
+        message_id=next(harness.update_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=chat_id, type="supergroup", title="group"),
+        from_user=person.user,
+        text=text,
+    )
+    return await harness.feed(Update(update_id=next(harness.update_ids), message=message))
 
 
 # The whole loop ---------------------------------------------------------------------------
@@ -597,3 +611,120 @@ async def test_ticket_by_number_for_team_reporter_and_stranger(world):
     assert "/ticket DX-000123" in usage.text
     wrong = answer_to(await world.secretary.text("/ticket YY-1"), world.secretary)
     assert "was not found" in wrong.text
+
+
+# Found by exploratory testing -------------------------------------------------------------
+
+
+async def test_accept_in_the_group_without_a_private_chat_says_it_was_accepted(world):
+    """A worker who never started the bot presses Accept in the team chat: the ticket is
+    theirs, and the alert must say so rather than only ask them to open a private chat."""
+    ticket = await world.ticket()
+    world.harness.session.blocked.add(world.worker.id)
+
+    calls = await world.worker.press(data(TicketAction.ACCEPT, ticket), message_chat_id=TEAM_CHAT)
+
+    assert (await world.load(ticket.id)).assignee_id == world.ids["worker"]
+    assert ticket.number in alert(calls)
+    assert "接单" in alert(calls)
+    calls = await world.worker.press(data(TicketAction.CONSULT, ticket), message_chat_id=TEAM_CHAT)
+    assert (await world.load(ticket.id)).in_consultation
+    assert "会商" in alert(calls)
+
+
+async def test_a_question_to_a_reporter_who_blocked_the_bot_says_so(world):
+    ticket = await world.accepted()
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Person, world.ids["reporter"])).unreachable_at = utcnow()
+
+    await world.secretary.press(data(TicketAction.ASK, ticket))
+    reply = answer_to(await world.secretary.text("Which building?"), world.secretary)
+
+    assert "can no longer be reached" in reply.text
+    assert (await world.events(ticket.id))[-1] is EventKind.QUESTION
+
+
+async def test_transfer_to_a_grid_retired_meanwhile_asks_again(world):
+    h = world.harness
+    ticket = await world.ticket()
+    await world.secretary.press(data(TicketAction.TRANSFER, ticket))
+    await world.secretary.press(h.last_to(world.secretary.id).button("网格B"))
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Grid, world.grids["B"].id)).active = False
+
+    calls = await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+
+    [reply] = messages(calls)
+    assert "no longer in service" in reply.text
+    assert "same queue" not in reply.text
+    assert "网格B" not in " ".join(b.text for b in reply.buttons)
+    assert reply.button("Up to the community")
+    assert (await world.load(ticket.id)).grid_id == world.grids["A"].id
+    await world.secretary.press(reply.button("Up to the community"))
+    await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+    assert (await world.load(ticket.id)).grid_id is None
+
+
+async def test_ticket_by_number_in_a_group_only_in_its_team_chat(world):
+    """The team's view carries the reporter's contact and the history: not for any group a
+    member types /ticket in."""
+    ticket = await world.accepted(contact_consent=True)
+
+    calls = await say_in_group(world.secretary, -100999, f"/ticket {ticket.number}")
+    [reply] = messages(calls)
+    assert reply.text == f"Ticket {ticket.number} was not found."
+
+    calls = await say_in_group(world.secretary, TEAM_CHAT, f"/ticket {ticket.number}")
+    [reply] = messages(calls)
+    assert PHONE in reply.text
+    calls = await say_in_group(world.resident_en, TEAM_CHAT, f"/ticket {ticket.number}")
+    assert PHONE not in messages(calls)[0].text
+
+
+async def test_a_grid_button_left_from_another_tickets_transfer_is_refused(world):
+    """An officer starts to pass X (grid A) on, then Y (grid B), and presses 网格B on X's
+    old choice: Y must not go to whatever grid sits first in its own choice (网格A)."""
+    h = world.harness
+    x = await world.ticket()
+    y = await world.ticket(grid_id=world.grids["B"].id)
+    await world.officer.press(data(TicketAction.TRANSFER, x))
+    x_choice = h.last_to(world.officer.id)
+    await world.officer.press(data(TicketAction.TRANSFER, y))
+
+    calls = await world.officer.press(x_choice.button("网格B"))
+
+    assert alert(calls) == "This button is no longer valid."
+    assert not messages(calls)
+    await world.officer.press(h.last_to(world.officer.id).button("网格A"))
+    await world.officer.press(h.last_to(world.officer.id).button("Skip"))
+    assert (await world.load(y.id)).grid_id == world.grids["A"].id
+    assert (await world.load(x.id)).grid_id == world.grids["A"].id
+
+
+async def test_a_step_ends_when_another_member_resolved_the_ticket_meanwhile(world):
+    """Transfer, Extend or Resolve started, then a colleague resolves the ticket: the next
+    press or note ends the step at once, instead of asking for a note, a reason or a photo
+    that would be refused afterwards."""
+    h = world.harness
+    stale = "is now resolved: this button no longer applies."
+    for action, choice in ((TicketAction.TRANSFER, "网格B"), (TicketAction.EXTEND, "+3 days")):
+        ticket = await world.accepted()
+        await world.secretary.press(data(action, ticket))
+        prompt = h.last_to(world.secretary.id)
+        await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+
+        calls = await world.secretary.press(prompt.button(choice))
+
+        assert alert(calls) == f"{ticket.number} {stale}"
+        assert not messages(calls)
+        reply = answer_to(await world.secretary.text("需要协调"), world.secretary)
+        assert "did not understand" in reply.text  # the step is over
+
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.RESOLVE, ticket))
+    await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+    reply = answer_to(await world.secretary.text("清理完毕"), world.secretary)
+    assert reply.text == f"{ticket.number} {stale}"
+    reply = answer_to(await world.secretary.sticker(), world.secretary)
+    assert "did not understand" in reply.text
+    assert (await world.load(ticket.id)).resolution_note == "已办"

@@ -48,7 +48,7 @@ from redgrid.handlers.my_tickets import (
     tell_team,
     ticket_view,
 )
-from redgrid.models import OPEN_STATUSES, Person, Ticket, TicketStatus
+from redgrid.models import OPEN_STATUSES, Grid, Person, Ticket, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
@@ -187,6 +187,26 @@ async def step_ticket(
     return ticket, data
 
 
+async def step_button_ticket(
+    state: FSMContext,
+    session: AsyncSession,
+    callback_answer: CallbackAnswer,
+    allowed: frozenset[TicketStatus] | set[TicketStatus],
+) -> Ticket | None:
+    """The ticket a step's button is about, if the step still applies to it; else a refusal,
+    and the step ends when someone else moved the ticket on meanwhile (rather than asking
+    for a note or a reason the service would then refuse)."""
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    if ticket is None:
+        refuse_button(callback_answer)
+        return None
+    if ticket.status not in allowed:
+        await state.clear()
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return None
+    return ticket
+
+
 async def refused(message: Message, state: FSMContext, ticket: Ticket, error: Exception) -> None:
     """A step ended by a service refusal: say why, end the conversation."""
     await state.clear()
@@ -288,13 +308,12 @@ async def accept_button(
     card = await ticket_card(
         session, ticket, catalogue, settings, i18n.current_locale, for_team=True
     )
-    await say(
-        bot,
-        query,
-        callback_answer,
-        _("✅ You accepted {number}.").format(number=ticket.number) + "\n\n" + card,
-        team_keyboard(ticket),
-    )
+    accepted = _("✅ You accepted {number}.").format(number=ticket.number)
+    if not await say(bot, query, callback_answer, accepted + "\n\n" + card, team_keyboard(ticket)):
+        # The ticket is theirs all the same: say so, or they would think the press failed.
+        callback_answer.text = _(
+            "You accepted {number}. Please open a private chat with me (press Start) to work on it."
+        ).format(number=ticket.number)
 
 
 # Consultation -----------------------------------------------------------------------------
@@ -323,14 +342,11 @@ async def consult_button(
         refuse_button(callback_answer)
         return
     await session.commit()
-    await say(
-        bot,
-        query,
-        callback_answer,
-        _("🗣 {number} is on the list for the next neighbour consultation.").format(
-            number=ticket.number
-        ),
+    listed = _("🗣 {number} is on the list for the next neighbour consultation.").format(
+        number=ticket.number
     )
+    if not await say(bot, query, callback_answer, listed):
+        callback_answer.text = listed  # done all the same: an alert says so
 
 
 # Invalid ----------------------------------------------------------------------------------
@@ -427,13 +443,15 @@ async def invalid_reason(
 async def transfer_prompt(
     session: AsyncSession, ticket: Ticket
 ) -> tuple[str, InlineKeyboardMarkup, list[int]]:
-    """The choice of where to pass the ticket, and the grid ids its buttons index."""
+    """The choice of where to pass the ticket, and the grid ids it offers. A grid's button
+    carries the grid's id, not its position: a button left over from another ticket's
+    choice must not pick whichever grid sits at that position in this one."""
     grids = await tickets.transfer_grids(session, ticket)
     builder = InlineKeyboard()
-    for index, grid in enumerate(grids):
+    for grid in grids:
         builder.button(
             text=f"{grid.name} ({grid.code})",
-            callback_data=ChoiceCb(kind=TRANSFER_GRID, index=index),
+            callback_data=ChoiceCb(kind=TRANSFER_GRID, index=grid.id),
         )
     if ticket.grid_id is not None and ticket.community_id is not None:
         builder.button(
@@ -495,13 +513,13 @@ async def transfer_to_grid(
     session: AsyncSession,
     state: FSMContext,
 ) -> None:
-    data = await state.get_data()
-    grid_ids = data.get("grid_ids", [])
-    ticket = await load_ticket(session, data.get("ticket_id", 0))
-    if ticket is None or not 0 <= callback_data.index < len(grid_ids):
+    ticket = await step_button_ticket(state, session, callback_answer, OPEN_STATUSES)
+    if ticket is None:
+        return
+    if callback_data.index not in (await state.get_data()).get("grid_ids", []):
         refuse_button(callback_answer)
         return
-    await state.update_data(target_grid_id=grid_ids[callback_data.index], to_community=False)
+    await state.update_data(target_grid_id=callback_data.index, to_community=False)
     await ask_transfer_note(bot, query.from_user.id, state, ticket)
 
 
@@ -513,10 +531,8 @@ async def transfer_up(
     session: AsyncSession,
     state: FSMContext,
 ) -> None:
-    data = await state.get_data()
-    ticket = await load_ticket(session, data.get("ticket_id", 0))
+    ticket = await step_button_ticket(state, session, callback_answer, OPEN_STATUSES)
     if ticket is None:
-        refuse_button(callback_answer)
         return
     await state.update_data(target_grid_id=None, to_community=True)
     await ask_transfer_note(bot, query.from_user.id, state, ticket)
@@ -587,6 +603,14 @@ async def finish_transfer(
         )
     except (IllegalTransition, NotAllowed) as error:
         await refused(message, state, ticket, error)
+        return
+    except tickets.GridNotInService:  # retired by a district import since it was chosen
+        text, markup, grid_ids = await transfer_prompt(session, ticket)
+        await state.set_state(TeamForm.transfer_target)
+        await state.update_data(grid_ids=grid_ids, target_grid_id=None, to_community=False)
+        await message.answer(
+            _("That grid is no longer in service.") + "\n\n" + text, reply_markup=markup
+        )
         return
     except ValueError:
         await state.clear()
@@ -708,6 +732,10 @@ async def resolve_note_typed(message: Message, state: FSMContext, session: Async
         return
     ticket, _data = await step_ticket(message, state, session)
     if ticket is None:
+        return
+    if ticket.status is not TicketStatus.ACCEPTED:  # resolved or moved on meanwhile
+        await state.clear()
+        await message.answer(no_longer_applies(ticket))
         return
     await state.update_data(note=note)
     await state.set_state(TeamForm.resolve_photo)
@@ -875,9 +903,10 @@ async def extend_days_chosen(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    data = await state.get_data()
-    ticket = await load_ticket(session, data.get("ticket_id", 0))
-    if ticket is None or not 0 <= callback_data.index < len(EXTENSION_DAYS):
+    ticket = await step_button_ticket(state, session, callback_answer, {TicketStatus.ACCEPTED})
+    if ticket is None:
+        return
+    if not 0 <= callback_data.index < len(EXTENSION_DAYS):
         refuse_button(callback_answer)
         return
     await state.update_data(days=EXTENSION_DAYS[callback_data.index])
@@ -1029,7 +1058,8 @@ async def question_typed(
         audience=replace(audience, reporter=None),
     )
     await session.commit()
-    if audience.reporter is None:
+    reporter = audience.reporter
+    if reporter is None or reporter.unreachable_at is not None:  # erased, or blocked the bot
         text = _("❓ The question is recorded, but the reporter can no longer be reached.")
     else:
         text = _("❓ Your question was sent. The answer will come to you here.")
@@ -1166,6 +1196,12 @@ async def queue_button(
     await query.message.answer(text, reply_markup=markup)
 
 
+async def is_team_chat_of(session: AsyncSession, ticket: Ticket, message: Message) -> bool:
+    """Whether the message comes from the group chat of the ticket's grid team."""
+    grid = await session.get(Grid, ticket.grid_id) if ticket.grid_id is not None else None
+    return grid is not None and grid.team_chat_id == message.chat.id
+
+
 @router.message(Command("ticket"))
 async def ticket_command(
     message: Message,
@@ -1185,6 +1221,8 @@ async def ticket_command(
     except TicketNotFound:
         ticket = None
     private = message.chat.type == "private"
+    if ticket is not None and not private and not await is_team_chat_of(session, ticket, message):
+        ticket = None  # the reporter's contact and the history stay out of other groups
     view = (
         await ticket_view(
             session, ticket, actor, catalogue, settings, i18n.current_locale, private=private
