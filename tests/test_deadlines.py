@@ -241,6 +241,18 @@ async def test_a_blocked_member_of_a_team_changes_nothing_for_the_others(world):
     assert world.told(OFFICER) == []
 
 
+async def test_a_grid_without_a_reachable_team_tells_its_officer_once_when_overdue(world):
+    ticket_id = await world.file()
+    world.recording.blocked.add(SECRETARY)
+    await push_new_ticket(world, ticket_id)  # the officer now stands in for the team
+    assert await world.sweep(world.start + timedelta(minutes=100)) == 1
+    assert await world.sweep(world.start + timedelta(hours=2, seconds=1)) == 1
+    await world.sender.wait_idle()
+    told = world.told(OFFICER)
+    assert sum("提醒" in text for text in told) == 1
+    assert sum("超期" in text for text in told) == 1
+
+
 async def test_writing_to_the_bot_again_makes_a_person_reachable(world):
     ticket_id = await world.file()
     world.recording.blocked.add(SECRETARY)

@@ -25,7 +25,7 @@ from redgrid.services.digest import (
     current_deadline,
     open_queue_digests,
 )
-from redgrid.services.tickets import close_unrated, ticket_audience
+from redgrid.services.tickets import close_unrated, ticket_audience, ticket_team
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ async def _alarm_recipients(
     session: AsyncSession, alarm: DeadlineAlarm, ticket: Ticket, settings: Settings
 ) -> list[list[Person] | None]:
     """Who hears an alarm: the team for a reminder; the team and the community officers at
-    the deadline; the district admins after the grace. None stands for the whole team."""
+    the deadline; the district admins after the grace. None stands for the whole team.
+    A grid with no reachable member hands its tickets to the officers, who then hear the
+    overdue notice once, as the team."""
     if alarm.kind in REMINDERS:
         return [None]
     if alarm.kind in (AlarmKind.RESPOND_OVERDUE, AlarmKind.RESOLVE_OVERDUE):
@@ -95,7 +97,9 @@ async def _alarm_recipients(
             if ticket.community_id is not None and ticket.grid_id is not None
             else []
         )
-        return [None, officers]
+        team, _team_chat_id = await ticket_team(session, ticket, settings.admin_ids)
+        on_team = {person.id for person in team}
+        return [None, [officer for officer in officers if officer.id not in on_team]]
     return [await people.district_admins(session, settings.admin_ids)]
 
 
