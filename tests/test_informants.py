@@ -484,6 +484,28 @@ async def test_a_picture_sent_as_a_file_brings_its_location(world):
     assert "carries no location" in to(calls, rider.id)[-1].text
 
 
+async def test_a_picture_file_beyond_the_photo_limit_is_refused_before_it_is_fetched(world):
+    h = world.harness
+    rider = h.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    for number in range(5):
+        await rider.photo(f"p{number}")
+    h.session.files["doc-6"] = exif_jpeg(*INSIDE_B)
+    calls = await rider.send(
+        document=Document(
+            file_id="doc-6",
+            file_unique_id="u-doc-6",
+            file_name="IMG_0006.jpg",
+            mime_type="image/jpeg",
+            file_size=len(h.session.files["doc-6"]),
+        )
+    )
+    assert [call.name for call in calls] == ["SendMessage"]  # not fetched, not sent back
+    assert "at most 5 photos, so this one was not added" in calls[0].text
+    [hint] = await rider.text("here")  # still asked for the location: the file's was not used
+    assert "share the location" in hint.text
+
+
 async def test_a_voice_note_reaches_the_team(world):
     h = world.harness
     rider = h.person("Dave", language_code="en")

@@ -644,22 +644,31 @@ async def first_photo(
     )
 
 
-async def _add_photo(message: Message, state: FSMContext, photo: tuple[str, str]) -> None:
-    """Another photo for the draft: an album's are added silently, others acknowledged."""
+async def _refused_as_too_many(message: Message, state: FSMContext) -> bool:
+    """Whether the draft has all the photos it may take, so this one is refused (said
+    once per album)."""
     data = await state.get_data()
-    photos = data.get("photos", [])
+    if len(data.get("photos", [])) < MAX_PHOTOS:
+        return False
     group = message.media_group_id
-    same_album = group is not None and data.get("album") == group
-    if len(photos) >= MAX_PHOTOS:
-        if same_album and data.get("refused") == group:
-            return
+    if group is None or data.get("refused") != group:
         await state.update_data(album=group, refused=group)
         await message.answer(
             _("A report takes at most {limit} photos, so this one was not added.").format(
                 limit=MAX_PHOTOS
             )
         )
+    return True
+
+
+async def _add_photo(message: Message, state: FSMContext, photo: tuple[str, str]) -> None:
+    """Another photo for the draft: an album's are added silently, others acknowledged."""
+    if await _refused_as_too_many(message, state):
         return
+    data = await state.get_data()
+    photos = data.get("photos", [])
+    group = message.media_group_id
+    same_album = group is not None and data.get("album") == group
     if all(kept[1] != photo[1] for kept in photos):
         photos = [*photos, list(photo)]
     update = {"photos": photos, "album": group}
@@ -721,6 +730,10 @@ async def photo_as_file(
     current = await state.get_state()
     if current is None and not await may_report(message, state, session, person, settings):
         return
+    if current not in (None, ReportForm.photos.state) and await _refused_as_too_many(
+        message, state
+    ):
+        return  # neither downloaded nor sent back, and its EXIF location is not used
     picture = await _picture_from_file(message, bot)
     if picture is None:
         return
