@@ -171,6 +171,17 @@ async def test_two_instances_sweeping_at_once_send_each_alarm_once(world):
     assert len(overdue) == 5
 
 
+async def test_a_ticket_whose_category_was_removed_does_not_stop_the_alarms(world):
+    retired = await world.file()
+    await world.file()
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Ticket, retired)).category = "retired_code"  # gone from the file
+    assert await world.sweep(world.start + timedelta(hours=3)) == 4
+    overdue = [text for text in world.told(SECRETARY) if "Overdue" in text]
+    assert len(overdue) == 2
+    assert any("❔ retired_code" in text for text in overdue)
+
+
 async def test_the_daily_digest_goes_once_and_only_to_teams_with_work(world):
     await world.file()
     at = world.start + timedelta(hours=3)

@@ -610,6 +610,10 @@ async def test_grade_later_with_the_command(world):
     [mine] = await rider.text("📋 My reports")
     assert "2 this month, 2 in all" in mine.text
     assert "graded valid, +2" in mine.text
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Ticket, ticket.id)).category = "retired_code"  # gone from the file
+    [mine] = await rider.text("/mine")
+    assert "❔ retired_code: closed · graded valid" in mine.text
 
 
 async def test_leaderboard_by_district_and_community(world):

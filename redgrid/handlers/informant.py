@@ -1167,7 +1167,7 @@ async def mine(
         lines.append(_("No reports yet: send me a photo of a problem to start one."))
     builder = InlineKeyboard()
     for position, (ticket, grade) in enumerate(reports, start=1):
-        category = catalogue.get(ticket.category)
+        category = catalogue.shown(ticket.category)
         line = _("{position}. {number} {emoji} {category}: {status}").format(
             position=position,
             number=ticket.number,
