@@ -278,6 +278,8 @@ async def test_writing_to_the_bot_again_makes_a_person_reachable(world):
 
 async def test_the_weekly_summary_reaches_community_officers_once_a_week(world):
     await world.file()
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Grid, world.grid_id)).name = "R&F<1>"  # markup-like, escaped
     at = world.start + timedelta(hours=3)
     staged = await send_weekly_summaries(
         world.session_factory, world.sender, world.i18n, world.settings, at
@@ -285,7 +287,7 @@ async def test_the_weekly_summary_reaches_community_officers_once_a_week(world):
     assert staged == 1
     [summary] = world.told(OFFICER)
     assert "大富社区" in summary
-    assert "A 网格A：受理 1，办结 0，在办 1，超期 1" in summary
+    assert "A R&amp;F&lt;1&gt;：受理 1，办结 0，在办 1，超期 1" in summary
     assert world.told(SECRETARY) == []
     again = await send_weekly_summaries(
         world.session_factory, world.sender, world.i18n, world.settings, at

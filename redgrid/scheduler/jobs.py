@@ -1,8 +1,8 @@
 """The ticker's jobs. Each reads its work from the database and claims it atomically, so
 a restart loses nothing and several bot instances do each piece of work once."""
 
+import html
 import logging
-from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from aiogram.utils.i18n import I18n
@@ -218,12 +218,23 @@ async def send_weekly_summaries(
             grids = await community_week(session, community.id, now)
             for officer in officers:
                 with i18n.context(), i18n.use_locale(locale_of(officer, settings)):
-                    lines = [_("📊 The week in {community}:").format(community=community.name)]
+                    lines = [
+                        _("📊 The week in {community}:").format(
+                            community=html.escape(community.name)
+                        )
+                    ]
                     lines.extend(
                         _(
                             "{code} {name}: received {received}, resolved {resolved},"
                             " open {open}, overdue {overdue}"
-                        ).format(**asdict(grid))
+                        ).format(
+                            code=html.escape(grid.code),
+                            name=html.escape(grid.name),
+                            received=grid.received,
+                            resolved=grid.resolved,
+                            open=grid.open,
+                            overdue=grid.overdue,
+                        )
                         for grid in grids
                     )
                     notifier.message(officer.telegram_id, "\n".join(lines), person_id=officer.id)
