@@ -729,6 +729,20 @@ async def test_admin_pauses_resumes_and_removes_an_informant(world):
     assert "No red informants yet" in listing.text
 
 
+async def test_a_new_invitation_does_not_lift_a_pause(world):
+    rider = world.harness.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    [listing] = await world.admin.text("/informants")
+    await world.admin.press(listing.button("⏸"))
+    [done] = messages(await join(world, rider, name="Dave"))  # another link, passed on to him
+    assert "Your profile is saved." in done.text
+    assert "paused" in done.text
+    assert (await world.profile(rider)).status is InformantStatus.PAUSED
+    [told] = await rider.photo("p1")
+    assert "paused" in told.text
+    assert await world.tickets() == []
+
+
 # The command line --------------------------------------------------------------------------
 
 

@@ -449,6 +449,12 @@ async def home_chosen(
         return
     await state.clear()  # commits with the profile
     await session.commit()
+    if profile.status is InformantStatus.PAUSED:
+        await query.message.answer(
+            _("✅ Your profile is saved.") + "\n\n" + paused_text(),
+            reply_markup=complaint_keyboard(),
+        )
+        return
     where = work_name(profile.work_type)
     if community is not None:
         where += ", " + html.escape(community.name)
