@@ -743,6 +743,19 @@ async def test_a_new_invitation_does_not_lift_a_pause(world):
     assert await world.tickets() == []
 
 
+async def test_paused_half_way_through_a_report_the_draft_is_dropped_when_told(world):
+    rider = world.harness.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    await rider.photo("p1")
+    [listing] = await world.admin.text("/informants")
+    await world.admin.press(listing.button("⏸"))
+    [told] = await rider.text("🛵 Report a problem")
+    assert "paused" in told.text
+    calls = await rider.location(*INSIDE_A)  # no draft goes on to the category
+    assert not any("Choose a category" in call.text for call in to(calls, rider.id))
+    assert await world.tickets() == []
+
+
 # The command line --------------------------------------------------------------------------
 
 

@@ -546,12 +546,10 @@ async def may_report(
     person: Person,
     settings: Settings,
 ) -> bool:
-    """Whether the person may start a report now; if not, they were told why (and someone
-    who still owes their profile is asked for it)."""
+    """Whether the person may start a report now; if not, they were told why, a draft they
+    had is dropped (it could not be sent), and someone who still owes their profile is
+    asked for it."""
     found = await informants.standing(session, person.id)
-    if found is Standing.NONE:
-        await message.answer(not_informant_text(), reply_markup=complaint_keyboard())
-        return False
     if found is Standing.NEEDS_PROFILE:
         await start_profile(
             message,
@@ -561,14 +559,18 @@ async def may_report(
             _("Before your first report, please tell us a little about yourself."),
         )
         return False
-    if found is Standing.PAUSED:
-        await message.answer(paused_text(), reply_markup=complaint_keyboard())
-        return False
     limit = settings.informant_daily_limit
-    if await tickets.tickets_filed_today(session, person.id, utcnow(), settings.tz) >= limit:
-        await message.answer(limit_text(limit), reply_markup=informant_keyboard())
-        return False
-    return True
+    if found is Standing.NONE:
+        text, markup = not_informant_text(), complaint_keyboard()
+    elif found is Standing.PAUSED:
+        text, markup = paused_text(), complaint_keyboard()
+    elif await tickets.tickets_filed_today(session, person.id, utcnow(), settings.tz) >= limit:
+        text, markup = limit_text(limit), informant_keyboard()
+    else:
+        return True
+    await state.clear()
+    await message.answer(text, reply_markup=markup)
+    return False
 
 
 # A report: photos ------------------------------------------------------------------------
