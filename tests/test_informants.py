@@ -743,6 +743,19 @@ async def test_a_new_invitation_does_not_lift_a_pause(world):
     assert await world.tickets() == []
 
 
+async def test_the_menu_still_under_the_chat_of_a_returning_informant_is_not_a_name(world):
+    rider = world.harness.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    person_id = (await world.profile(rider)).person_id
+    async with world.session_factory() as session, session.begin():
+        await informants.set_status(session, person_id, "removed", utcnow(), by=None)
+    await rider.text(f"/start {await world.invite()}")  # invited again
+    [again] = await rider.text("🏆 Leaderboard")
+    assert "1/4" in again.text
+    [phone] = await rider.text("Dave")
+    assert "2/4" in phone.text
+
+
 async def test_paused_half_way_through_a_report_the_draft_is_dropped_when_told(world):
     rider = world.harness.person("Dave", language_code="en")
     await join(world, rider, name="Dave")

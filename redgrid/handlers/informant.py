@@ -181,12 +181,17 @@ def points_table(settings: Settings) -> PointsTable:
     )
 
 
-def label(msgid: str):
-    """A filter: the message is the label of a reply-keyboard button, in any language."""
+def label(*msgids: str):
+    """A filter: the message is the label of one of these reply-keyboard buttons, in any
+    language."""
 
     async def matches(message: Message, i18n: I18n) -> bool:
         text = message.text or ""
-        return any(text == i18n.gettext(msgid, locale=locale) for locale in SUPPORTED_LOCALES)
+        return any(
+            text == i18n.gettext(msgid, locale=locale)
+            for msgid in msgids
+            for locale in SUPPORTED_LOCALES
+        )
 
     return matches
 
@@ -323,6 +328,12 @@ async def ask_home(message: Message, state: FSMContext, session: AsyncSession) -
 async def _name_given(message: Message, state: FSMContext, name: str) -> None:
     await state.update_data(name=name)
     await ask_phone(message, state)
+
+
+@router.message(JoinForm.name, F.text, label(REPORT_LABEL, MINE_LABEL, TOP_LABEL))
+async def menu_pressed_for_a_name(message: Message, person: Person) -> None:
+    """The informant menu (still under the chat of someone invited again) is no name."""
+    await message.answer(name_prompt(), reply_markup=name_keyboard(person))
 
 
 @router.message(JoinForm.name, F.text, ~F.text.startswith("/"))
