@@ -171,6 +171,17 @@ async def test_two_instances_sweeping_at_once_send_each_alarm_once(world):
     assert len(overdue) == 5
 
 
+async def test_a_ticket_whose_category_was_removed_does_not_stop_the_alarms(world):
+    retired = await world.file()
+    await world.file()
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Ticket, retired)).category = "retired_code"  # gone from the file
+    assert await world.sweep(world.start + timedelta(hours=3)) == 4
+    overdue = [text for text in world.told(SECRETARY) if "Overdue" in text]
+    assert len(overdue) == 2
+    assert any("❔ retired_code" in text for text in overdue)
+
+
 async def test_the_daily_digest_goes_once_and_only_to_teams_with_work(world):
     await world.file()
     at = world.start + timedelta(hours=3)
@@ -241,6 +252,18 @@ async def test_a_blocked_member_of_a_team_changes_nothing_for_the_others(world):
     assert world.told(OFFICER) == []
 
 
+async def test_a_grid_without_a_reachable_team_tells_its_officer_once_when_overdue(world):
+    ticket_id = await world.file()
+    world.recording.blocked.add(SECRETARY)
+    await push_new_ticket(world, ticket_id)  # the officer now stands in for the team
+    assert await world.sweep(world.start + timedelta(minutes=100)) == 1
+    assert await world.sweep(world.start + timedelta(hours=2, seconds=1)) == 1
+    await world.sender.wait_idle()
+    told = world.told(OFFICER)
+    assert sum("提醒" in text for text in told) == 1
+    assert sum("超期" in text for text in told) == 1
+
+
 async def test_writing_to_the_bot_again_makes_a_person_reachable(world):
     ticket_id = await world.file()
     world.recording.blocked.add(SECRETARY)
@@ -255,6 +278,8 @@ async def test_writing_to_the_bot_again_makes_a_person_reachable(world):
 
 async def test_the_weekly_summary_reaches_community_officers_once_a_week(world):
     await world.file()
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Grid, world.grid_id)).name = "R&F<1>"  # markup-like, escaped
     at = world.start + timedelta(hours=3)
     staged = await send_weekly_summaries(
         world.session_factory, world.sender, world.i18n, world.settings, at
@@ -262,7 +287,7 @@ async def test_the_weekly_summary_reaches_community_officers_once_a_week(world):
     assert staged == 1
     [summary] = world.told(OFFICER)
     assert "大富社区" in summary
-    assert "A 网格A：受理 1，办结 0，在办 1，超期 1" in summary
+    assert "A R&amp;F&lt;1&gt;：受理 1，办结 0，在办 1，超期 1" in summary
     assert world.told(SECRETARY) == []
     again = await send_weekly_summaries(
         world.session_factory, world.sender, world.i18n, world.settings, at

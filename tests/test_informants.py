@@ -484,6 +484,28 @@ async def test_a_picture_sent_as_a_file_brings_its_location(world):
     assert "carries no location" in to(calls, rider.id)[-1].text
 
 
+async def test_a_picture_file_beyond_the_photo_limit_is_refused_before_it_is_fetched(world):
+    h = world.harness
+    rider = h.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    for number in range(5):
+        await rider.photo(f"p{number}")
+    h.session.files["doc-6"] = exif_jpeg(*INSIDE_B)
+    calls = await rider.send(
+        document=Document(
+            file_id="doc-6",
+            file_unique_id="u-doc-6",
+            file_name="IMG_0006.jpg",
+            mime_type="image/jpeg",
+            file_size=len(h.session.files["doc-6"]),
+        )
+    )
+    assert [call.name for call in calls] == ["SendMessage"]  # not fetched, not sent back
+    assert "at most 5 photos, so this one was not added" in calls[0].text
+    [hint] = await rider.text("here")  # still asked for the location: the file's was not used
+    assert "share the location" in hint.text
+
+
 async def test_a_voice_note_reaches_the_team(world):
     h = world.harness
     rider = h.person("Dave", language_code="en")
@@ -588,6 +610,10 @@ async def test_grade_later_with_the_command(world):
     [mine] = await rider.text("📋 My reports")
     assert "2 this month, 2 in all" in mine.text
     assert "graded valid, +2" in mine.text
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Ticket, ticket.id)).category = "retired_code"  # gone from the file
+    [mine] = await rider.text("/mine")
+    assert "❔ retired_code: closed · graded valid" in mine.text
 
 
 async def test_leaderboard_by_district_and_community(world):
@@ -701,6 +727,46 @@ async def test_admin_pauses_resumes_and_removes_an_informant(world):
     assert "没有看懂" in reply.text
     [listing] = await world.admin.text("/informants")
     assert "No red informants yet" in listing.text
+
+
+async def test_a_new_invitation_does_not_lift_a_pause(world):
+    rider = world.harness.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    [listing] = await world.admin.text("/informants")
+    await world.admin.press(listing.button("⏸"))
+    [done] = messages(await join(world, rider, name="Dave"))  # another link, passed on to him
+    assert "Your profile is saved." in done.text
+    assert "paused" in done.text
+    assert (await world.profile(rider)).status is InformantStatus.PAUSED
+    [told] = await rider.photo("p1")
+    assert "paused" in told.text
+    assert await world.tickets() == []
+
+
+async def test_the_menu_still_under_the_chat_of_a_returning_informant_is_not_a_name(world):
+    rider = world.harness.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    person_id = (await world.profile(rider)).person_id
+    async with world.session_factory() as session, session.begin():
+        await informants.set_status(session, person_id, "removed", utcnow(), by=None)
+    await rider.text(f"/start {await world.invite()}")  # invited again
+    [again] = await rider.text("🏆 Leaderboard")
+    assert "1/4" in again.text
+    [phone] = await rider.text("Dave")
+    assert "2/4" in phone.text
+
+
+async def test_paused_half_way_through_a_report_the_draft_is_dropped_when_told(world):
+    rider = world.harness.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    await rider.photo("p1")
+    [listing] = await world.admin.text("/informants")
+    await world.admin.press(listing.button("⏸"))
+    [told] = await rider.text("🛵 Report a problem")
+    assert "paused" in told.text
+    calls = await rider.location(*INSIDE_A)  # no draft goes on to the category
+    assert not any("Choose a category" in call.text for call in to(calls, rider.id))
+    assert await world.tickets() == []
 
 
 # The command line --------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The ticker's jobs, run directly with a fixed clock."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
+import pytest
 from sqlmodel import select
 
 from redgrid.bot.factory import create_bot
@@ -10,6 +12,7 @@ from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
 from redgrid.models import Grid, Role, Ticket, TicketSource, TicketStatus
 from redgrid.models.base import utcnow
+from redgrid.scheduler import ticker
 from redgrid.scheduler.jobs import close_unrated_tickets
 from redgrid.services import people, tickets
 from redgrid.services.categories import load_categories
@@ -64,3 +67,33 @@ async def test_unrated_tickets_close_after_the_configured_days_and_the_reporter_
     [notice] = messages(recording.calls)
     assert notice.chat_id == 9001
     assert "未评价" in notice.text or "关闭" in notice.text
+
+
+@pytest.mark.parametrize(
+    ("local_start", "catch_up"),
+    [
+        ("2026-11-30 08:00", set()),  # a Monday before the digest time: the cron jobs send
+        ("2026-11-30 09:00", {"digest-catch-up", "summary-catch-up"}),  # restarted at 9
+        ("2026-12-02 07:00", {"summary-catch-up"}),  # Wednesday: this week's, if not sent
+    ],
+)
+def test_a_start_after_the_digest_time_catches_up_what_is_due(monkeypatch, local_start, catch_up):
+    settings = Settings(bot_token=TOKEN, digest_time="08:30")
+
+    class StartedAt(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.fromisoformat(local_start).replace(tzinfo=tz)
+
+    monkeypatch.setattr(ticker, "datetime", StartedAt)
+    app = SimpleNamespace(
+        settings=settings,
+        session_factory=None,
+        sender=SimpleNamespace(drain=None),
+        i18n=None,
+        catalogue=None,
+    )
+    jobs = {job.id for job in ticker.create_ticker(app).get_jobs()}
+    assert jobs - {"outbox", "deadlines", "close-unrated", "daily-digest", "weekly-summary"} == (
+        catch_up
+    )

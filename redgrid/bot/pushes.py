@@ -101,7 +101,7 @@ async def ticket_card(
 ) -> str:
     """The ticket as one message, in the current locale. The team sees the reporter's name
     and phone only when the reporter consented."""
-    category = catalogue.get(ticket.category)
+    category = catalogue.shown(ticket.category)
     lines = [
         _("<b>{number}</b> · {emoji} {category}").format(
             number=ticket.number, emoji=category.emoji, category=category.name(locale)

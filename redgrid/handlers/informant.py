@@ -181,12 +181,17 @@ def points_table(settings: Settings) -> PointsTable:
     )
 
 
-def label(msgid: str):
-    """A filter: the message is the label of a reply-keyboard button, in any language."""
+def label(*msgids: str):
+    """A filter: the message is the label of one of these reply-keyboard buttons, in any
+    language."""
 
     async def matches(message: Message, i18n: I18n) -> bool:
         text = message.text or ""
-        return any(text == i18n.gettext(msgid, locale=locale) for locale in SUPPORTED_LOCALES)
+        return any(
+            text == i18n.gettext(msgid, locale=locale)
+            for msgid in msgids
+            for locale in SUPPORTED_LOCALES
+        )
 
     return matches
 
@@ -325,6 +330,12 @@ async def _name_given(message: Message, state: FSMContext, name: str) -> None:
     await ask_phone(message, state)
 
 
+@router.message(JoinForm.name, F.text, label(REPORT_LABEL, MINE_LABEL, TOP_LABEL))
+async def menu_pressed_for_a_name(message: Message, person: Person) -> None:
+    """The informant menu (still under the chat of someone invited again) is no name."""
+    await message.answer(name_prompt(), reply_markup=name_keyboard(person))
+
+
 @router.message(JoinForm.name, F.text, ~F.text.startswith("/"))
 async def name_typed(message: Message, state: FSMContext, person: Person) -> None:
     try:
@@ -449,6 +460,12 @@ async def home_chosen(
         return
     await state.clear()  # commits with the profile
     await session.commit()
+    if profile.status is InformantStatus.PAUSED:
+        await query.message.answer(
+            _("✅ Your profile is saved.") + "\n\n" + paused_text(),
+            reply_markup=complaint_keyboard(),
+        )
+        return
     where = work_name(profile.work_type)
     if community is not None:
         where += ", " + html.escape(community.name)
@@ -540,12 +557,10 @@ async def may_report(
     person: Person,
     settings: Settings,
 ) -> bool:
-    """Whether the person may start a report now; if not, they were told why (and someone
-    who still owes their profile is asked for it)."""
+    """Whether the person may start a report now; if not, they were told why, a draft they
+    had is dropped (it could not be sent), and someone who still owes their profile is
+    asked for it."""
     found = await informants.standing(session, person.id)
-    if found is Standing.NONE:
-        await message.answer(not_informant_text(), reply_markup=complaint_keyboard())
-        return False
     if found is Standing.NEEDS_PROFILE:
         await start_profile(
             message,
@@ -555,14 +570,18 @@ async def may_report(
             _("Before your first report, please tell us a little about yourself."),
         )
         return False
-    if found is Standing.PAUSED:
-        await message.answer(paused_text(), reply_markup=complaint_keyboard())
-        return False
     limit = settings.informant_daily_limit
-    if await tickets.tickets_filed_today(session, person.id, utcnow(), settings.tz) >= limit:
-        await message.answer(limit_text(limit), reply_markup=informant_keyboard())
-        return False
-    return True
+    if found is Standing.NONE:
+        text, markup = not_informant_text(), complaint_keyboard()
+    elif found is Standing.PAUSED:
+        text, markup = paused_text(), complaint_keyboard()
+    elif await tickets.tickets_filed_today(session, person.id, utcnow(), settings.tz) >= limit:
+        text, markup = limit_text(limit), informant_keyboard()
+    else:
+        return True
+    await state.clear()
+    await message.answer(text, reply_markup=markup)
+    return False
 
 
 # A report: photos ------------------------------------------------------------------------
@@ -644,22 +663,31 @@ async def first_photo(
     )
 
 
-async def _add_photo(message: Message, state: FSMContext, photo: tuple[str, str]) -> None:
-    """Another photo for the draft: an album's are added silently, others acknowledged."""
+async def _refused_as_too_many(message: Message, state: FSMContext) -> bool:
+    """Whether the draft has all the photos it may take, so this one is refused (said
+    once per album)."""
     data = await state.get_data()
-    photos = data.get("photos", [])
+    if len(data.get("photos", [])) < MAX_PHOTOS:
+        return False
     group = message.media_group_id
-    same_album = group is not None and data.get("album") == group
-    if len(photos) >= MAX_PHOTOS:
-        if same_album and data.get("refused") == group:
-            return
+    if group is None or data.get("refused") != group:
         await state.update_data(album=group, refused=group)
         await message.answer(
             _("A report takes at most {limit} photos, so this one was not added.").format(
                 limit=MAX_PHOTOS
             )
         )
+    return True
+
+
+async def _add_photo(message: Message, state: FSMContext, photo: tuple[str, str]) -> None:
+    """Another photo for the draft: an album's are added silently, others acknowledged."""
+    if await _refused_as_too_many(message, state):
         return
+    data = await state.get_data()
+    photos = data.get("photos", [])
+    group = message.media_group_id
+    same_album = group is not None and data.get("album") == group
     if all(kept[1] != photo[1] for kept in photos):
         photos = [*photos, list(photo)]
     update = {"photos": photos, "album": group}
@@ -721,6 +749,10 @@ async def photo_as_file(
     current = await state.get_state()
     if current is None and not await may_report(message, state, session, person, settings):
         return
+    if current not in (None, ReportForm.photos.state) and await _refused_as_too_many(
+        message, state
+    ):
+        return  # neither downloaded nor sent back, and its EXIF location is not used
     picture = await _picture_from_file(message, bot)
     if picture is None:
         return
@@ -1154,7 +1186,7 @@ async def mine(
         lines.append(_("No reports yet: send me a photo of a problem to start one."))
     builder = InlineKeyboard()
     for position, (ticket, grade) in enumerate(reports, start=1):
-        category = catalogue.get(ticket.category)
+        category = catalogue.shown(ticket.category)
         line = _("{position}. {number} {emoji} {category}: {status}").format(
             position=position,
             number=ticket.number,

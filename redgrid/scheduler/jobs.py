@@ -1,8 +1,8 @@
 """The ticker's jobs. Each reads its work from the database and claims it atomically, so
 a restart loses nothing and several bot instances do each piece of work once."""
 
+import html
 import logging
-from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from aiogram.utils.i18n import I18n
@@ -25,7 +25,7 @@ from redgrid.services.digest import (
     current_deadline,
     open_queue_digests,
 )
-from redgrid.services.tickets import close_unrated, ticket_audience
+from redgrid.services.tickets import close_unrated, ticket_audience, ticket_team
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ async def _alarm_recipients(
     session: AsyncSession, alarm: DeadlineAlarm, ticket: Ticket, settings: Settings
 ) -> list[list[Person] | None]:
     """Who hears an alarm: the team for a reminder; the team and the community officers at
-    the deadline; the district admins after the grace. None stands for the whole team."""
+    the deadline; the district admins after the grace. None stands for the whole team.
+    A grid with no reachable member hands its tickets to the officers, who then hear the
+    overdue notice once, as the team."""
     if alarm.kind in REMINDERS:
         return [None]
     if alarm.kind in (AlarmKind.RESPOND_OVERDUE, AlarmKind.RESOLVE_OVERDUE):
@@ -95,7 +97,9 @@ async def _alarm_recipients(
             if ticket.community_id is not None and ticket.grid_id is not None
             else []
         )
-        return [None, officers]
+        team, _team_chat_id = await ticket_team(session, ticket, settings.admin_ids)
+        on_team = {person.id for person in team}
+        return [None, [officer for officer in officers if officer.id not in on_team]]
     return [await people.district_admins(session, settings.admin_ids)]
 
 
@@ -214,12 +218,23 @@ async def send_weekly_summaries(
             grids = await community_week(session, community.id, now)
             for officer in officers:
                 with i18n.context(), i18n.use_locale(locale_of(officer, settings)):
-                    lines = [_("📊 The week in {community}:").format(community=community.name)]
+                    lines = [
+                        _("📊 The week in {community}:").format(
+                            community=html.escape(community.name)
+                        )
+                    ]
                     lines.extend(
                         _(
                             "{code} {name}: received {received}, resolved {resolved},"
                             " open {open}, overdue {overdue}"
-                        ).format(**asdict(grid))
+                        ).format(
+                            code=html.escape(grid.code),
+                            name=html.escape(grid.name),
+                            received=grid.received,
+                            resolved=grid.resolved,
+                            open=grid.open,
+                            overdue=grid.overdue,
+                        )
                         for grid in grids
                     )
                     notifier.message(officer.telegram_id, "\n".join(lines), person_id=officer.id)

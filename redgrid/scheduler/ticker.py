@@ -118,4 +118,7 @@ def create_ticker(app) -> Ticker:
         # Started after today's digest time: today's digest goes out now, unless another
         # instance (or this one, before a restart) already sent it.
         scheduler.add_work(send_daily_digests, args=shared, id="digest-catch-up")
+    if (start.weekday(), start.hour, start.minute) >= (0, hour, minute):
+        # Likewise this week's summary (due Monday at the digest time): now, unless sent.
+        scheduler.add_work(send_weekly_summaries, args=shared, id="summary-catch-up")
     return scheduler

@@ -73,6 +73,23 @@ class CategoryCatalogue:
                 return category
         raise UnknownCategory(code)
 
+    def shown(self, code: str) -> Category:
+        """The category to show an existing ticket under: a category since removed from the
+        file is shown by its code, so the ticket's pushes, reminders and lists still go."""
+        try:
+            return self.get(code)
+        except UnknownCategory:
+            return Category(
+                code=code,
+                zh=code,
+                en=code,
+                emoji="❔",
+                priority=Priority.NORMAL,
+                respond=timedelta(0),
+                resolve=timedelta(0),
+                routes_to=RoutesTo(RouteKind.GRID),
+            )
+
 
 def load_categories(path: Path | str | None = None) -> CategoryCatalogue:
     """The catalogue in ``path`` (the shipped file by default), read once per path."""

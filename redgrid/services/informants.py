@@ -328,7 +328,8 @@ async def create_profile(
     now: datetime,
 ) -> InformantProfile:
     """Record the profile of someone who holds the informant role; an informant who was
-    removed and invited again fills it in anew and is active again."""
+    removed and invited again fills it in anew and is active again. A paused informant
+    who redeems another invite stays paused: only who manages them lifts a pause."""
     if await informant_membership(session, person_id) is None:
         raise NotAnInformant(f"person {person_id} is not an informant")
     name, number, work = clean_name(display_name), normalise_phone(phone), WorkType(work_type)
@@ -351,7 +352,8 @@ async def create_profile(
         profile.joined_at = now
     profile.display_name, profile.phone, profile.work_type = name, number, work
     profile.community_id = community_id
-    profile.status = InformantStatus.ACTIVE
+    if profile.status is not InformantStatus.PAUSED:
+        profile.status = InformantStatus.ACTIVE
     profile.invited_by_telegram_id = inviter
     profile.updated_at = now
     session.add(profile)
