@@ -88,6 +88,21 @@ async def test_a_failing_handler_rolls_back_and_apologises(harness, monkeypatch,
     assert count == 0  # even the new person's row was rolled back
 
 
+async def test_the_apology_speaks_the_chosen_language(harness, monkeypatch):
+    """An English client who chose 中文 reads the apology in Chinese too, although the
+    failed update's transaction (where their choice was read) was rolled back."""
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    person = harness.person(language_code="en")
+    [prompt] = await person.text("/language")
+    await person.press(prompt.button("中文"))
+    monkeypatch.setattr(common, "help_text", explode)
+    [apology] = await person.text("/help")
+    assert "出错" in apology.text
+
+
 async def test_blocking_the_bot_marks_the_person_unreachable(harness, session_factory):
     person = harness.person(language_code="en")
     await person.text("/start")

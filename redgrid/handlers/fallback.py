@@ -54,15 +54,18 @@ async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) ->
 
 
 @router.errors()
-async def apologise(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
+async def apologise(
+    event: ErrorEvent, bot: Bot, i18n: I18n, saved_locale: str | None = None
+) -> None:
     """A handler failed: its transaction was rolled back, so nothing half-done remains;
-    the person is told to try again, in their language, instead of hearing nothing."""
+    the person is told to try again, in their language (the one they chose, else their
+    client's), instead of hearing nothing."""
     logger.exception("update %s failed", event.update.update_id, exc_info=event.exception)
     context = UserContextMiddleware.resolve_event_context(event.update)
     user, chat = context.user, context.chat
     if user is None or chat is None or chat.type != "private":
         return
-    locale = negotiate_locale(None, user.language_code, i18n.default_locale)
+    locale = negotiate_locale(saved_locale, user.language_code, i18n.default_locale)
     text = i18n.gettext(
         "Sorry, something went wrong on our side and nothing was changed. Please try again.",
         locale=locale,
