@@ -214,3 +214,31 @@ async def test_my_tickets_stays_out_of_group_chats(world):
     [reply] = messages(calls)
     assert reply.chat_id == TEAM_CHAT
     assert "私聊" in reply.text
+
+
+async def test_my_tickets_pages_through_more_than_a_page(world):
+    """Someone with 25 tickets reaches the oldest five on a second page, and back."""
+    made = [
+        await world.ticket(now=utcnow() - timedelta(days=day + 1)) for day in reversed(range(25))
+    ]
+    first = answer_to(await world.reporter.text("/mytickets"), world.reporter)
+    assert made[-1].number in first.text
+    assert made[4].number not in first.text
+    assert "第 1 页，共 2 页" in first.text
+    assert len(first.buttons) == 21
+    assert not [b for b in first.buttons if "较新" in b.text]
+
+    second = answer_to(await world.reporter.press(first.button("更早")), world.reporter)
+    assert [line.split()[1] for line in second.text.splitlines()[1:6]] == [
+        ticket.number for ticket in reversed(made[:5])
+    ]
+    assert second.text.splitlines()[1].startswith("21. ")
+    assert "第 2 页，共 2 页" in second.text
+    assert [b.text for b in second.buttons][-1] == "⬅️ 较新"
+    back = answer_to(await world.reporter.press(second.button("较新")), world.reporter)
+    assert back.text == first.text
+
+    # a forged page past the end shows the last page, of the presser's own tickets only
+    assert answer_to(await world.reporter.press("y1:999"), world.reporter).text == second.text
+    stranger = answer_to(await world.resident_en.press("y1:1"), world.resident_en)
+    assert "no tickets yet" in stranger.text

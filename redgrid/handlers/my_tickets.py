@@ -35,7 +35,15 @@ from redgrid.bot.pushes import (
 )
 from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
-from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, RateCb, TicketAction, TicketCb
+from redgrid.handlers.callbacks import (
+    ChoiceCb,
+    MenuCb,
+    MenuItem,
+    MyTicketsCb,
+    RateCb,
+    TicketAction,
+    TicketCb,
+)
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import (
@@ -59,6 +67,8 @@ router = Blueprint(__name__)
 
 # Ticket ids are 32-bit integers: a forged larger one must not reach the database.
 MAX_MESSAGE = 4096
+# My tickets shows this many a page: 20 lines and buttons fit one message easily.
+PAGE_SIZE = 20
 HISTORY_NOTE_CHARS = 200
 # The reporter's conversation buttons: ChoiceCb(kind=REPORTER_NAV, index=...).
 REPORTER_NAV = "rn"
@@ -87,7 +97,7 @@ class ReporterForm(StatesGroup):
 
 
 router.messages_only(ReporterForm)
-router.callbacks_only(ChoiceCb, MenuCb, RateCb, TicketCb)
+router.callbacks_only(ChoiceCb, MenuCb, MyTicketsCb, RateCb, TicketCb)
 
 
 # Shared helpers ---------------------------------------------------------------------------
@@ -390,14 +400,20 @@ async def ticket_view(
 
 
 async def my_tickets_text(
-    session: AsyncSession, actor: Actor, catalogue: CategoryCatalogue, locale: str
+    session: AsyncSession, actor: Actor, catalogue: CategoryCatalogue, locale: str, page: int = 0
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    mine = await tickets.reporter_tickets(session, actor.person_id)
-    if not mine:
+    """One page of the person's tickets, newest first, with arrows to the other pages."""
+    total = await tickets.count_reporter_tickets(session, actor.person_id)
+    if not total:
         return _("You have no tickets yet. Send /new to raise a complaint."), None
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(page, pages - 1)
+    mine = await tickets.reporter_tickets(
+        session, actor.person_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
     lines = [_("<b>My tickets</b>")]
     builder = InlineKeyboard()
-    for position, entry in enumerate(mine, start=1):
+    for position, entry in enumerate(mine, start=page * PAGE_SIZE + 1):
         ticket = entry.ticket
         category = catalogue.get(ticket.category)
         line = _("{position}. {number} {emoji} {category}: {status}").format(
@@ -414,7 +430,15 @@ async def my_tickets_text(
             text=f"{ticket.number} {category.emoji}",
             callback_data=TicketCb(action=TicketAction.DETAIL, ticket_id=ticket.id),
         )
-    builder.adjust(2)
+    sizes = [2] * (len(mine) // 2) + [1] * (len(mine) % 2)
+    if pages > 1:
+        lines.append(_("Page {page} of {pages}").format(page=page + 1, pages=pages))
+        arrows = [(page - 1, _("⬅️ Newer")), (page + 1, _("Older ➡️"))]
+        shown = [(target, text) for target, text in arrows if 0 <= target < pages]
+        for target, text in shown:
+            builder.button(text=text, callback_data=MyTicketsCb(page=target))
+        sizes.append(len(shown))
+    builder.adjust(*sizes)
     return "\n".join(lines), builder.as_markup()
 
 
@@ -444,6 +468,22 @@ async def my_tickets_button(
     i18n: I18n,
 ) -> None:
     text, markup = await my_tickets_text(session, actor, catalogue, i18n.current_locale)
+    await query.message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(MyTicketsCb.filter())
+async def my_tickets_page(
+    query: CallbackQuery,
+    callback_data: MyTicketsCb,
+    session: AsyncSession,
+    actor: Actor,
+    catalogue: CategoryCatalogue,
+    i18n: I18n,
+) -> None:
+    """Another page of the presser's own list (a forged page past the end shows the last)."""
+    text, markup = await my_tickets_text(
+        session, actor, catalogue, i18n.current_locale, callback_data.page
+    )
     await query.message.answer(text, reply_markup=markup)
 
 
