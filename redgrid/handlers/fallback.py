@@ -47,6 +47,15 @@ async def group_became_supergroup(message: Message, session: AsyncSession) -> No
         logger.info("grid %s: its team chat %s is now %s", grid.code, old_chat_id, new_chat_id)
 
 
+@router.message(F.chat.type == "private")
+async def unclaimed_in_a_step(message: Message) -> None:
+    """A message in a conversation step no handler knows: a step of an older version of
+    the bot, still saved for the person. Without this they would hear nothing at all."""
+    await message.answer(
+        _("I did not understand that. Send /cancel to stop what you were doing, then try again.")
+    )
+
+
 @router.callback_query()
 async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """Old, foreign or forged buttons: a polite refusal, and nothing changes."""
