@@ -242,3 +242,22 @@ async def test_my_tickets_pages_through_more_than_a_page(world):
     assert answer_to(await world.reporter.press("y1:999"), world.reporter).text == second.text
     stranger = answer_to(await world.resident_en.press("y1:1"), world.resident_en)
     assert "no tickets yet" in stranger.text
+
+
+async def test_followers_learn_that_an_unsatisfied_ticket_is_done_again(world):
+    """Followers were told "resolved"; when the reporter sends it back, each hears it is
+    being done again, in their own language, and the reporter's words stay with the team."""
+    h = world.harness
+    ticket = await world.resolved()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    await world.run(tickets.follow, ticket.id, world.ids["resident_en"], utcnow())
+
+    await world.reporter.press(f"r1:{ticket.id}:unsatisfied")
+    answer_to(await world.reporter.text("还是很脏"), world.reporter)
+
+    zh = h.last_to(world.follower.id)
+    assert f"您关注的工单 {ticket.number} 已退回网格团队重新办理" in zh.text
+    en = h.last_to(world.resident_en.id)
+    assert f"{ticket.number}, which you follow, went back to the grid team" in en.text
+    assert "还是很脏" not in zh.text + en.text
+    assert zh.buttons == en.buttons == []

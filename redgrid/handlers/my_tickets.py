@@ -26,6 +26,7 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
     local_time,
     locale_of,
+    push_to_reporter,
     push_to_team,
     rating_keyboard,
     rating_name,
@@ -847,6 +848,7 @@ async def rework_reason(
     )
     if ticket is None:
         return
+    audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     await push_to_team(
         session,
         notifier,
@@ -857,6 +859,20 @@ async def rework_reason(
         lambda: _(
             "🔁 {number} was sent back for rework (round {count}). The reporter says:\n{reason}"
         ).format(number=ticket.number, count=ticket.rework_count, reason=html.escape(text)),
+        audience=audience,
+    )
+    # Followers were told it was resolved: they learn it is being done again.
+    await push_to_reporter(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _(
+            "🔁 {number}, which you follow, went back to the grid team to be done again: "
+            "the reporter was not satisfied with the result."
+        ).format(number=ticket.number),
+        audience=replace(audience, reporter=None),
     )
     await session.commit()
     await message.answer(
