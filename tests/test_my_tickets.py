@@ -261,3 +261,22 @@ async def test_followers_learn_that_an_unsatisfied_ticket_is_done_again(world):
     assert f"{ticket.number}, which you follow, went back to the grid team" in en.text
     assert "还是很脏" not in zh.text + en.text
     assert zh.buttons == en.buttons == []
+
+
+async def test_only_the_reporter_is_asked_for_a_rating(world):
+    """A resolved ticket waits for its reporter's rating: an English follower and the
+    English team must not read that it waits for *theirs*."""
+    ticket = await world.resolved()
+    await world.run(tickets.follow, ticket.id, world.ids["resident_en"], utcnow())
+
+    listing = answer_to(await world.resident_en.text("/mytickets"), world.resident_en)
+    follower_view = answer_to(
+        await world.resident_en.press(data(TicketAction.DETAIL, ticket)), world.resident_en
+    )
+    team_view = answer_to(
+        await world.secretary.press(data(TicketAction.DETAIL, ticket)), world.secretary
+    )
+    for text in (listing.text, follower_view.text, team_view.text):
+        assert "resolved, waiting for the reporter's rating" in text
+        assert "your rating" not in text
+    assert not follower_view.buttons

@@ -390,7 +390,9 @@ async def ticket_view(
     is_reporter = ticket.reporter_id == actor.person_id
     if not private or (not is_reporter and not await is_follower(session, ticket, actor.person_id)):
         return None
-    card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=False)
+    card = await ticket_card(
+        session, ticket, catalogue, settings, locale, for_team=False, to_reporter=is_reporter
+    )
     lines = await history_lines(
         session, ticket, settings, for_team=False, viewer_id=actor.person_id
     )
@@ -422,7 +424,7 @@ async def my_tickets_text(
             number=ticket.number,
             emoji=category.emoji,
             category=category.name(locale),
-            status=status_name(ticket.status),
+            status=status_name(ticket.status, to_reporter=not entry.following),
         )
         if entry.following:
             line = _("{entry} (following)").format(entry=line)
