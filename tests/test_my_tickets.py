@@ -4,7 +4,7 @@ one ticket with its history, comments and photos, the rating."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiogram.types import Chat, Message, Update
+from aiogram.types import Chat, Message, PhotoSize, Update
 
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import TicketAction
@@ -280,3 +280,27 @@ async def test_only_the_reporter_is_asked_for_a_rating(world):
         assert "resolved, waiting for the reporter's rating" in text
         assert "your rating" not in text
     assert not follower_view.buttons
+
+
+async def test_a_photos_caption_reaches_the_team(world):
+    """What the reporter writes under an added photo is theirs to say: the team reads it
+    (escaped) and it stays in the history, instead of being dropped."""
+    h = world.harness
+    ticket = await world.accepted()
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    photo = [PhotoSize(file_id="night", file_unique_id="u-night", width=800, height=600)]
+    reply = answer_to(
+        await world.reporter.send(photo=photo, caption=" 晚上漏水 <b> "), world.reporter
+    )
+    assert "照片已补充" in reply.text
+
+    told = h.last_to(world.secretary.id)
+    assert f"the reporter added a photo to {ticket.number}" in told.text
+    assert "晚上漏水 &lt;b&gt;" in told.text
+    assert "晚上漏水" in h.last_to(TEAM_CHAT).text
+    async with world.session_factory() as session:
+        events = await tickets.ticket_history(session, ticket.id)
+    assert [(e.kind, e.note) for e in events[-2:]] == [
+        (EventKind.PHOTO, None),
+        (EventKind.COMMENT, "晚上漏水 <b>"),
+    ]

@@ -641,30 +641,46 @@ async def photo_sent(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    """Each photo is added as it comes; the state stays, so an album arrives whole."""
+    """Each photo is added as it comes; the state stays, so an album arrives whole. A
+    caption is what the person says about the photo: it is added as their comment."""
     largest = message.photo[-1]
+    caption = (message.caption or "").strip()[: tickets.MAX_TEXT]
+
+    async def add(ticket: Ticket) -> None:
+        now = utcnow()
+        await tickets.add_photo(
+            session, ticket, actor, now, largest.file_id, largest.file_unique_id
+        )
+        if caption:
+            await tickets.add_comment(session, ticket, actor, now, caption)
+
     ticket = await act_on_step_ticket(
         message,
         state,
         session,
-        lambda ticket: tickets.add_photo(
-            session, ticket, actor, utcnow(), largest.file_id, largest.file_unique_id
-        ),
+        add,
         _("You can no longer add to this ticket."),
         keep_state=True,
     )
     if ticket is None:
         return
     reporter = await session.get(Person, ticket.reporter_id)
+
+    def render() -> str:
+        who = _who_added(ticket, reporter, actor)
+        if caption:
+            return _("📷 {who} added a photo to {number}:\n\n{text}").format(
+                who=who, number=ticket.number, text=html.escape(caption)
+            )
+        return _("📷 {who} added a photo to {number}.").format(who=who, number=ticket.number)
+
     await tell_team(
         session,
         notifier,
         i18n,
         settings,
         ticket,
-        lambda: _("📷 {who} added a photo to {number}.").format(
-            who=_who_added(ticket, reporter, actor), number=ticket.number
-        ),
+        render,
         keyboard=lambda: open_keyboard(ticket),
         photo=largest.file_id,
     )
