@@ -304,3 +304,13 @@ async def test_a_photos_caption_reaches_the_team(world):
         (EventKind.PHOTO, None),
         (EventKind.COMMENT, "晚上漏水 <b>"),
     ]
+
+
+async def test_the_menu_button_does_not_list_tickets_in_a_group(world):
+    """/cancel in the team's group shows the main menu there; its My tickets button must
+    not post the presser's tickets to the group (as /mytickets there does not)."""
+    await world.ticket()
+    for button in ("m1:mine", "y1:0"):
+        calls = await world.reporter.press(button, message_chat_id=TEAM_CHAT)
+        assert not messages(calls)
+        assert "私聊" in alert(calls)

@@ -462,14 +462,29 @@ async def my_tickets_command(
     await message.answer(text, reply_markup=markup)
 
 
+def in_private_chat(query: CallbackQuery, callback_answer: CallbackAnswer) -> bool:
+    """Whether the button was pressed in a private chat; else the presser is told, in an
+    alert only they see, that their list is not posted to a group (a menu can reach a
+    group, e.g. after /cancel there)."""
+    if query.message is not None and query.message.chat.type == "private":
+        return True
+    refuse_button(
+        callback_answer, _("Your tickets stay private: send me /mytickets in a private chat.")
+    )
+    return False
+
+
 @router.callback_query(MenuCb.filter(F.item == MenuItem.MY_TICKETS))
 async def my_tickets_button(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     catalogue: CategoryCatalogue,
     i18n: I18n,
 ) -> None:
+    if not in_private_chat(query, callback_answer):
+        return
     text, markup = await my_tickets_text(session, actor, catalogue, i18n.current_locale)
     await query.message.answer(text, reply_markup=markup)
 
@@ -478,12 +493,15 @@ async def my_tickets_button(
 async def my_tickets_page(
     query: CallbackQuery,
     callback_data: MyTicketsCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     catalogue: CategoryCatalogue,
     i18n: I18n,
 ) -> None:
     """Another page of the presser's own list (a forged page past the end shows the last)."""
+    if not in_private_chat(query, callback_answer):
+        return
     text, markup = await my_tickets_text(
         session, actor, catalogue, i18n.current_locale, callback_data.page
     )
