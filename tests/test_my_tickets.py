@@ -314,3 +314,40 @@ async def test_the_menu_button_does_not_list_tickets_in_a_group(world):
         calls = await world.reporter.press(button, message_chat_id=TEAM_CHAT)
         assert not messages(calls)
         assert "私聊" in alert(calls)
+
+
+async def test_residents_read_only_their_own_words_and_the_teams(world):
+    """The reporter's answer to the team (a phone number) and comments were sent to the
+    team: a neighbour following the ticket must not read them in its history, nor the
+    reporter a follower's. The team reads everything; each reads their own."""
+    ticket = await world.accepted()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    now = utcnow()
+    await world.run(tickets.ask_reporter, ticket.id, world.actor("secretary"), now, "几楼？")
+    await world.run(
+        tickets.answer_question, ticket.id, world.actor("reporter"), now, "三楼 13800001111"
+    )
+    await world.run(tickets.add_comment, ticket.id, world.actor("reporter"), now, "我是王阿姨")
+    await world.run(tickets.add_comment, ticket.id, world.actor("follower"), now, "邻居补充")
+
+    follower = answer_to(
+        await world.follower.press(data(TicketAction.DETAIL, ticket)), world.follower
+    )
+    assert "网格团队提问：<i>几楼？</i>" in follower.text
+    assert "反映人回复\n" in follower.text + "\n"
+    assert "13800001111" not in follower.text
+    assert "王阿姨" not in follower.text
+    assert "您补充说明：<i>邻居补充</i>" in follower.text
+
+    reporter = answer_to(
+        await world.reporter.press(data(TicketAction.DETAIL, ticket)), world.reporter
+    )
+    assert "您回复：<i>三楼 13800001111</i>" in reporter.text
+    assert "您补充说明：<i>我是王阿姨</i>" in reporter.text
+    assert "邻居补充" not in reporter.text
+
+    team = answer_to(
+        await world.secretary.press(data(TicketAction.DETAIL, ticket)), world.secretary
+    )
+    for words in ("13800001111", "我是王阿姨", "邻居补充"):
+        assert words in team.text

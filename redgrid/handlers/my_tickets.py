@@ -299,6 +299,13 @@ def _event_text(kind: EventKind, who: str, event: TicketEvent, settings: Setting
     return _("Followed by {who}").format(who=who)
 
 
+def may_read_note(event: TicketEvent, *, for_team: bool, viewer_id: int) -> bool:
+    """The team reads every note; a resident reads the team's and their own. What the
+    reporter or a follower writes (a comment, an answer, a reason) was sent to the team
+    only, and may hold a flat number or a phone number: other residents never read it."""
+    return for_team or event.actor_id == viewer_id or event.kind in TEAM_EVENTS
+
+
 async def history_lines(
     session: AsyncSession, ticket: Ticket, settings: Settings, *, for_team: bool, viewer_id: int
 ) -> list[str]:
@@ -306,6 +313,7 @@ async def history_lines(
 
     The reporter never learns who on the team acted ("the grid team"); the team sees the
     reporter's name only with consent, and followers are "a follower" to everyone else.
+    Residents read the team's notes and their own only (``may_read_note``).
     """
     reporter = await session.get(Person, ticket.reporter_id)
     lines = []
@@ -326,7 +334,11 @@ async def history_lines(
             who = _("a follower")
         time = local_time(event.created_at, settings)
         line = f"{time} · {_event_text(event.kind, who, event, settings)}"
-        if event.note and event.kind is not EventKind.CLOSED:
+        if (
+            event.note
+            and event.kind is not EventKind.CLOSED
+            and may_read_note(event, for_team=for_team, viewer_id=viewer_id)
+        ):
             note = event.note
             if len(note) > HISTORY_NOTE_CHARS:
                 note = note[:HISTORY_NOTE_CHARS] + "…"
