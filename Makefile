@@ -21,9 +21,9 @@ run: $(INSTALLED)
 # Extract the msgids from the code into both catalogues, then compile them.
 locales: $(INSTALLED)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k __ -k N_ -k gettext -k lazy_gettext \
-		--no-location --sort-output -o locales/messages.pot .
+		--no-location --sort-output --width 100 -o locales/messages.pot .
 	$(BIN)/pybabel update -D messages -i locales/messages.pot -d locales \
-		--no-fuzzy-matching --ignore-obsolete
+		--no-fuzzy-matching --ignore-obsolete --width 100
 	$(BIN)/pybabel compile --statistics -D messages -d locales
 
 lint: $(INSTALLED)

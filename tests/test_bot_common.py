@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import (
     Chat,
     ChatMemberBanned,
@@ -17,7 +18,7 @@ from sqlmodel import select
 from redgrid.bot.settings import Settings
 from redgrid.handlers import common
 from redgrid.models import Person
-from tests.bot_harness import BOT_USER, TOKEN, bot_harness, messages
+from tests.bot_harness import BOT_ID, BOT_USER, TOKEN, bot_harness, messages
 
 
 @pytest.fixture
@@ -86,6 +87,37 @@ async def test_a_failing_handler_rolls_back_and_apologises(harness, monkeypatch,
     async with session_factory() as session:
         count = (await session.exec(select(func.count()).select_from(Person))).one()
     assert count == 0  # even the new person's row was rolled back
+
+
+async def test_a_step_no_handler_knows_gets_a_way_out(harness):
+    """A conversation step saved by an older version of the bot (renamed since) must not
+    leave the person talking to silence: they are told how to get out, in their language."""
+    person = harness.person(language_code="zh-hans")
+    await person.text("/start")
+    key = StorageKey(bot_id=BOT_ID, chat_id=person.id, user_id=person.id)
+    await harness.storage.set_state(key, "Complaint:renamed_step")
+    for send in (person.text("你好"), person.sticker()):
+        [reply] = messages(await send)
+        assert "/cancel" in reply.text
+        assert "没有看懂" in reply.text
+    assert await harness.storage.get_state(key) == "Complaint:renamed_step"
+    [cancelled, _menu] = await person.text("/cancel")
+    assert "已取消" in cancelled.text
+
+
+async def test_the_apology_speaks_the_chosen_language(harness, monkeypatch):
+    """An English client who chose 中文 reads the apology in Chinese too, although the
+    failed update's transaction (where their choice was read) was rolled back."""
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    person = harness.person(language_code="en")
+    [prompt] = await person.text("/language")
+    await person.press(prompt.button("中文"))
+    monkeypatch.setattr(common, "help_text", explode)
+    [apology] = await person.text("/help")
+    assert "出错" in apology.text
 
 
 async def test_blocking_the_bot_marks_the_person_unreachable(harness, session_factory):

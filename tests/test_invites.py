@@ -424,6 +424,18 @@ async def test_non_admins_cannot_invite(harness, session_factory):
     assert await stored_invites(session_factory) == []
 
 
+async def test_a_forged_community_button_is_refused(harness, session_factory, grids):
+    """Even an admin's forged button, with an id beyond the id column, gets a refusal
+    (PostgreSQL would reject the query, and the admin read an apology)."""
+    admin = admin_of(harness)
+    await admin.text("/invite")
+    await admin.press("i1:role:officer")
+    for value in ("99999999999999", "0", "-1", "x"):
+        [answer] = await admin.press(f"i1:comm:{value}")
+        assert "no longer valid" in answer.method.text
+    assert await stored_invites(session_factory) == []
+
+
 # The command line --------------------------------------------------------------------------
 
 runner = CliRunner()

@@ -4,7 +4,7 @@ one ticket with its history, comments and photos, the rating."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiogram.types import Chat, Message, Update
+from aiogram.types import Chat, Message, PhotoSize, Update
 
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import TicketAction
@@ -214,3 +214,140 @@ async def test_my_tickets_stays_out_of_group_chats(world):
     [reply] = messages(calls)
     assert reply.chat_id == TEAM_CHAT
     assert "私聊" in reply.text
+
+
+async def test_my_tickets_pages_through_more_than_a_page(world):
+    """Someone with 25 tickets reaches the oldest five on a second page, and back."""
+    made = [
+        await world.ticket(now=utcnow() - timedelta(days=day + 1)) for day in reversed(range(25))
+    ]
+    first = answer_to(await world.reporter.text("/mytickets"), world.reporter)
+    assert made[-1].number in first.text
+    assert made[4].number not in first.text
+    assert "第 1 页，共 2 页" in first.text
+    assert len(first.buttons) == 21
+    assert not [b for b in first.buttons if "较新" in b.text]
+
+    second = answer_to(await world.reporter.press(first.button("更早")), world.reporter)
+    assert [line.split()[1] for line in second.text.splitlines()[1:6]] == [
+        ticket.number for ticket in reversed(made[:5])
+    ]
+    assert second.text.splitlines()[1].startswith("21. ")
+    assert "第 2 页，共 2 页" in second.text
+    assert [b.text for b in second.buttons][-1] == "⬅️ 较新"
+    back = answer_to(await world.reporter.press(second.button("较新")), world.reporter)
+    assert back.text == first.text
+
+    # a forged page past the end shows the last page, of the presser's own tickets only
+    assert answer_to(await world.reporter.press("y1:999"), world.reporter).text == second.text
+    stranger = answer_to(await world.resident_en.press("y1:1"), world.resident_en)
+    assert "no tickets yet" in stranger.text
+
+
+async def test_followers_learn_that_an_unsatisfied_ticket_is_done_again(world):
+    """Followers were told "resolved"; when the reporter sends it back, each hears it is
+    being done again, in their own language, and the reporter's words stay with the team."""
+    h = world.harness
+    ticket = await world.resolved()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    await world.run(tickets.follow, ticket.id, world.ids["resident_en"], utcnow())
+
+    await world.reporter.press(f"r1:{ticket.id}:unsatisfied")
+    answer_to(await world.reporter.text("还是很脏"), world.reporter)
+
+    zh = h.last_to(world.follower.id)
+    assert f"您关注的工单 {ticket.number} 已退回网格团队重新办理" in zh.text
+    en = h.last_to(world.resident_en.id)
+    assert f"{ticket.number}, which you follow, went back to the grid team" in en.text
+    assert "还是很脏" not in zh.text + en.text
+    assert zh.buttons == en.buttons == []
+
+
+async def test_only_the_reporter_is_asked_for_a_rating(world):
+    """A resolved ticket waits for its reporter's rating: an English follower and the
+    English team must not read that it waits for *theirs*."""
+    ticket = await world.resolved()
+    await world.run(tickets.follow, ticket.id, world.ids["resident_en"], utcnow())
+
+    listing = answer_to(await world.resident_en.text("/mytickets"), world.resident_en)
+    follower_view = answer_to(
+        await world.resident_en.press(data(TicketAction.DETAIL, ticket)), world.resident_en
+    )
+    team_view = answer_to(
+        await world.secretary.press(data(TicketAction.DETAIL, ticket)), world.secretary
+    )
+    for text in (listing.text, follower_view.text, team_view.text):
+        assert "resolved, waiting for the reporter's rating" in text
+        assert "your rating" not in text
+    assert not follower_view.buttons
+
+
+async def test_a_photos_caption_reaches_the_team(world):
+    """What the reporter writes under an added photo is theirs to say: the team reads it
+    (escaped) and it stays in the history, instead of being dropped."""
+    h = world.harness
+    ticket = await world.accepted()
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    photo = [PhotoSize(file_id="night", file_unique_id="u-night", width=800, height=600)]
+    reply = answer_to(
+        await world.reporter.send(photo=photo, caption=" 晚上漏水 <b> "), world.reporter
+    )
+    assert "照片已补充" in reply.text
+
+    told = h.last_to(world.secretary.id)
+    assert f"the reporter added a photo to {ticket.number}" in told.text
+    assert "晚上漏水 &lt;b&gt;" in told.text
+    assert "晚上漏水" in h.last_to(TEAM_CHAT).text
+    async with world.session_factory() as session:
+        events = await tickets.ticket_history(session, ticket.id)
+    assert [(e.kind, e.note) for e in events[-2:]] == [
+        (EventKind.PHOTO, None),
+        (EventKind.COMMENT, "晚上漏水 <b>"),
+    ]
+
+
+async def test_the_menu_button_does_not_list_tickets_in_a_group(world):
+    """/cancel in the team's group shows the main menu there; its My tickets button must
+    not post the presser's tickets to the group (as /mytickets there does not)."""
+    await world.ticket()
+    for button in ("m1:mine", "y1:0"):
+        calls = await world.reporter.press(button, message_chat_id=TEAM_CHAT)
+        assert not messages(calls)
+        assert "私聊" in alert(calls)
+
+
+async def test_residents_read_only_their_own_words_and_the_teams(world):
+    """The reporter's answer to the team (a phone number) and comments were sent to the
+    team: a neighbour following the ticket must not read them in its history, nor the
+    reporter a follower's. The team reads everything; each reads their own."""
+    ticket = await world.accepted()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    now = utcnow()
+    await world.run(tickets.ask_reporter, ticket.id, world.actor("secretary"), now, "几楼？")
+    await world.run(
+        tickets.answer_question, ticket.id, world.actor("reporter"), now, "三楼 13800001111"
+    )
+    await world.run(tickets.add_comment, ticket.id, world.actor("reporter"), now, "我是王阿姨")
+    await world.run(tickets.add_comment, ticket.id, world.actor("follower"), now, "邻居补充")
+
+    follower = answer_to(
+        await world.follower.press(data(TicketAction.DETAIL, ticket)), world.follower
+    )
+    assert "网格团队提问：<i>几楼？</i>" in follower.text
+    assert "反映人回复\n" in follower.text + "\n"
+    assert "13800001111" not in follower.text
+    assert "王阿姨" not in follower.text
+    assert "您补充说明：<i>邻居补充</i>" in follower.text
+
+    reporter = answer_to(
+        await world.reporter.press(data(TicketAction.DETAIL, ticket)), world.reporter
+    )
+    assert "您回复：<i>三楼 13800001111</i>" in reporter.text
+    assert "您补充说明：<i>我是王阿姨</i>" in reporter.text
+    assert "邻居补充" not in reporter.text
+
+    team = answer_to(
+        await world.secretary.press(data(TicketAction.DETAIL, ticket)), world.secretary
+    )
+    for words in ("13800001111", "我是王阿姨", "邻居补充"):
+        assert words in team.text

@@ -120,5 +120,8 @@ class UpdateMiddleware(FSMContextMiddleware):
             # conversation yet; nor does someone back after /forget: they start afresh.
             self.storage.preload(record_key, *(identified.also or (None, None)))
         data["person"] = identified.person
+        # Read now: after a failed handler's rollback the person can no longer be read, and
+        # the apology must still speak their saved language.
+        data["saved_locale"] = identified.person.locale
         data["actor"] = Actor(identified.person.id, user.id, identified.is_admin)
         return identified.person

@@ -57,7 +57,11 @@ def local_time(moment: datetime, settings: Settings) -> str:
     return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
 
 
-def status_name(status: TicketStatus) -> str:
+def status_name(status: TicketStatus, *, to_reporter: bool = True) -> str:
+    """The status in words; a resolved ticket waits for "your" rating only when its
+    reporter reads it (the team and followers cannot rate)."""
+    if status is TicketStatus.RESOLVED and not to_reporter:
+        return _("resolved, waiting for the reporter's rating")
     return {
         TicketStatus.DISPATCHED: _("waiting to be accepted"),
         TicketStatus.ACCEPTED: _("being handled"),
@@ -98,15 +102,16 @@ async def ticket_card(
     locale: str,
     *,
     for_team: bool,
+    to_reporter: bool = False,
 ) -> str:
     """The ticket as one message, in the current locale. The team sees the reporter's name
-    and phone only when the reporter consented."""
+    and phone only when the reporter consented; ``to_reporter``: the reporter reads it."""
     category = catalogue.shown(ticket.category)
     lines = [
         _("<b>{number}</b> · {emoji} {category}").format(
             number=ticket.number, emoji=category.emoji, category=category.name(locale)
         ),
-        _("Status: {status}").format(status=status_name(ticket.status)),
+        _("Status: {status}").format(status=status_name(ticket.status, to_reporter=to_reporter)),
         _("Queue: {queue}").format(queue=html.escape(await queue_name(session, ticket))),
     ]
     if ticket.address:

@@ -90,6 +90,12 @@ class TicketCb(CallbackData, prefix="t1"):
     ticket_id: RowId
 
 
+class MyTicketsCb(CallbackData, prefix="y1"):
+    """A page of My tickets (0: the newest)."""
+
+    page: Annotated[int, Field(ge=0, le=MAX_ROW_ID)]
+
+
 class RateCb(CallbackData, prefix="r1"):
     ticket_id: RowId
     rating: str

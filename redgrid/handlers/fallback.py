@@ -47,6 +47,15 @@ async def group_became_supergroup(message: Message, session: AsyncSession) -> No
         logger.info("grid %s: its team chat %s is now %s", grid.code, old_chat_id, new_chat_id)
 
 
+@router.message(F.chat.type == "private")
+async def unclaimed_in_a_step(message: Message) -> None:
+    """A message in a conversation step no handler knows: a step of an older version of
+    the bot, still saved for the person. Without this they would hear nothing at all."""
+    await message.answer(
+        _("I did not understand that. Send /cancel to stop what you were doing, then try again.")
+    )
+
+
 @router.callback_query()
 async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """Old, foreign or forged buttons: a polite refusal, and nothing changes."""
@@ -54,15 +63,18 @@ async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) ->
 
 
 @router.errors()
-async def apologise(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
+async def apologise(
+    event: ErrorEvent, bot: Bot, i18n: I18n, saved_locale: str | None = None
+) -> None:
     """A handler failed: its transaction was rolled back, so nothing half-done remains;
-    the person is told to try again, in their language, instead of hearing nothing."""
+    the person is told to try again, in their language (the one they chose, else their
+    client's), instead of hearing nothing."""
     logger.exception("update %s failed", event.update.update_id, exc_info=event.exception)
     context = UserContextMiddleware.resolve_event_context(event.update)
     user, chat = context.user, context.chat
     if user is None or chat is None or chat.type != "private":
         return
-    locale = negotiate_locale(None, user.language_code, i18n.default_locale)
+    locale = negotiate_locale(saved_locale, user.language_code, i18n.default_locale)
     text = i18n.gettext(
         "Sorry, something went wrong on our side and nothing was changed. Please try again.",
         locale=locale,

@@ -27,7 +27,7 @@ from redgrid.handlers.common import refuse_button, show_menu
 from redgrid.handlers.informant import start_profile
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Community, Grid, Invite, Person, Role
-from redgrid.models.base import utcnow
+from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.services.invites import (
     GRID_ROLES,
     INVITABLE_ROLES,
@@ -348,9 +348,11 @@ async def community_chosen(
     role = Role((await state.get_data())["role"])
     community_name = None
     if callback_data.step is InviteStep.COMMUNITY:
+        # A forged id beyond the id column's range must not reach the database.
+        value = callback_data.value
         community = (
-            await session.get(Community, int(callback_data.value))
-            if callback_data.value.isdigit()
+            await session.get(Community, int(value))
+            if value.isdigit() and int(value) <= MAX_ROW_ID
             else None
         )
         if community is None:

@@ -26,6 +26,7 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
     local_time,
     locale_of,
+    push_to_reporter,
     push_to_team,
     rating_keyboard,
     rating_name,
@@ -35,7 +36,15 @@ from redgrid.bot.pushes import (
 )
 from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
-from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, RateCb, TicketAction, TicketCb
+from redgrid.handlers.callbacks import (
+    ChoiceCb,
+    MenuCb,
+    MenuItem,
+    MyTicketsCb,
+    RateCb,
+    TicketAction,
+    TicketCb,
+)
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import (
@@ -59,6 +68,8 @@ router = Blueprint(__name__)
 
 # Ticket ids are 32-bit integers: a forged larger one must not reach the database.
 MAX_MESSAGE = 4096
+# My tickets shows this many a page: 20 lines and buttons fit one message easily.
+PAGE_SIZE = 20
 HISTORY_NOTE_CHARS = 200
 # The reporter's conversation buttons: ChoiceCb(kind=REPORTER_NAV, index=...).
 REPORTER_NAV = "rn"
@@ -87,7 +98,7 @@ class ReporterForm(StatesGroup):
 
 
 router.messages_only(ReporterForm)
-router.callbacks_only(ChoiceCb, MenuCb, RateCb, TicketCb)
+router.callbacks_only(ChoiceCb, MenuCb, MyTicketsCb, RateCb, TicketCb)
 
 
 # Shared helpers ---------------------------------------------------------------------------
@@ -288,6 +299,13 @@ def _event_text(kind: EventKind, who: str, event: TicketEvent, settings: Setting
     return _("Followed by {who}").format(who=who)
 
 
+def may_read_note(event: TicketEvent, *, for_team: bool, viewer_id: int) -> bool:
+    """The team reads every note; a resident reads the team's and their own. What the
+    reporter or a follower writes (a comment, an answer, a reason) was sent to the team
+    only, and may hold a flat number or a phone number: other residents never read it."""
+    return for_team or event.actor_id == viewer_id or event.kind in TEAM_EVENTS
+
+
 async def history_lines(
     session: AsyncSession, ticket: Ticket, settings: Settings, *, for_team: bool, viewer_id: int
 ) -> list[str]:
@@ -295,6 +313,7 @@ async def history_lines(
 
     The reporter never learns who on the team acted ("the grid team"); the team sees the
     reporter's name only with consent, and followers are "a follower" to everyone else.
+    Residents read the team's notes and their own only (``may_read_note``).
     """
     reporter = await session.get(Person, ticket.reporter_id)
     lines = []
@@ -315,7 +334,11 @@ async def history_lines(
             who = _("a follower")
         time = local_time(event.created_at, settings)
         line = f"{time} · {_event_text(event.kind, who, event, settings)}"
-        if event.note and event.kind is not EventKind.CLOSED:
+        if (
+            event.note
+            and event.kind is not EventKind.CLOSED
+            and may_read_note(event, for_team=for_team, viewer_id=viewer_id)
+        ):
             note = event.note
             if len(note) > HISTORY_NOTE_CHARS:
                 note = note[:HISTORY_NOTE_CHARS] + "…"
@@ -379,7 +402,9 @@ async def ticket_view(
     is_reporter = ticket.reporter_id == actor.person_id
     if not private or (not is_reporter and not await is_follower(session, ticket, actor.person_id)):
         return None
-    card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=False)
+    card = await ticket_card(
+        session, ticket, catalogue, settings, locale, for_team=False, to_reporter=is_reporter
+    )
     lines = await history_lines(
         session, ticket, settings, for_team=False, viewer_id=actor.person_id
     )
@@ -390,14 +415,20 @@ async def ticket_view(
 
 
 async def my_tickets_text(
-    session: AsyncSession, actor: Actor, catalogue: CategoryCatalogue, locale: str
+    session: AsyncSession, actor: Actor, catalogue: CategoryCatalogue, locale: str, page: int = 0
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    mine = await tickets.reporter_tickets(session, actor.person_id)
-    if not mine:
+    """One page of the person's tickets, newest first, with arrows to the other pages."""
+    total = await tickets.count_reporter_tickets(session, actor.person_id)
+    if not total:
         return _("You have no tickets yet. Send /new to raise a complaint."), None
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(page, pages - 1)
+    mine = await tickets.reporter_tickets(
+        session, actor.person_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
     lines = [_("<b>My tickets</b>")]
     builder = InlineKeyboard()
-    for position, entry in enumerate(mine, start=1):
+    for position, entry in enumerate(mine, start=page * PAGE_SIZE + 1):
         ticket = entry.ticket
         category = catalogue.get(ticket.category)
         line = _("{position}. {number} {emoji} {category}: {status}").format(
@@ -405,7 +436,7 @@ async def my_tickets_text(
             number=ticket.number,
             emoji=category.emoji,
             category=category.name(locale),
-            status=status_name(ticket.status),
+            status=status_name(ticket.status, to_reporter=not entry.following),
         )
         if entry.following:
             line = _("{entry} (following)").format(entry=line)
@@ -414,7 +445,15 @@ async def my_tickets_text(
             text=f"{ticket.number} {category.emoji}",
             callback_data=TicketCb(action=TicketAction.DETAIL, ticket_id=ticket.id),
         )
-    builder.adjust(2)
+    sizes = [2] * (len(mine) // 2) + [1] * (len(mine) % 2)
+    if pages > 1:
+        lines.append(_("Page {page} of {pages}").format(page=page + 1, pages=pages))
+        arrows = [(page - 1, _("⬅️ Newer")), (page + 1, _("Older ➡️"))]
+        shown = [(target, text) for target, text in arrows if 0 <= target < pages]
+        for target, text in shown:
+            builder.button(text=text, callback_data=MyTicketsCb(page=target))
+        sizes.append(len(shown))
+    builder.adjust(*sizes)
     return "\n".join(lines), builder.as_markup()
 
 
@@ -435,15 +474,49 @@ async def my_tickets_command(
     await message.answer(text, reply_markup=markup)
 
 
+def in_private_chat(query: CallbackQuery, callback_answer: CallbackAnswer) -> bool:
+    """Whether the button was pressed in a private chat; else the presser is told, in an
+    alert only they see, that their list is not posted to a group (a menu can reach a
+    group, e.g. after /cancel there)."""
+    if query.message is not None and query.message.chat.type == "private":
+        return True
+    refuse_button(
+        callback_answer, _("Your tickets stay private: send me /mytickets in a private chat.")
+    )
+    return False
+
+
 @router.callback_query(MenuCb.filter(F.item == MenuItem.MY_TICKETS))
 async def my_tickets_button(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     actor: Actor,
     catalogue: CategoryCatalogue,
     i18n: I18n,
 ) -> None:
+    if not in_private_chat(query, callback_answer):
+        return
     text, markup = await my_tickets_text(session, actor, catalogue, i18n.current_locale)
+    await query.message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(MyTicketsCb.filter())
+async def my_tickets_page(
+    query: CallbackQuery,
+    callback_data: MyTicketsCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    catalogue: CategoryCatalogue,
+    i18n: I18n,
+) -> None:
+    """Another page of the presser's own list (a forged page past the end shows the last)."""
+    if not in_private_chat(query, callback_answer):
+        return
+    text, markup = await my_tickets_text(
+        session, actor, catalogue, i18n.current_locale, callback_data.page
+    )
     await query.message.answer(text, reply_markup=markup)
 
 
@@ -598,30 +671,46 @@ async def photo_sent(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    """Each photo is added as it comes; the state stays, so an album arrives whole."""
+    """Each photo is added as it comes; the state stays, so an album arrives whole. A
+    caption is what the person says about the photo: it is added as their comment."""
     largest = message.photo[-1]
+    caption = (message.caption or "").strip()[: tickets.MAX_TEXT]
+
+    async def add(ticket: Ticket) -> None:
+        now = utcnow()
+        await tickets.add_photo(
+            session, ticket, actor, now, largest.file_id, largest.file_unique_id
+        )
+        if caption:
+            await tickets.add_comment(session, ticket, actor, now, caption)
+
     ticket = await act_on_step_ticket(
         message,
         state,
         session,
-        lambda ticket: tickets.add_photo(
-            session, ticket, actor, utcnow(), largest.file_id, largest.file_unique_id
-        ),
+        add,
         _("You can no longer add to this ticket."),
         keep_state=True,
     )
     if ticket is None:
         return
     reporter = await session.get(Person, ticket.reporter_id)
+
+    def render() -> str:
+        who = _who_added(ticket, reporter, actor)
+        if caption:
+            return _("📷 {who} added a photo to {number}:\n\n{text}").format(
+                who=who, number=ticket.number, text=html.escape(caption)
+            )
+        return _("📷 {who} added a photo to {number}.").format(who=who, number=ticket.number)
+
     await tell_team(
         session,
         notifier,
         i18n,
         settings,
         ticket,
-        lambda: _("📷 {who} added a photo to {number}.").format(
-            who=_who_added(ticket, reporter, actor), number=ticket.number
-        ),
+        render,
         keyboard=lambda: open_keyboard(ticket),
         photo=largest.file_id,
     )
@@ -807,6 +896,7 @@ async def rework_reason(
     )
     if ticket is None:
         return
+    audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     await push_to_team(
         session,
         notifier,
@@ -817,6 +907,20 @@ async def rework_reason(
         lambda: _(
             "🔁 {number} was sent back for rework (round {count}). The reporter says:\n{reason}"
         ).format(number=ticket.number, count=ticket.rework_count, reason=html.escape(text)),
+        audience=audience,
+    )
+    # Followers were told it was resolved: they learn it is being done again.
+    await push_to_reporter(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _(
+            "🔁 {number}, which you follow, went back to the grid team to be done again: "
+            "the reporter was not satisfied with the result."
+        ).format(number=ticket.number),
+        audience=replace(audience, reporter=None),
     )
     await session.commit()
     await message.answer(

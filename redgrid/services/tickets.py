@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -723,18 +723,30 @@ _PHOTOS = (
 _PHOTOS_OF_KIND = _PHOTOS.where(TicketPhoto.kind == bindparam("kind"))
 
 
-async def reporter_tickets(
-    session: AsyncSession, person_id: int, limit: int = 20
-) -> list[ReporterTicket]:
-    """The person's own tickets and the ones they follow, newest first."""
+def _reporters_own_or_followed(person_id: int) -> ColumnElement[bool]:
     followed = select(TicketFollower.ticket_id).where(TicketFollower.person_id == person_id)
+    return or_(Ticket.reporter_id == person_id, col(Ticket.id).in_(followed))
+
+
+async def reporter_tickets(
+    session: AsyncSession, person_id: int, limit: int = 20, offset: int = 0
+) -> list[ReporterTicket]:
+    """The person's own tickets and the ones they follow, newest first; ``offset`` skips
+    the newest ones (a later page)."""
     rows = await session.exec(
         select(Ticket)
-        .where(or_(Ticket.reporter_id == person_id, col(Ticket.id).in_(followed)))
+        .where(_reporters_own_or_followed(person_id))
         .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
         .limit(limit)
+        .offset(offset)
     )
     return [ReporterTicket(ticket, ticket.reporter_id != person_id) for ticket in rows.all()]
+
+
+async def count_reporter_tickets(session: AsyncSession, person_id: int) -> int:
+    """How many tickets ``reporter_tickets`` pages through."""
+    query = select(func.count()).select_from(Ticket).where(_reporters_own_or_followed(person_id))
+    return (await session.exec(query)).one()
 
 
 async def team_queue(session: AsyncSession, actor: Actor) -> list[Ticket]:
