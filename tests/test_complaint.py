@@ -680,6 +680,25 @@ async def test_ones_own_nearby_ticket_is_shown_but_not_followed(world):
     assert "your own complaint" in refusal.method.text
 
 
+async def test_an_old_follow_button_leaves_a_new_draft_alone(world):
+    earlier = await world.file_directly(world.harness.person("Zhao"), INSIDE_A)
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    [_ack, hint] = messages(await resident.location(*NEAR_INSIDE_A))
+    follow = button([hint], TicketCb(action=TicketAction.FOLLOW, ticket_id=earlier.id).pack())
+    await resident.press(button([hint], NEW_ANYWAY))
+    # the hint's button, pressed later while the draft is at the consent step
+    [reply] = messages(await resident.press(follow))
+    assert "You now follow" in reply.text
+    assert "draft was not sent" not in reply.text
+    state, data = await world.state(resident)
+    assert state == "Complaint:consent"
+    assert data["description"] == "楼道里堆满了垃圾"
+    await resident.press(SHARE)
+    await resident.press(CONFIRM)
+    assert len(await world.tickets()) == 2
+
+
 async def test_the_daily_limit(settings, session_factory):
     limited = settings.model_copy(update={"daily_ticket_limit": 1})
     async for world in make_world(limited, session_factory):

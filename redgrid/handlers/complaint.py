@@ -1059,8 +1059,12 @@ async def follow_ticket(
         return
     newly = await tickets.follow(session, ticket, person.id, utcnow())
     await session.commit()
-    drafting = await state.get_state() in Complaint.__all_states_names__
-    if drafting:  # the duplicate hint: its buttons are done with
+    step = await state.get_state()
+    hinted = (await state.get_data()).get("duplicate") or {}
+    # Only the hint about this very ticket ends the draft; an older message's button
+    # pressed while writing another complaint leaves that one as it is.
+    instead_of_draft = step == Complaint.duplicate.state and hinted.get("id") == ticket.id
+    if instead_of_draft:
         await state.clear()
         await _close(query)
     if newly:
@@ -1068,8 +1072,11 @@ async def follow_ticket(
     else:
         text = _("You already follow <b>{number}</b>.")
     text = text.format(number=ticket.number)
-    if drafting:
+    if instead_of_draft:
         text += "\n" + _("Your draft was not sent.")
+    elif step in Complaint.__all_states_names__:
+        await query.message.answer(text)  # no menu: the draft goes on where it was
+        return
     await show_menu(query.message, session, actor, text)
 
 
