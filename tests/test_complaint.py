@@ -556,6 +556,25 @@ async def test_far_outside_offers_the_district_desk(world):
     assert "the district's general queue" in html.unescape(reply.text)
 
 
+async def test_an_old_district_desk_button_does_not_wipe_the_place(world):
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    [offer] = await resident.location(*FAR)
+    await resident.location(*INSIDE_A)  # found after all
+    await resident.press(BACK)  # consent → place, where the old offer's button applies
+    [refusal] = await resident.press(button([offer], DESK))
+    assert refusal.method.show_alert
+    state, data = await world.state(resident)
+    assert state == "Complaint:place"
+    assert data["place"]["grid_id"] == world.grids["A"].id
+    # and a forged one at a fresh place step
+    other = world.harness.person(language_code="en")
+    await to_place(other)
+    [refusal] = await other.press(DESK)
+    assert refusal.method.show_alert
+    assert (await world.state(other))[0] == "Complaint:place"
+
+
 async def test_a_typed_address_finds_its_grid(world):
     resident = world.harness.person(language_code="zh-hans")
     await to_place(resident)

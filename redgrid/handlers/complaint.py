@@ -971,6 +971,7 @@ async def place_chosen(
 )
 async def place_district_desk(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     state: FSMContext,
     session: AsyncSession,
     person: Person,
@@ -978,8 +979,13 @@ async def place_district_desk(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
-    """No grid: the ticket waits in the district's queue, with whatever place was given."""
-    pending = (await state.get_data()).get("pending") or {}
+    """No grid: the ticket waits in the district's queue, with the place that found none.
+    Once a place was found there is none pending: an older offer's button would replace
+    it with nothing."""
+    pending = (await state.get_data()).get("pending")
+    if not pending:
+        refuse_button(callback_answer)
+        return
     place = {
         "grid_id": None,
         "routing": "district",
