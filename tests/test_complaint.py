@@ -291,6 +291,25 @@ async def test_the_sixth_photo_is_refused(world):
     assert len(messages(calls)) == 1
 
 
+async def test_an_album_where_it_is_not_expected_gets_one_hint(world):
+    resident = world.harness.person(language_code="en")
+    await resident.text("/new")
+    await resident.press(category("noise"))
+    calls = []
+    for n in range(3):  # photos first, no caption: at the description step
+        calls += await resident.photo(f"d{n}", media_group_id="early")
+    [hint] = messages(calls)
+    assert "describe the problem" in hint.text
+    await resident.text("Loud music every night")
+    await resident.press(SKIP)
+    calls = []
+    for n in range(3):  # and at the place step
+        calls += await resident.photo(f"p{n}", media_group_id="late")
+    [hint] = messages(calls)
+    assert "share a location" in hint.text
+    assert (await world.state(resident))[1]["photos"] == []
+
+
 async def test_a_photo_with_a_caption_is_description_and_first_photo(world):
     resident = world.harness.person(language_code="en")
     await resident.text("/new")

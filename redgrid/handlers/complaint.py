@@ -1242,9 +1242,14 @@ async def wrong_input(
     catalogue: CategoryCatalogue,
 ) -> None:
     """Anything a step does not expect (a sticker, a photo where a place is expected, a
-    command): the step's hint, with its buttons again; nothing changes."""
+    command): the step's hint, with its buttons again; nothing changes. An album (one
+    update per item) is hinted once."""
     step = await state.get_state()
     data = await state.get_data()
+    if message.media_group_id is not None:
+        if data.get("hinted_album") == message.media_group_id:
+            return
+        await state.update_data(hinted_album=message.media_group_id)
     text = _(HINTS[step])
     if message.text and message.text.startswith("/"):
         text = _("You are writing a complaint: finish it, or send /cancel to stop.") + "\n\n" + text
