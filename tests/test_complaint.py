@@ -2,16 +2,20 @@
 
 import html
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import EditMessageText
 from aiogram.types import (
+    Chat,
     Document,
     InlineKeyboardButton,
+    Message,
     PhotoSize,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    Update,
 )
 from sqlmodel import col, select
 
@@ -251,6 +255,26 @@ async def test_the_menu_button_starts_a_complaint(world):
     calls = await resident.press(MenuCb(item=MenuItem.COMPLAIN).pack())
     assert button(calls, category("noise"))
     assert (await world.state(resident))[0] == "Complaint:category"
+
+
+async def test_a_complaint_is_not_started_in_a_group(world):
+    resident = world.harness.person(language_code="en")
+    group = Chat(id=-1001234, type="supergroup", title="neighbours")
+    in_group = Message(
+        message_id=next(world.harness.update_ids),
+        date=datetime.now(UTC),
+        chat=group,
+        from_user=resident.user,
+        text="/new@redgrid_test_bot",
+    )
+    update = Update(update_id=next(world.harness.update_ids), message=in_group)
+    [reply] = messages(await world.harness.feed(update))
+    assert "in a private chat" in reply.text
+    assert reply.chat_id == group.id
+    [refusal] = await resident.press(MenuCb(item=MenuItem.COMPLAIN).pack(), group.id)
+    assert "in a private chat" in refusal.method.text
+    key = StorageKey(bot_id=BOT_ID, chat_id=group.id, user_id=resident.id)
+    assert await world.harness.storage.get_state(key) is None
 
 
 # --- photos ---------------------------------------------------------------------------

@@ -525,6 +525,21 @@ async def new_button(
     await _start(query.message, state, session, actor, ctx)
 
 
+def _private_only_text() -> str:
+    return _("Complaints are private: send me /new in a private chat.")
+
+
+@router.message(Command("new"), F.chat.type != "private")
+async def new_in_group(message: Message) -> None:
+    await message.reply(_private_only_text())
+
+
+@router.callback_query(MenuCb.filter(F.item == MenuItem.COMPLAIN), F.message.chat.type != "private")
+async def new_button_in_group(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    """The menu reaches a group through /cancel there; a complaint is not written in it."""
+    refuse_button(callback_answer, _private_only_text())
+
+
 @router.callback_query(StateFilter(Complaint), DraftCb.filter(F.action == DraftAction.CANCEL))
 async def cancel(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor
