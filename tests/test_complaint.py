@@ -347,6 +347,26 @@ async def test_a_photo_with_a_caption_is_description_and_first_photo(world):
     assert data["photos"] == [["cap", "u-cap"]]
 
 
+async def test_a_caption_on_a_later_photo_joins_the_description(world):
+    resident = world.harness.person(language_code="en")
+    await resident.text("/new")
+    await resident.press(category("facilities"))
+    await resident.text("Street lamp broken")
+    photo = PhotoSize(file_id="gate", file_unique_id="u-gate", width=1, height=1)
+    note, ack = await resident.send(photo=[photo], caption="The one at gate 3")
+    assert "added to the description" in note.text
+    assert "1 of 5" in ack.text
+    data = (await world.state(resident))[1]
+    assert data["description"] == "Street lamp broken\nThe one at gate 3"
+    # one that would not fit is not kept, and the person is told
+    photo = PhotoSize(file_id="far", file_unique_id="u-far", width=1, height=1)
+    note, _ack = await resident.send(photo=[photo], caption="x" * 990)
+    assert "not kept" in note.text
+    data = (await world.state(resident))[1]
+    assert data["description"] == "Street lamp broken\nThe one at gate 3"
+    assert len(data["photos"]) == 2
+
+
 async def test_an_image_sent_as_a_file_is_asked_for_as_a_photo(world):
     resident = world.harness.person(language_code="en")
     await to_place(resident, photos=0)

@@ -11,6 +11,7 @@ Decisions worth knowing:
   that step, and returns to the summary as soon as it is done.
 - A photo with a caption at the description step is taken as both: the caption is the
   description, the photo the first photo. A photo without a caption there gets a hint.
+  A caption on a later photo is added to the description, when it still fits.
 - An album arrives as one update per photo. The first one is answered with a message that
   the next ones of the same album edit (the count goes up), so an album gets one reply.
 - The place step shows a reply keyboard with "share location"; the message that confirms
@@ -686,6 +687,18 @@ def _with_photo(photos: list[list[str]], message: Message) -> list[list[str]]:
     return photos
 
 
+def _caption_note(data: dict[str, Any], caption: str) -> str:
+    """Add a caption sent with a later photo to the description, if it fits; say which."""
+    longer = f"{data['description']}\n{caption}"
+    if len(longer) > MAX_DESCRIPTION:
+        return _(
+            "The photo's caption would make the description longer than {limit} characters, "
+            "so it was not kept."
+        ).format(limit=MAX_DESCRIPTION)
+    data["description"] = longer
+    return _("The photo's caption was added to the description.")
+
+
 @router.message(Complaint.photos, F.photo)
 async def add_photo(
     message: Message,
@@ -717,6 +730,9 @@ async def add_photo(
         )
         return
     data["photos"] = _with_photo(photos, message)
+    caption = (message.caption or "").strip()
+    if caption:  # said about this photo: the team reads it with the description
+        await message.answer(_caption_note(data, caption))
     text = _photos_ack(len(data["photos"]))
     markup = _keyboard(Complaint.photos.state, data, ctx)
     if same_album and album.get("message_id"):
@@ -732,7 +748,7 @@ async def add_photo(
     if not (same_album and album.get("message_id")):
         sent = await message.answer(text, reply_markup=markup)
         album = {"group": group, "message_id": sent.message_id} if group else {}
-    await state.update_data(photos=data["photos"], album=album)
+    await state.update_data(photos=data["photos"], album=album, description=data["description"])
 
 
 @router.message(Complaint.photos, F.document.mime_type.startswith("image/"))
