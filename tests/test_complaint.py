@@ -9,6 +9,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import EditMessageText
 from aiogram.types import (
     Chat,
+    Contact,
     Document,
     InlineKeyboardButton,
     Message,
@@ -72,6 +73,7 @@ SHARE, ANONYMOUS = draft(DraftAction.CONSENT_SHARE), draft(DraftAction.CONSENT_A
 CONFIRM, EDIT = draft(DraftAction.CONFIRM), draft(DraftAction.EDIT)
 DESK, NEW_ANYWAY = draft(DraftAction.DISTRICT_DESK), draft(DraftAction.NEW_ANYWAY)
 TYPE_ADDRESS = draft(DraftAction.PLACE_ADDRESS)
+NO_PHONE = draft(DraftAction.NO_PHONE)
 KEEP = ChoiceCb(kind="keep", index=0).pack()
 
 
@@ -166,10 +168,20 @@ async def to_place(client: Client, *, code="sanitation", description="楼道里�
     return await client.press(button(calls, DONE if photos else SKIP))
 
 
+async def share(client: Client):
+    """Let the team see one's name; asked for a phone too, go on without it."""
+    calls = await client.press(SHARE)
+    if any(b.callback_data == NO_PHONE for call in calls for b in call.buttons):
+        calls = await client.press(NO_PHONE)
+    return calls
+
+
 async def to_summary(client: Client, *, latlon=INSIDE_A, consent=SHARE, **options):
     await to_place(client, **options)
     calls = await client.location(*latlon)
-    return await client.press(button(calls, consent))
+    if button(calls, consent).callback_data == SHARE:
+        return await share(client)
+    return await client.press(consent)
 
 
 # --- the whole way through ------------------------------------------------------------
@@ -192,7 +204,12 @@ async def test_full_flow_in_chinese(world):
     [ack, consent] = messages(calls)
     assert isinstance(ack.method.reply_markup, ReplyKeyboardRemove)
     assert "网格A" in ack.text
-    [summary] = messages(await resident.press(button([consent], SHARE)))
+    calls = messages(await resident.press(button([consent], SHARE)))
+    assert calls[0].method.reply_markup.keyboard[0][0].request_contact  # no phone on file
+    [saved, summary] = messages(await resident.contact("+86 138 0013 8000"))
+    assert isinstance(saved.method.reply_markup, ReplyKeyboardRemove)
+    assert "13800138000" in saved.text
+    assert "可查看您的姓名和电话" in summary.text
     assert "环境卫生" in summary.text
     assert "网格A" in summary.text
     calls = await resident.press(button([summary], CONFIRM))
@@ -209,7 +226,7 @@ async def test_full_flow_in_chinese(world):
     pushed = world.harness.calls_to(world.secretary.id)
     assert [call.name for call in pushed] == ["SendPhoto", "SendLocation", "SendMessage"]
     assert "DX-000001" in pushed[-1].text
-    assert "Li" in pushed[-1].text
+    assert "Li, 13800138000" in pushed[-1].text  # the team can call
     assert button(pushed, TicketCb(action=TicketAction.ACCEPT, ticket_id=ticket.id).pack())
     reply = world.harness.last_to(resident.id, lambda c: c.name == "SendMessage")
     assert "DX-000001" in reply.text
@@ -392,6 +409,7 @@ async def test_a_sticker_at_every_step_gets_that_steps_hint(world):
         "Complaint:place_choice": "choose one of the places",
         "Complaint:duplicate": "follow that complaint",
         "Complaint:consent": "one of the two buttons",
+        "Complaint:phone": "share your phone number",
         "Complaint:summary": "press Confirm",
         "Complaint:edit": "what to change",
     }
@@ -428,6 +446,8 @@ async def test_a_sticker_at_every_step_gets_that_steps_hint(world):
     await resident.press(NEW_ANYWAY)
     await poke()
     await resident.press(SHARE)
+    await poke()
+    await resident.press(NO_PHONE)
     await poke()
     await resident.press(EDIT)
     await poke()
@@ -573,6 +593,43 @@ async def test_edit_changes_one_thing_and_returns_to_the_summary(world):
     assert (ticket.category, ticket.description) == ("noise", "New text")
 
 
+async def test_showing_ones_name_asks_for_the_phone_once(world):
+    resident = world.harness.person("Tom", language_code="en")
+    await to_place(resident)
+    await resident.location(*INSIDE_A)
+    calls = await resident.press(SHARE)
+    assert "call you" in messages(calls)[0].text
+    assert button(calls, NO_PHONE)
+    stranger = Contact(phone_number="13900139000", first_name="Zhao", user_id=resident.id + 1)
+    [refusal] = await resident.send(contact=stranger)
+    assert "your own number" in refusal.text
+    [refusal] = await resident.text("12345")
+    assert "not a mainland China mobile number" in refusal.text
+    calls = await resident.press(BACK)  # back to the consent step: the keyboard goes
+    assert isinstance(messages(calls)[0].method.reply_markup, ReplyKeyboardRemove)
+    calls = await resident.press(SHARE)  # asked once a draft: straight to the summary
+    assert "the team sees your name\n" in messages(calls)[-1].text
+    await resident.press(EDIT)
+    await resident.press(ChoiceCb(kind="edit", index=4).pack())
+    await resident.press(ANONYMOUS)
+    await resident.press(CONFIRM)
+    async with world.session_factory() as session:
+        [ticket] = (await session.exec(select(Ticket))).all()
+        assert ticket.contact_consent is False
+    # typed, the number is kept for the next complaints
+    await to_place(resident)
+    await resident.location(*NEAR_A)
+    await resident.press(SHARE)
+    [saved, summary] = messages(await resident.text("138-0013-8000"))
+    assert "13800138000 is saved" in saved.text
+    assert "your name and phone" in summary.text
+    await resident.press(CONFIRM)
+    await to_place(resident, code="noise")
+    await resident.location(*INSIDE_A)
+    [summary] = messages(await resident.press(SHARE))
+    assert "your name and phone" in summary.text
+
+
 # --- place ----------------------------------------------------------------------------
 
 
@@ -594,7 +651,7 @@ async def test_a_location_just_outside_goes_to_the_nearest_grid(world):
     [ack, _consent] = messages(await resident.location(*NEAR_A))
     assert "just outside" in ack.text
     assert "grid 网格A (A)" in ack.text
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
     assert ticket.grid_id == world.grids["A"].id
@@ -608,7 +665,7 @@ async def test_far_outside_offers_the_district_desk(world):
     assert "outside the grids" in offer.text
     calls = await resident.press(button([offer], DESK))
     assert isinstance(messages(calls)[0].method.reply_markup, ReplyKeyboardRemove)
-    calls = await resident.press(SHARE)
+    calls = await share(resident)
     assert "the district's general queue" in html.unescape(messages(calls)[-1].text)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
@@ -644,7 +701,7 @@ async def test_a_typed_address_finds_its_grid(world):
     [ack, _consent] = messages(await resident.text("湖滨花园3栋2单元"))
     assert "湖滨花园" in ack.text
     assert "网格A" in ack.text
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
     assert ticket.grid_id == world.grids["A"].id
@@ -684,7 +741,7 @@ async def test_an_unknown_address_offers_the_other_ways(world):
     await to_place(resident)
     await resident.text("火星基地")
     await resident.press(DESK)
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
     assert (ticket.grid_id, ticket.address) == (None, "火星基地")
@@ -704,7 +761,8 @@ async def test_a_draft_survives_a_restart(world, settings, session_factory):
         assert "1" in ack.text
         await same.press(button([ack], DONE))
         calls = await same.location(*INSIDE_A)
-        await same.press(button(calls, SHARE))
+        assert button(calls, SHARE)
+        await share(same)
         await same.press(CONFIRM)
         [ticket] = await world.tickets()
         assert (ticket.category, ticket.description) == ("facilities", "路灯坏了")
@@ -741,7 +799,7 @@ async def test_file_mine_anyway_and_other_categories_get_no_hint(world):
     calls = await resident.location(*NEAR_INSIDE_A)
     calls = await resident.press(button(calls, NEW_ANYWAY))
     assert button(calls, SHARE)
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     assert len(await world.tickets()) == 2
     # noise here is not the same problem
@@ -776,7 +834,7 @@ async def test_an_old_follow_button_leaves_a_new_draft_alone(world):
     state, data = await world.state(resident)
     assert state == "Complaint:consent"
     assert data["description"] == "楼道里堆满了垃圾"
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     assert len(await world.tickets()) == 2
 

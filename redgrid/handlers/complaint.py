@@ -15,8 +15,9 @@ Decisions worth knowing:
 - An album arrives as one update per photo. The first one is answered with a message that
   the next ones of the same album edit (the count goes up), so an album gets one reply.
 - The place step shows a reply keyboard with "share location"; the message that confirms
-  the place removes it, as do Back and Cancel pressed here. The global /cancel (common.py)
-  does not know about it: there the keyboard lingers until Telegram hides it.
+  the place removes it, as do Back and Cancel pressed here, and /cancel (common.py).
+- "Show my name and phone" asks for the phone (shared or typed) when none is on file,
+  once a draft: without it the team could not call. Going on without one is a button.
 - The nearby-duplicate hint needs coordinates: a place found from a typed address has none,
   so it gets no hint.
 - Confirm commits the ticket and the team's push, then clears the state; a second press on
@@ -65,6 +66,7 @@ from redgrid.handlers.callbacks import (
     TicketCb,
 )
 from redgrid.handlers.common import refuse_button, show_menu
+from redgrid.handlers.informant import contact_keyboard
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Person, Ticket, TicketSource
 from redgrid.models.base import utcnow
@@ -72,7 +74,8 @@ from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue, UnknownCategory
 from redgrid.services.district import RoutingCache
 from redgrid.services.geo import metres_per_degree
-from redgrid.services.people import Actor
+from redgrid.services.informants import InvalidPhone, normalise_phone
+from redgrid.services.people import Actor, set_phone
 from redgrid.services.routing import InvalidCoordinates, PointRoute, RouteOutcome
 from redgrid.services.tickets import MAX_ADDRESS, MAX_DESCRIPTION, MAX_PHOTOS, TicketDraft
 
@@ -94,6 +97,7 @@ class Complaint(StatesGroup):
     place_choice = State()
     duplicate = State()
     consent = State()
+    phone = State()
     summary = State()
     edit = State()
 
@@ -120,6 +124,7 @@ BACK_TO = {
     Complaint.place_choice.state: Complaint.place_address,
     Complaint.duplicate.state: Complaint.place,
     Complaint.consent.state: Complaint.place,
+    Complaint.phone.state: Complaint.consent,
     Complaint.summary.state: Complaint.consent,
     Complaint.edit.state: Complaint.summary,
 }
@@ -149,6 +154,10 @@ HINTS = {
     ),
     Complaint.duplicate.state: N_("Please choose: follow that complaint, or file yours anyway."),
     Complaint.consent.state: N_("Please choose one of the two buttons."),
+    Complaint.phone.state: N_(
+        "Please share your phone number with the 📱 button or type it, or go on with your "
+        "name only."
+    ),
     Complaint.summary.state: N_("Please check the summary and press Confirm, Edit or Cancel."),
     Complaint.edit.state: N_("Please choose what to change with the buttons."),
 }
@@ -312,6 +321,11 @@ def _keyboard(step: str, data: dict[str, Any], ctx: Ctx) -> InlineKeyboardMarkup
             text=("✓ " if consent is False else "") + _("🕶 Keep me anonymous"),
             callback_data=DraftCb(action=DraftAction.CONSENT_ANONYMOUS),
         )
+    elif step == Complaint.phone.state:
+        builder.button(
+            text=_("➡️ Go on with my name only"),
+            callback_data=DraftCb(action=DraftAction.NO_PHONE),
+        )
     elif step == Complaint.summary.state:
         builder.button(text=_("✅ Confirm"), callback_data=DraftCb(action=DraftAction.CONFIRM))
         builder.button(text=_("✏️ Edit"), callback_data=DraftCb(action=DraftAction.EDIT))
@@ -369,6 +383,8 @@ async def _prompt_text(step: str, data: dict[str, Any], ctx: Ctx) -> str:
             "If you share them, the team can call you directly. If you stay anonymous, the "
             "team sees neither and reaches you only through this bot."
         )
+    if step == Complaint.phone.state:
+        return _("No phone? The team will then see your name only.")
     if step == Complaint.summary.state:
         return await _summary_text(data, ctx)
     return _("✏️ What would you like to change?")
@@ -417,8 +433,10 @@ async def _summary_text(data: dict[str, Any], ctx: Ctx) -> str:
         queue = await queue_name(ctx.session, placement)
     except tickets.GridNotInService:  # Confirm will ask for the place again
         queue = "-"
-    if data.get("consent"):
+    if data.get("consent") and ctx.person.phone:
         contact = _("Contact: the team sees your name and phone")
+    elif data.get("consent"):
+        contact = _("Contact: the team sees your name")
     else:
         contact = _("Contact: anonymous to the team")
     lines = [
@@ -462,6 +480,15 @@ async def _show(step: State, target: Message, state: FSMContext, ctx: Ctx) -> Me
             reply_markup=location,
         )
         data["kb"] = True
+    elif step == Complaint.phone:
+        await target.answer(
+            _(
+                "📱 So that the team can call you, share your phone number with the button "
+                "below, or type it."
+            ),
+            reply_markup=contact_keyboard(),
+        )
+        data["kb"] = True
     await state.set_data(data)
     text = await _prompt_text(step.state, data, ctx)
     return await target.answer(text, reply_markup=_keyboard(step.state, data, ctx))
@@ -473,8 +500,9 @@ async def _advance(after: State, target: Message, state: FSMContext, ctx: Ctx) -
     return await _show(step, target, state, ctx)
 
 
-async def _drop_location_keyboard(target: Message, state: FSMContext, text: str) -> None:
-    """Remove the "share location" keyboard, if it is showing, with a message saying ``text``."""
+async def _drop_reply_keyboard(target: Message, state: FSMContext, text: str) -> None:
+    """Remove the "share location" or "share my phone number" keyboard, if it is showing,
+    with a message saying ``text``."""
     data = await state.get_data()
     if data.get("kb"):
         await target.answer(text, reply_markup=ReplyKeyboardRemove())
@@ -492,7 +520,7 @@ async def _start(
     if filed >= limit:
         await show_menu(target, session, actor, _limit_text(limit))
         return
-    await _drop_location_keyboard(target, state, _("Starting a new complaint."))
+    await _drop_reply_keyboard(target, state, _("Starting a new complaint."))
     await state.clear()
     await _show(Complaint.category, target, state, ctx)
 
@@ -568,7 +596,7 @@ async def back(
     target = BACK_TO[await state.get_state()]
     await _close(query)
     if target.state not in PLACE_STATE_NAMES:
-        await _drop_location_keyboard(query.message, state, _("⬅️ Back to the previous step."))
+        await _drop_reply_keyboard(query.message, state, _("⬅️ Back to the previous step."))
     await _show(target, query.message, state, Ctx(session, i18n, settings, catalogue, person))
 
 
@@ -1049,7 +1077,7 @@ async def keep_place(
         refuse_button(callback_answer)
         return
     await _close(query)
-    await _drop_location_keyboard(query.message, state, _("📍 The place stays as it was."))
+    await _drop_reply_keyboard(query.message, state, _("📍 The place stays as it was."))
     ctx = Ctx(session, i18n, settings, catalogue, person)
     await _advance(Complaint.place, query.message, state, ctx)
 
@@ -1134,10 +1162,85 @@ async def consent_chosen(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
-    await state.update_data(consent=callback_data.action is DraftAction.CONSENT_SHARE)
+    share = callback_data.action is DraftAction.CONSENT_SHARE
+    await state.update_data(consent=share)
     await _close(query)
     ctx = Ctx(session, i18n, settings, catalogue, person)
+    if share and not person.phone and not (await state.get_data()).get("phone_asked"):
+        await state.update_data(phone_asked=True)
+        await _show(Complaint.phone, query.message, state, ctx)
+        return
     await _advance(Complaint.consent, query.message, state, ctx)
+
+
+async def _phone_given(message: Message, state: FSMContext, ctx: Ctx, text: str) -> None:
+    try:
+        phone = normalise_phone(text)
+    except InvalidPhone:
+        await message.answer(
+            _(
+                "That is not a mainland China mobile number (11 digits starting with 1, "
+                "e.g. 138 0013 8000). Please type it again, or share it with the button."
+            ),
+            reply_markup=contact_keyboard(),
+        )
+        return
+    await set_phone(ctx.session, ctx.person, phone)
+    await ctx.session.commit()
+    await _drop_reply_keyboard(message, state, _("📱 {phone} is saved.").format(phone=phone))
+    await _advance(Complaint.consent, message, state, ctx)
+
+
+@router.message(Complaint.phone, F.contact)
+async def phone_shared(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    if message.contact.user_id != message.from_user.id:
+        await message.answer(
+            _("Please share your own number with the button below, or type it."),
+            reply_markup=contact_keyboard(),
+        )
+        return
+    ctx = Ctx(session, i18n, settings, catalogue, person)
+    await _phone_given(message, state, ctx, message.contact.phone_number)
+
+
+@router.message(Complaint.phone, F.text, ~F.text.startswith("/"))
+async def phone_typed(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    await _phone_given(
+        message, state, Ctx(session, i18n, settings, catalogue, person), message.text
+    )
+
+
+@router.callback_query(Complaint.phone, DraftCb.filter(F.action == DraftAction.NO_PHONE))
+async def no_phone(
+    query: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    await _close(query)
+    await _drop_reply_keyboard(query.message, state, _("👤 The team will see your name only."))
+    await _advance(
+        Complaint.consent, query.message, state, Ctx(session, i18n, settings, catalogue, person)
+    )
 
 
 @router.callback_query(Complaint.summary, DraftCb.filter(F.action == DraftAction.EDIT))
