@@ -859,6 +859,19 @@ async def test_the_daily_limit(settings, session_factory):
         # others are not limited by it
         other = world.harness.person(language_code="en")
         assert button(await other.text("/new"), category("noise"))
+        # nor by the reports they filed as a red informant: those have their own limit
+        async with world.session_factory() as session, session.begin():
+            person = await get_or_create_person(session, other.id, "Sun", "en")
+            report = tickets.TicketDraft(
+                source=TicketSource.INFORMANT,
+                category="sanitation",
+                description="垃圾桶满了",
+                grid_id=world.grids["B"].id,
+            )
+            await tickets.create_ticket(session, report, person, CATALOGUE, utcnow())
+        await to_summary(other, code="noise")
+        await other.press(CONFIRM)
+        assert len(await world.tickets()) == 3
 
 
 async def test_a_double_confirm_files_one_ticket(world):

@@ -516,7 +516,9 @@ async def _start(
     target: Message, state: FSMContext, session: AsyncSession, actor: Actor, ctx: Ctx
 ) -> None:
     limit = ctx.settings.daily_ticket_limit
-    filed = await tickets.tickets_filed_today(session, ctx.person.id, utcnow(), ctx.settings.tz)
+    filed = await tickets.tickets_filed_today(
+        session, ctx.person.id, utcnow(), ctx.settings.tz, source=TicketSource.RESIDENT
+    )
     if filed >= limit:
         await show_menu(target, session, actor, _limit_text(limit))
         return

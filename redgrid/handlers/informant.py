@@ -559,7 +559,10 @@ async def may_report(
         await message.answer(paused_text(), reply_markup=complaint_keyboard())
         return False
     limit = settings.informant_daily_limit
-    if await tickets.tickets_filed_today(session, person.id, utcnow(), settings.tz) >= limit:
+    filed = await tickets.tickets_filed_today(
+        session, person.id, utcnow(), settings.tz, source=TicketSource.INFORMANT
+    )
+    if filed >= limit:
         await message.answer(limit_text(limit), reply_markup=informant_keyboard())
         return False
     return True
