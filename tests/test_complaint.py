@@ -564,6 +564,16 @@ async def test_cancel_at_every_step_sends_nothing(world):
     assert await world.tickets() == []
 
 
+async def test_start_stops_a_draft_and_its_location_keyboard(world):
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    cancelled, greeting = messages(await resident.text("/start"))
+    assert "Cancelled" in cancelled.text
+    assert isinstance(cancelled.method.reply_markup, ReplyKeyboardRemove)
+    assert greeting.button("Raise a complaint")
+    assert await world.state(resident) == (None, {})
+
+
 async def test_new_restarts_a_draft(world):
     resident = world.harness.person(language_code="en")
     await to_place(resident)

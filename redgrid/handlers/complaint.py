@@ -15,7 +15,8 @@ Decisions worth knowing:
 - An album arrives as one update per photo. The first one is answered with a message that
   the next ones of the same album edit (the count goes up), so an album gets one reply.
 - The place step shows a reply keyboard with "share location"; the message that confirms
-  the place removes it, as do Back and Cancel pressed here, and /cancel (common.py).
+  the place removes it, as do Back and Cancel pressed here, and /cancel and /start
+  (common.py).
 - "Show my name and phone" asks for the phone (shared or typed) when none is on file,
   once a draft: without it the team could not call. Going on without one is a button.
 - The nearby-duplicate hint needs coordinates: a place found from a typed address has none,
