@@ -2,16 +2,21 @@
 
 import html
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import EditMessageText
 from aiogram.types import (
+    Chat,
+    Contact,
     Document,
     InlineKeyboardButton,
+    Message,
     PhotoSize,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    Update,
 )
 from sqlmodel import col, select
 
@@ -68,6 +73,7 @@ SHARE, ANONYMOUS = draft(DraftAction.CONSENT_SHARE), draft(DraftAction.CONSENT_A
 CONFIRM, EDIT = draft(DraftAction.CONFIRM), draft(DraftAction.EDIT)
 DESK, NEW_ANYWAY = draft(DraftAction.DISTRICT_DESK), draft(DraftAction.NEW_ANYWAY)
 TYPE_ADDRESS = draft(DraftAction.PLACE_ADDRESS)
+NO_PHONE = draft(DraftAction.NO_PHONE)
 KEEP = ChoiceCb(kind="keep", index=0).pack()
 
 
@@ -162,10 +168,20 @@ async def to_place(client: Client, *, code="sanitation", description="楼道里�
     return await client.press(button(calls, DONE if photos else SKIP))
 
 
+async def share(client: Client):
+    """Let the team see one's name; asked for a phone too, go on without it."""
+    calls = await client.press(SHARE)
+    if any(b.callback_data == NO_PHONE for call in calls for b in call.buttons):
+        calls = await client.press(NO_PHONE)
+    return calls
+
+
 async def to_summary(client: Client, *, latlon=INSIDE_A, consent=SHARE, **options):
     await to_place(client, **options)
     calls = await client.location(*latlon)
-    return await client.press(button(calls, consent))
+    if button(calls, consent).callback_data == SHARE:
+        return await share(client)
+    return await client.press(consent)
 
 
 # --- the whole way through ------------------------------------------------------------
@@ -188,7 +204,12 @@ async def test_full_flow_in_chinese(world):
     [ack, consent] = messages(calls)
     assert isinstance(ack.method.reply_markup, ReplyKeyboardRemove)
     assert "网格A" in ack.text
-    [summary] = messages(await resident.press(button([consent], SHARE)))
+    calls = messages(await resident.press(button([consent], SHARE)))
+    assert calls[0].method.reply_markup.keyboard[0][0].request_contact  # no phone on file
+    [saved, summary] = messages(await resident.contact("+86 138 0013 8000"))
+    assert isinstance(saved.method.reply_markup, ReplyKeyboardRemove)
+    assert "13800138000" in saved.text
+    assert "可查看您的姓名和电话" in summary.text
     assert "环境卫生" in summary.text
     assert "网格A" in summary.text
     calls = await resident.press(button([summary], CONFIRM))
@@ -205,7 +226,7 @@ async def test_full_flow_in_chinese(world):
     pushed = world.harness.calls_to(world.secretary.id)
     assert [call.name for call in pushed] == ["SendPhoto", "SendLocation", "SendMessage"]
     assert "DX-000001" in pushed[-1].text
-    assert "Li" in pushed[-1].text
+    assert "Li, 13800138000" in pushed[-1].text  # the team can call
     assert button(pushed, TicketCb(action=TicketAction.ACCEPT, ticket_id=ticket.id).pack())
     reply = world.harness.last_to(resident.id, lambda c: c.name == "SendMessage")
     assert "DX-000001" in reply.text
@@ -253,6 +274,26 @@ async def test_the_menu_button_starts_a_complaint(world):
     assert (await world.state(resident))[0] == "Complaint:category"
 
 
+async def test_a_complaint_is_not_started_in_a_group(world):
+    resident = world.harness.person(language_code="en")
+    group = Chat(id=-1001234, type="supergroup", title="neighbours")
+    in_group = Message(
+        message_id=next(world.harness.update_ids),
+        date=datetime.now(UTC),
+        chat=group,
+        from_user=resident.user,
+        text="/new@redgrid_test_bot",
+    )
+    update = Update(update_id=next(world.harness.update_ids), message=in_group)
+    [reply] = messages(await world.harness.feed(update))
+    assert "in a private chat" in reply.text
+    assert reply.chat_id == group.id
+    [refusal] = await resident.press(MenuCb(item=MenuItem.COMPLAIN).pack(), group.id)
+    assert "in a private chat" in refusal.method.text
+    key = StorageKey(bot_id=BOT_ID, chat_id=group.id, user_id=resident.id)
+    assert await world.harness.storage.get_state(key) is None
+
+
 # --- photos ---------------------------------------------------------------------------
 
 
@@ -291,6 +332,25 @@ async def test_the_sixth_photo_is_refused(world):
     assert len(messages(calls)) == 1
 
 
+async def test_an_album_where_it_is_not_expected_gets_one_hint(world):
+    resident = world.harness.person(language_code="en")
+    await resident.text("/new")
+    await resident.press(category("noise"))
+    calls = []
+    for n in range(3):  # photos first, no caption: at the description step
+        calls += await resident.photo(f"d{n}", media_group_id="early")
+    [hint] = messages(calls)
+    assert "describe the problem" in hint.text
+    await resident.text("Loud music every night")
+    await resident.press(SKIP)
+    calls = []
+    for n in range(3):  # and at the place step
+        calls += await resident.photo(f"p{n}", media_group_id="late")
+    [hint] = messages(calls)
+    assert "share a location" in hint.text
+    assert (await world.state(resident))[1]["photos"] == []
+
+
 async def test_a_photo_with_a_caption_is_description_and_first_photo(world):
     resident = world.harness.person(language_code="en")
     await resident.text("/new")
@@ -302,6 +362,26 @@ async def test_a_photo_with_a_caption_is_description_and_first_photo(world):
     assert state == "Complaint:photos"
     assert data["description"] == "Broken street lamp"
     assert data["photos"] == [["cap", "u-cap"]]
+
+
+async def test_a_caption_on_a_later_photo_joins_the_description(world):
+    resident = world.harness.person(language_code="en")
+    await resident.text("/new")
+    await resident.press(category("facilities"))
+    await resident.text("Street lamp broken")
+    photo = PhotoSize(file_id="gate", file_unique_id="u-gate", width=1, height=1)
+    note, ack = await resident.send(photo=[photo], caption="The one at gate 3")
+    assert "added to the description" in note.text
+    assert "1 of 5" in ack.text
+    data = (await world.state(resident))[1]
+    assert data["description"] == "Street lamp broken\nThe one at gate 3"
+    # one that would not fit is not kept, and the person is told
+    photo = PhotoSize(file_id="far", file_unique_id="u-far", width=1, height=1)
+    note, _ack = await resident.send(photo=[photo], caption="x" * 990)
+    assert "not kept" in note.text
+    data = (await world.state(resident))[1]
+    assert data["description"] == "Street lamp broken\nThe one at gate 3"
+    assert len(data["photos"]) == 2
 
 
 async def test_an_image_sent_as_a_file_is_asked_for_as_a_photo(world):
@@ -329,6 +409,7 @@ async def test_a_sticker_at_every_step_gets_that_steps_hint(world):
         "Complaint:place_choice": "choose one of the places",
         "Complaint:duplicate": "follow that complaint",
         "Complaint:consent": "one of the two buttons",
+        "Complaint:phone": "share your phone number",
         "Complaint:summary": "press Confirm",
         "Complaint:edit": "what to change",
     }
@@ -365,6 +446,8 @@ async def test_a_sticker_at_every_step_gets_that_steps_hint(world):
     await resident.press(NEW_ANYWAY)
     await poke()
     await resident.press(SHARE)
+    await poke()
+    await resident.press(NO_PHONE)
     await poke()
     await resident.press(EDIT)
     await poke()
@@ -481,6 +564,16 @@ async def test_cancel_at_every_step_sends_nothing(world):
     assert await world.tickets() == []
 
 
+async def test_start_stops_a_draft_and_its_location_keyboard(world):
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    cancelled, greeting = messages(await resident.text("/start"))
+    assert "Cancelled" in cancelled.text
+    assert isinstance(cancelled.method.reply_markup, ReplyKeyboardRemove)
+    assert greeting.button("Raise a complaint")
+    assert await world.state(resident) == (None, {})
+
+
 async def test_new_restarts_a_draft(world):
     resident = world.harness.person(language_code="en")
     await to_place(resident)
@@ -510,6 +603,43 @@ async def test_edit_changes_one_thing_and_returns_to_the_summary(world):
     assert (ticket.category, ticket.description) == ("noise", "New text")
 
 
+async def test_showing_ones_name_asks_for_the_phone_once(world):
+    resident = world.harness.person("Tom", language_code="en")
+    await to_place(resident)
+    await resident.location(*INSIDE_A)
+    calls = await resident.press(SHARE)
+    assert "call you" in messages(calls)[0].text
+    assert button(calls, NO_PHONE)
+    stranger = Contact(phone_number="13900139000", first_name="Zhao", user_id=resident.id + 1)
+    [refusal] = await resident.send(contact=stranger)
+    assert "your own number" in refusal.text
+    [refusal] = await resident.text("12345")
+    assert "not a mainland China mobile number" in refusal.text
+    calls = await resident.press(BACK)  # back to the consent step: the keyboard goes
+    assert isinstance(messages(calls)[0].method.reply_markup, ReplyKeyboardRemove)
+    calls = await resident.press(SHARE)  # asked once a draft: straight to the summary
+    assert "the team sees your name\n" in messages(calls)[-1].text
+    await resident.press(EDIT)
+    await resident.press(ChoiceCb(kind="edit", index=4).pack())
+    await resident.press(ANONYMOUS)
+    await resident.press(CONFIRM)
+    async with world.session_factory() as session:
+        [ticket] = (await session.exec(select(Ticket))).all()
+        assert ticket.contact_consent is False
+    # typed, the number is kept for the next complaints
+    await to_place(resident)
+    await resident.location(*NEAR_A)
+    await resident.press(SHARE)
+    [saved, summary] = messages(await resident.text("138-0013-8000"))
+    assert "13800138000 is saved" in saved.text
+    assert "your name and phone" in summary.text
+    await resident.press(CONFIRM)
+    await to_place(resident, code="noise")
+    await resident.location(*INSIDE_A)
+    [summary] = messages(await resident.press(SHARE))
+    assert "your name and phone" in summary.text
+
+
 # --- place ----------------------------------------------------------------------------
 
 
@@ -531,7 +661,7 @@ async def test_a_location_just_outside_goes_to_the_nearest_grid(world):
     [ack, _consent] = messages(await resident.location(*NEAR_A))
     assert "just outside" in ack.text
     assert "grid 网格A (A)" in ack.text
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
     assert ticket.grid_id == world.grids["A"].id
@@ -545,7 +675,7 @@ async def test_far_outside_offers_the_district_desk(world):
     assert "outside the grids" in offer.text
     calls = await resident.press(button([offer], DESK))
     assert isinstance(messages(calls)[0].method.reply_markup, ReplyKeyboardRemove)
-    calls = await resident.press(SHARE)
+    calls = await share(resident)
     assert "the district's general queue" in html.unescape(messages(calls)[-1].text)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
@@ -556,13 +686,32 @@ async def test_far_outside_offers_the_district_desk(world):
     assert "the district's general queue" in html.unescape(reply.text)
 
 
+async def test_an_old_district_desk_button_does_not_wipe_the_place(world):
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    [offer] = await resident.location(*FAR)
+    await resident.location(*INSIDE_A)  # found after all
+    await resident.press(BACK)  # consent → place, where the old offer's button applies
+    [refusal] = await resident.press(button([offer], DESK))
+    assert refusal.method.show_alert
+    state, data = await world.state(resident)
+    assert state == "Complaint:place"
+    assert data["place"]["grid_id"] == world.grids["A"].id
+    # and a forged one at a fresh place step
+    other = world.harness.person(language_code="en")
+    await to_place(other)
+    [refusal] = await other.press(DESK)
+    assert refusal.method.show_alert
+    assert (await world.state(other))[0] == "Complaint:place"
+
+
 async def test_a_typed_address_finds_its_grid(world):
     resident = world.harness.person(language_code="zh-hans")
     await to_place(resident)
     [ack, _consent] = messages(await resident.text("湖滨花园3栋2单元"))
     assert "湖滨花园" in ack.text
     assert "网格A" in ack.text
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
     assert ticket.grid_id == world.grids["A"].id
@@ -602,7 +751,7 @@ async def test_an_unknown_address_offers_the_other_ways(world):
     await to_place(resident)
     await resident.text("火星基地")
     await resident.press(DESK)
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
     assert (ticket.grid_id, ticket.address) == (None, "火星基地")
@@ -622,7 +771,8 @@ async def test_a_draft_survives_a_restart(world, settings, session_factory):
         assert "1" in ack.text
         await same.press(button([ack], DONE))
         calls = await same.location(*INSIDE_A)
-        await same.press(button(calls, SHARE))
+        assert button(calls, SHARE)
+        await share(same)
         await same.press(CONFIRM)
         [ticket] = await world.tickets()
         assert (ticket.category, ticket.description) == ("facilities", "路灯坏了")
@@ -659,7 +809,7 @@ async def test_file_mine_anyway_and_other_categories_get_no_hint(world):
     calls = await resident.location(*NEAR_INSIDE_A)
     calls = await resident.press(button(calls, NEW_ANYWAY))
     assert button(calls, SHARE)
-    await resident.press(SHARE)
+    await share(resident)
     await resident.press(CONFIRM)
     assert len(await world.tickets()) == 2
     # noise here is not the same problem
@@ -678,6 +828,25 @@ async def test_ones_own_nearby_ticket_is_shown_but_not_followed(world):
     assert all(b.callback_data.split(":")[1] != "fol" for b in hint.buttons)
     [refusal] = await resident.press(TicketCb(action=TicketAction.FOLLOW, ticket_id=mine.id).pack())
     assert "your own complaint" in refusal.method.text
+
+
+async def test_an_old_follow_button_leaves_a_new_draft_alone(world):
+    earlier = await world.file_directly(world.harness.person("Zhao"), INSIDE_A)
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    [_ack, hint] = messages(await resident.location(*NEAR_INSIDE_A))
+    follow = button([hint], TicketCb(action=TicketAction.FOLLOW, ticket_id=earlier.id).pack())
+    await resident.press(button([hint], NEW_ANYWAY))
+    # the hint's button, pressed later while the draft is at the consent step
+    [reply] = messages(await resident.press(follow))
+    assert "You now follow" in reply.text
+    assert "draft was not sent" not in reply.text
+    state, data = await world.state(resident)
+    assert state == "Complaint:consent"
+    assert data["description"] == "楼道里堆满了垃圾"
+    await share(resident)
+    await resident.press(CONFIRM)
+    assert len(await world.tickets()) == 2
 
 
 async def test_the_daily_limit(settings, session_factory):
@@ -700,6 +869,19 @@ async def test_the_daily_limit(settings, session_factory):
         # others are not limited by it
         other = world.harness.person(language_code="en")
         assert button(await other.text("/new"), category("noise"))
+        # nor by the reports they filed as a red informant: those have their own limit
+        async with world.session_factory() as session, session.begin():
+            person = await get_or_create_person(session, other.id, "Sun", "en")
+            report = tickets.TicketDraft(
+                source=TicketSource.INFORMANT,
+                category="sanitation",
+                description="垃圾桶满了",
+                grid_id=world.grids["B"].id,
+            )
+            await tickets.create_ticket(session, report, person, CATALOGUE, utcnow())
+        await to_summary(other, code="noise")
+        await other.press(CONFIRM)
+        assert len(await world.tickets()) == 3
 
 
 async def test_a_double_confirm_files_one_ticket(world):

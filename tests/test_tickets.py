@@ -288,8 +288,15 @@ async def test_daily_limit_counts_from_local_midnight(session_factory, world):
     with pytest.raises(DailyLimitReached):
         await report(session_factory, world, now=local_midnight - timedelta(seconds=1))
     await report(session_factory, world, now=local_midnight)
-    # The limit is per reporter.
+    # The limit is per reporter, and per kind: the same person's informant reports have
+    # their own.
     await report(session_factory, world, by=world.neighbour)
+    await report(
+        session_factory,
+        world,
+        now=local_midnight - timedelta(seconds=1),
+        source=TicketSource.INFORMANT,
+    )
 
 
 # The loop ---------------------------------------------------------------------------------

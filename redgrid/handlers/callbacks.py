@@ -48,6 +48,7 @@ class DraftAction(StrEnum):
     DISTRICT_DESK = "desk"
     CONSENT_SHARE = "share"
     CONSENT_ANONYMOUS = "anon"
+    NO_PHONE = "nophone"
     CONFIRM = "confirm"
     EDIT = "edit"
     NEW_ANYWAY = "new"

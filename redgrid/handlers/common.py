@@ -58,6 +58,10 @@ async def show_menu(message: Message, session: AsyncSession, actor: Actor, text:
 
 @router.message(CommandStart(deep_link=False), F.chat.type == "private")
 async def start(message: Message, state: FSMContext, session: AsyncSession, actor: Actor) -> None:
+    if await state.get_state() is not None:
+        # As /cancel: say so, and take away a reply keyboard a step showed (the location
+        # button), which would otherwise send its answer to no conversation.
+        await message.answer(_("Cancelled. Nothing was sent."), reply_markup=ReplyKeyboardRemove())
     await state.clear()
     greeting = _(
         "Hello! This is the red grid service of Dongxiang District.\n\n"

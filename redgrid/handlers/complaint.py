@@ -11,11 +11,14 @@ Decisions worth knowing:
   that step, and returns to the summary as soon as it is done.
 - A photo with a caption at the description step is taken as both: the caption is the
   description, the photo the first photo. A photo without a caption there gets a hint.
+  A caption on a later photo is added to the description, when it still fits.
 - An album arrives as one update per photo. The first one is answered with a message that
   the next ones of the same album edit (the count goes up), so an album gets one reply.
 - The place step shows a reply keyboard with "share location"; the message that confirms
-  the place removes it, as do Back and Cancel pressed here. The global /cancel (common.py)
-  does not know about it: there the keyboard lingers until Telegram hides it.
+  the place removes it, as do Back and Cancel pressed here, and /cancel and /start
+  (common.py).
+- "Show my name and phone" asks for the phone (shared or typed) when none is on file,
+  once a draft: without it the team could not call. Going on without one is a button.
 - The nearby-duplicate hint needs coordinates: a place found from a typed address has none,
   so it gets no hint.
 - Confirm commits the ticket and the team's push, then clears the state; a second press on
@@ -64,6 +67,7 @@ from redgrid.handlers.callbacks import (
     TicketCb,
 )
 from redgrid.handlers.common import refuse_button, show_menu
+from redgrid.handlers.informant import contact_keyboard
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Person, Ticket, TicketSource
 from redgrid.models.base import utcnow
@@ -71,7 +75,8 @@ from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue, UnknownCategory
 from redgrid.services.district import RoutingCache
 from redgrid.services.geo import metres_per_degree
-from redgrid.services.people import Actor
+from redgrid.services.informants import InvalidPhone, normalise_phone
+from redgrid.services.people import Actor, set_phone
 from redgrid.services.routing import InvalidCoordinates, PointRoute, RouteOutcome
 from redgrid.services.tickets import MAX_ADDRESS, MAX_DESCRIPTION, MAX_PHOTOS, TicketDraft
 
@@ -93,6 +98,7 @@ class Complaint(StatesGroup):
     place_choice = State()
     duplicate = State()
     consent = State()
+    phone = State()
     summary = State()
     edit = State()
 
@@ -119,6 +125,7 @@ BACK_TO = {
     Complaint.place_choice.state: Complaint.place_address,
     Complaint.duplicate.state: Complaint.place,
     Complaint.consent.state: Complaint.place,
+    Complaint.phone.state: Complaint.consent,
     Complaint.summary.state: Complaint.consent,
     Complaint.edit.state: Complaint.summary,
 }
@@ -148,6 +155,10 @@ HINTS = {
     ),
     Complaint.duplicate.state: N_("Please choose: follow that complaint, or file yours anyway."),
     Complaint.consent.state: N_("Please choose one of the two buttons."),
+    Complaint.phone.state: N_(
+        "Please share your phone number with the 📱 button or type it, or go on with your "
+        "name only."
+    ),
     Complaint.summary.state: N_("Please check the summary and press Confirm, Edit or Cancel."),
     Complaint.edit.state: N_("Please choose what to change with the buttons."),
 }
@@ -311,6 +322,11 @@ def _keyboard(step: str, data: dict[str, Any], ctx: Ctx) -> InlineKeyboardMarkup
             text=("✓ " if consent is False else "") + _("🕶 Keep me anonymous"),
             callback_data=DraftCb(action=DraftAction.CONSENT_ANONYMOUS),
         )
+    elif step == Complaint.phone.state:
+        builder.button(
+            text=_("➡️ Go on with my name only"),
+            callback_data=DraftCb(action=DraftAction.NO_PHONE),
+        )
     elif step == Complaint.summary.state:
         builder.button(text=_("✅ Confirm"), callback_data=DraftCb(action=DraftAction.CONFIRM))
         builder.button(text=_("✏️ Edit"), callback_data=DraftCb(action=DraftAction.EDIT))
@@ -368,6 +384,8 @@ async def _prompt_text(step: str, data: dict[str, Any], ctx: Ctx) -> str:
             "If you share them, the team can call you directly. If you stay anonymous, the "
             "team sees neither and reaches you only through this bot."
         )
+    if step == Complaint.phone.state:
+        return _("No phone? The team will then see your name only.")
     if step == Complaint.summary.state:
         return await _summary_text(data, ctx)
     return _("✏️ What would you like to change?")
@@ -416,8 +434,10 @@ async def _summary_text(data: dict[str, Any], ctx: Ctx) -> str:
         queue = await queue_name(ctx.session, placement)
     except tickets.GridNotInService:  # Confirm will ask for the place again
         queue = "-"
-    if data.get("consent"):
+    if data.get("consent") and ctx.person.phone:
         contact = _("Contact: the team sees your name and phone")
+    elif data.get("consent"):
+        contact = _("Contact: the team sees your name")
     else:
         contact = _("Contact: anonymous to the team")
     lines = [
@@ -461,6 +481,15 @@ async def _show(step: State, target: Message, state: FSMContext, ctx: Ctx) -> Me
             reply_markup=location,
         )
         data["kb"] = True
+    elif step == Complaint.phone:
+        await target.answer(
+            _(
+                "📱 So that the team can call you, share your phone number with the button "
+                "below, or type it."
+            ),
+            reply_markup=contact_keyboard(),
+        )
+        data["kb"] = True
     await state.set_data(data)
     text = await _prompt_text(step.state, data, ctx)
     return await target.answer(text, reply_markup=_keyboard(step.state, data, ctx))
@@ -472,8 +501,9 @@ async def _advance(after: State, target: Message, state: FSMContext, ctx: Ctx) -
     return await _show(step, target, state, ctx)
 
 
-async def _drop_location_keyboard(target: Message, state: FSMContext, text: str) -> None:
-    """Remove the "share location" keyboard, if it is showing, with a message saying ``text``."""
+async def _drop_reply_keyboard(target: Message, state: FSMContext, text: str) -> None:
+    """Remove the "share location" or "share my phone number" keyboard, if it is showing,
+    with a message saying ``text``."""
     data = await state.get_data()
     if data.get("kb"):
         await target.answer(text, reply_markup=ReplyKeyboardRemove())
@@ -487,11 +517,13 @@ async def _start(
     target: Message, state: FSMContext, session: AsyncSession, actor: Actor, ctx: Ctx
 ) -> None:
     limit = ctx.settings.daily_ticket_limit
-    filed = await tickets.tickets_filed_today(session, ctx.person.id, utcnow(), ctx.settings.tz)
+    filed = await tickets.tickets_filed_today(
+        session, ctx.person.id, utcnow(), ctx.settings.tz, source=TicketSource.RESIDENT
+    )
     if filed >= limit:
         await show_menu(target, session, actor, _limit_text(limit))
         return
-    await _drop_location_keyboard(target, state, _("Starting a new complaint."))
+    await _drop_reply_keyboard(target, state, _("Starting a new complaint."))
     await state.clear()
     await _show(Complaint.category, target, state, ctx)
 
@@ -525,6 +557,21 @@ async def new_button(
     await _start(query.message, state, session, actor, ctx)
 
 
+def _private_only_text() -> str:
+    return _("Complaints are private: send me /new in a private chat.")
+
+
+@router.message(Command("new"), F.chat.type != "private")
+async def new_in_group(message: Message) -> None:
+    await message.reply(_private_only_text())
+
+
+@router.callback_query(MenuCb.filter(F.item == MenuItem.COMPLAIN), F.message.chat.type != "private")
+async def new_button_in_group(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    """The menu reaches a group through /cancel there; a complaint is not written in it."""
+    refuse_button(callback_answer, _private_only_text())
+
+
 @router.callback_query(StateFilter(Complaint), DraftCb.filter(F.action == DraftAction.CANCEL))
 async def cancel(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, actor: Actor
@@ -552,7 +599,7 @@ async def back(
     target = BACK_TO[await state.get_state()]
     await _close(query)
     if target.state not in PLACE_STATE_NAMES:
-        await _drop_location_keyboard(query.message, state, _("⬅️ Back to the previous step."))
+        await _drop_reply_keyboard(query.message, state, _("⬅️ Back to the previous step."))
     await _show(target, query.message, state, Ctx(session, i18n, settings, catalogue, person))
 
 
@@ -671,6 +718,18 @@ def _with_photo(photos: list[list[str]], message: Message) -> list[list[str]]:
     return photos
 
 
+def _caption_note(data: dict[str, Any], caption: str) -> str:
+    """Add a caption sent with a later photo to the description, if it fits; say which."""
+    longer = f"{data['description']}\n{caption}"
+    if len(longer) > MAX_DESCRIPTION:
+        return _(
+            "The photo's caption would make the description longer than {limit} characters, "
+            "so it was not kept."
+        ).format(limit=MAX_DESCRIPTION)
+    data["description"] = longer
+    return _("The photo's caption was added to the description.")
+
+
 @router.message(Complaint.photos, F.photo)
 async def add_photo(
     message: Message,
@@ -702,6 +761,9 @@ async def add_photo(
         )
         return
     data["photos"] = _with_photo(photos, message)
+    caption = (message.caption or "").strip()
+    if caption:  # said about this photo: the team reads it with the description
+        await message.answer(_caption_note(data, caption))
     text = _photos_ack(len(data["photos"]))
     markup = _keyboard(Complaint.photos.state, data, ctx)
     if same_album and album.get("message_id"):
@@ -717,7 +779,7 @@ async def add_photo(
     if not (same_album and album.get("message_id")):
         sent = await message.answer(text, reply_markup=markup)
         album = {"group": group, "message_id": sent.message_id} if group else {}
-    await state.update_data(photos=data["photos"], album=album)
+    await state.update_data(photos=data["photos"], album=album, description=data["description"])
 
 
 @router.message(Complaint.photos, F.document.mime_type.startswith("image/"))
@@ -971,6 +1033,7 @@ async def place_chosen(
 )
 async def place_district_desk(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     state: FSMContext,
     session: AsyncSession,
     person: Person,
@@ -978,8 +1041,13 @@ async def place_district_desk(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
-    """No grid: the ticket waits in the district's queue, with whatever place was given."""
-    pending = (await state.get_data()).get("pending") or {}
+    """No grid: the ticket waits in the district's queue, with the place that found none.
+    Once a place was found there is none pending: an older offer's button would replace
+    it with nothing."""
+    pending = (await state.get_data()).get("pending")
+    if not pending:
+        refuse_button(callback_answer)
+        return
     place = {
         "grid_id": None,
         "routing": "district",
@@ -1012,7 +1080,7 @@ async def keep_place(
         refuse_button(callback_answer)
         return
     await _close(query)
-    await _drop_location_keyboard(query.message, state, _("📍 The place stays as it was."))
+    await _drop_reply_keyboard(query.message, state, _("📍 The place stays as it was."))
     ctx = Ctx(session, i18n, settings, catalogue, person)
     await _advance(Complaint.place, query.message, state, ctx)
 
@@ -1059,8 +1127,12 @@ async def follow_ticket(
         return
     newly = await tickets.follow(session, ticket, person.id, utcnow())
     await session.commit()
-    drafting = await state.get_state() in Complaint.__all_states_names__
-    if drafting:  # the duplicate hint: its buttons are done with
+    step = await state.get_state()
+    hinted = (await state.get_data()).get("duplicate") or {}
+    # Only the hint about this very ticket ends the draft; an older message's button
+    # pressed while writing another complaint leaves that one as it is.
+    instead_of_draft = step == Complaint.duplicate.state and hinted.get("id") == ticket.id
+    if instead_of_draft:
         await state.clear()
         await _close(query)
     if newly:
@@ -1068,8 +1140,11 @@ async def follow_ticket(
     else:
         text = _("You already follow <b>{number}</b>.")
     text = text.format(number=ticket.number)
-    if drafting:
+    if instead_of_draft:
         text += "\n" + _("Your draft was not sent.")
+    elif step in Complaint.__all_states_names__:
+        await query.message.answer(text)  # no menu: the draft goes on where it was
+        return
     await show_menu(query.message, session, actor, text)
 
 
@@ -1090,10 +1165,85 @@ async def consent_chosen(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
-    await state.update_data(consent=callback_data.action is DraftAction.CONSENT_SHARE)
+    share = callback_data.action is DraftAction.CONSENT_SHARE
+    await state.update_data(consent=share)
     await _close(query)
     ctx = Ctx(session, i18n, settings, catalogue, person)
+    if share and not person.phone and not (await state.get_data()).get("phone_asked"):
+        await state.update_data(phone_asked=True)
+        await _show(Complaint.phone, query.message, state, ctx)
+        return
     await _advance(Complaint.consent, query.message, state, ctx)
+
+
+async def _phone_given(message: Message, state: FSMContext, ctx: Ctx, text: str) -> None:
+    try:
+        phone = normalise_phone(text)
+    except InvalidPhone:
+        await message.answer(
+            _(
+                "That is not a mainland China mobile number (11 digits starting with 1, "
+                "e.g. 138 0013 8000). Please type it again, or share it with the button."
+            ),
+            reply_markup=contact_keyboard(),
+        )
+        return
+    await set_phone(ctx.session, ctx.person, phone)
+    await ctx.session.commit()
+    await _drop_reply_keyboard(message, state, _("📱 {phone} is saved.").format(phone=phone))
+    await _advance(Complaint.consent, message, state, ctx)
+
+
+@router.message(Complaint.phone, F.contact)
+async def phone_shared(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    if message.contact.user_id != message.from_user.id:
+        await message.answer(
+            _("Please share your own number with the button below, or type it."),
+            reply_markup=contact_keyboard(),
+        )
+        return
+    ctx = Ctx(session, i18n, settings, catalogue, person)
+    await _phone_given(message, state, ctx, message.contact.phone_number)
+
+
+@router.message(Complaint.phone, F.text, ~F.text.startswith("/"))
+async def phone_typed(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    await _phone_given(
+        message, state, Ctx(session, i18n, settings, catalogue, person), message.text
+    )
+
+
+@router.callback_query(Complaint.phone, DraftCb.filter(F.action == DraftAction.NO_PHONE))
+async def no_phone(
+    query: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    person: Person,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+) -> None:
+    await _close(query)
+    await _drop_reply_keyboard(query.message, state, _("👤 The team will see your name only."))
+    await _advance(
+        Complaint.consent, query.message, state, Ctx(session, i18n, settings, catalogue, person)
+    )
 
 
 @router.callback_query(Complaint.summary, DraftCb.filter(F.action == DraftAction.EDIT))
@@ -1229,9 +1379,14 @@ async def wrong_input(
     catalogue: CategoryCatalogue,
 ) -> None:
     """Anything a step does not expect (a sticker, a photo where a place is expected, a
-    command): the step's hint, with its buttons again; nothing changes."""
+    command): the step's hint, with its buttons again; nothing changes. An album (one
+    update per item) is hinted once."""
     step = await state.get_state()
     data = await state.get_data()
+    if message.media_group_id is not None:
+        if data.get("hinted_album") == message.media_group_id:
+            return
+        await state.update_data(hinted_album=message.media_group_id)
     text = _(HINTS[step])
     if message.text and message.text.startswith("/"):
         text = _("You are writing a complaint: finish it, or send /cancel to stop.") + "\n\n" + text

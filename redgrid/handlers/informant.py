@@ -575,7 +575,12 @@ async def may_report(
         text, markup = not_informant_text(), complaint_keyboard()
     elif found is Standing.PAUSED:
         text, markup = paused_text(), complaint_keyboard()
-    elif await tickets.tickets_filed_today(session, person.id, utcnow(), settings.tz) >= limit:
+    elif (
+        await tickets.tickets_filed_today(
+            session, person.id, utcnow(), settings.tz, source=TicketSource.INFORMANT
+        )
+        >= limit
+    ):
         text, markup = limit_text(limit), informant_keyboard()
     else:
         return True

@@ -168,6 +168,13 @@ async def set_locale(session: AsyncSession, person: Person, locale: str) -> None
     await session.flush()
 
 
+async def set_phone(session: AsyncSession, person: Person, phone: str) -> None:
+    """The number a resident lets the grid team call them on (the caller checked it)."""
+    person.phone = phone
+    session.add(person)
+    await session.flush()
+
+
 async def memberships(session: AsyncSession, person_id: int) -> list[Membership]:
     """The person's active roles, oldest first."""
     rows = await session.exec(_MEMBERSHIPS, params={"person_id": person_id})

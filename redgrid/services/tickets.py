@@ -185,7 +185,7 @@ async def create_ticket(
     address = draft.address.strip() if draft.address else None
     if address is not None and len(address) > MAX_ADDRESS:
         raise ValueError(f"address is longer than {MAX_ADDRESS} characters")
-    if await tickets_filed_today(session, reporter.id, now, tz) >= daily_limit:
+    if await tickets_filed_today(session, reporter.id, now, tz, source=draft.source) >= daily_limit:
         raise DailyLimitReached(daily_limit)
     placement = await place(session, category, draft.grid_id)
     ticket = Ticket(
@@ -1025,16 +1025,24 @@ _FILED_SINCE = (
     .select_from(Ticket)
     .where(
         Ticket.reporter_id == bindparam("reporter_id"),
+        Ticket.source == bindparam("source"),
         Ticket.created_at >= bindparam("since", type_=UTCDateTime),
     )
 )
 
 
 async def tickets_filed_today(
-    session: AsyncSession, reporter_id: int, now: datetime, tz: ZoneInfo = DISTRICT_TZ
+    session: AsyncSession,
+    reporter_id: int,
+    now: datetime,
+    tz: ZoneInfo = DISTRICT_TZ,
+    *,
+    source: TicketSource,
 ) -> int:
-    """How many tickets the person filed since local midnight: what ``create_ticket``'s
-    daily limit counts, so a conversation can stop someone at the limit before they type."""
+    """How many tickets of ``source`` the person filed since local midnight: what
+    ``create_ticket``'s daily limit counts, so a conversation can stop someone at the limit
+    before they type. Each source has its own limit: an informant's reports from the road
+    do not use up the complaints they may raise as a resident, nor the other way round."""
     local_midnight = datetime.combine(now.astimezone(tz).date(), time(), tzinfo=tz)
-    params = {"reporter_id": reporter_id, "since": local_midnight}
+    params = {"reporter_id": reporter_id, "since": local_midnight, "source": source}
     return (await session.exec(_FILED_SINCE, params=params)).one()
