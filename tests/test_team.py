@@ -584,6 +584,47 @@ async def test_queue_lists_open_tickets_by_deadline(world):
     assert "for grid teams" in stranger.text
 
 
+async def test_a_ticket_whose_category_was_removed_stays_workable(world):
+    """A category taken out of categories.toml leaves its open tickets behind: they are
+    listed under their code, and transfer and rework take the deadlines of a category of
+    the same priority, instead of failing for everyone who touches them."""
+    ticket = await world.resolved()
+    other = await world.ticket(category="safety")
+    async with world.session_factory() as session, session.begin():
+        for retired in (ticket.id, other.id):
+            (await session.get(Ticket, retired)).category = "retired_code"
+
+    queue = answer_to(await world.secretary.text("/queue"), world.secretary)
+    assert f"{other.number} ❔ " in queue.text
+    mine = answer_to(await world.reporter.text("/mytickets"), world.reporter)
+    assert "❔ retired_code" in mine.text
+
+    now = utcnow()
+    await world.run(
+        tickets.rate,
+        ticket.id,
+        world.actor("reporter"),
+        now,
+        Rating.UNSATISFIED,
+        catalogue=CATALOGUE,
+        comment="没扫干净",
+    )
+    reworked = await world.load(ticket.id)
+    assert reworked.status is TicketStatus.ACCEPTED
+    assert reworked.resolve_by == now + CATALOGUE.get("sanitation").resolve  # normal priority
+    await world.run(
+        tickets.transfer,
+        other.id,
+        world.actor("secretary"),
+        now,
+        catalogue=CATALOGUE,
+        target_grid_id=world.grids["B"].id,
+    )
+    moved = await world.load(other.id)
+    assert moved.grid_id == world.grids["B"].id
+    assert moved.respond_by == now + CATALOGUE.get("safety").respond  # urgent, as it was
+
+
 async def test_ticket_by_number_for_team_reporter_and_stranger(world):
     ticket = await world.ticket()
     digits = str(ticket.id)

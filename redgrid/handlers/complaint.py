@@ -406,7 +406,7 @@ async def _duplicate_text(data: dict[str, Any], ctx: Ctx) -> str:
     ticket = await ctx.session.get(Ticket, duplicate["id"])
     if ticket is None:  # pragma: no cover - tickets are not deleted
         return _("Please choose: follow that complaint, or file yours anyway.")
-    category = ctx.catalogue.get(ticket.category)
+    category = ctx.catalogue.shown(ticket.category)
     lines = [
         _("🔎 A similar problem was reported {distance} m from here and is still open:").format(
             distance=round(duplicate["distance"])

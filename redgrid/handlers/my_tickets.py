@@ -430,7 +430,7 @@ async def my_tickets_text(
     builder = InlineKeyboard()
     for position, entry in enumerate(mine, start=page * PAGE_SIZE + 1):
         ticket = entry.ticket
-        category = catalogue.get(ticket.category)
+        category = catalogue.shown(ticket.category)
         line = _("{position}. {number} {emoji} {category}: {status}").format(
             position=position,
             number=ticket.number,

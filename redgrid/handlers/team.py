@@ -1145,7 +1145,7 @@ async def queue_text(
     lines = [_("<b>Open tickets</b>, the most urgent first:")]
     builder = InlineKeyboard()
     for position, ticket in enumerate(queue[:QUEUE_LIMIT], start=1):
-        category = catalogue.get(ticket.category)
+        category = catalogue.shown(ticket.category)
         if ticket.status is TicketStatus.DISPATCHED:
             deadline = ticket.respond_by
             due = _("accept by {time}")

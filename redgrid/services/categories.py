@@ -73,20 +73,24 @@ class CategoryCatalogue:
                 return category
         raise UnknownCategory(code)
 
-    def shown(self, code: str) -> Category:
-        """The category to show an existing ticket under: a category since removed from the
-        file is shown by its code, so the ticket's pushes, reminders and lists still go."""
+    def shown(self, code: str, priority: Priority = Priority.NORMAL) -> Category:
+        """The category an existing ticket is handled under. One since removed from the file
+        is named by its code and keeps the ticket's ``priority``, with the deadlines of a
+        remaining category of that priority (else of the longest), so the ticket's pushes,
+        reminders, lists, transfers and rework still go."""
         try:
             return self.get(code)
         except UnknownCategory:
+            same = [category for category in self.all if category.priority is priority]
+            model = same[0] if same else max(self.all, key=lambda category: category.resolve)
             return Category(
                 code=code,
                 zh=code,
                 en=code,
                 emoji="❔",
-                priority=Priority.NORMAL,
-                respond=timedelta(0),
-                resolve=timedelta(0),
+                priority=priority,
+                respond=model.respond,
+                resolve=model.resolve,
                 routes_to=RoutesTo(RouteKind.GRID),
             )
 

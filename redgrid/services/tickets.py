@@ -293,7 +293,7 @@ async def transfer(
     await _require_team(session, actor, ticket)
     if to_community == (target_grid_id is not None):
         raise ValueError("give either a target grid or to_community, not both or neither")
-    category = catalogue.get(ticket.category)
+    category = catalogue.shown(ticket.category, ticket.priority)
     if to_community:
         if ticket.grid_id is None or ticket.community_id is None:
             raise ValueError(f"{ticket.number} is not in a grid queue under a community")
@@ -430,7 +430,7 @@ async def rate(
     _require_reporter(actor, ticket)
     rated = {"rating": rating, "rating_comment": comment}
     if rating is Rating.UNSATISFIED:
-        resolve_window = catalogue.get(ticket.category).resolve
+        resolve_window = catalogue.shown(ticket.category, ticket.priority).resolve
         await _transition(
             session,
             ticket,
