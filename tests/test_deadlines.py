@@ -12,8 +12,18 @@ from redgrid.bot.notifier import Notifier, OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.pushes import push_to_team
 from redgrid.bot.settings import Settings
-from redgrid.models import AlarmKind, DeadlineAlarm, Grid, Person, Role, Ticket, TicketSource
+from redgrid.models import (
+    AlarmKind,
+    DeadlineAlarm,
+    Grid,
+    OutboxMessage,
+    Person,
+    Role,
+    Ticket,
+    TicketSource,
+)
 from redgrid.models.base import utcnow
+from redgrid.scheduler import jobs
 from redgrid.scheduler.jobs import send_daily_digests, send_weekly_summaries, sweep_deadlines
 from redgrid.services import people, tickets
 from redgrid.services.categories import load_categories
@@ -180,6 +190,31 @@ async def test_a_ticket_whose_category_was_removed_does_not_stop_the_alarms(worl
     overdue = [text for text in world.told(SECRETARY) if "Overdue" in text]
     assert len(overdue) == 2
     assert any("❔ retired_code" in text for text in overdue)
+
+
+async def test_an_alarm_that_fails_is_dropped_and_the_others_still_go(world, monkeypatch, caplog):
+    """A ticket the sweep cannot notify about (here: the second push of its overdue notice
+    fails, after the first was staged) loses that alarm only, with nothing half-staged; the
+    other tickets' alarms in the same batch go out."""
+    poisoned, healthy = await world.file(), await world.file()
+    real_push = jobs.push_to_team
+
+    async def failing_push(session, notifier, i18n, settings, catalogue, ticket, text, **kw):
+        await real_push(session, notifier, i18n, settings, catalogue, ticket, text, **kw)
+        if ticket.id == poisoned and kw.get("to") is not None:  # the officers' copy
+            raise RuntimeError("cannot render this ticket")
+
+    monkeypatch.setattr(jobs, "push_to_team", failing_push)
+    assert await world.sweep(world.start + timedelta(hours=3)) == 4
+    overdue = [text for text in world.told(SECRETARY) if "Overdue" in text]
+    numbers = {ticket_id: f"DX-{ticket_id:06d}" for ticket_id in (poisoned, healthy)}
+    assert [numbers[healthy] in text for text in overdue] == [True]
+    assert not any(numbers[poisoned] in text for text in world.told(OFFICER))
+    assert "dropped" in caplog.text
+    async with world.session_factory() as session:
+        outbox = (await session.exec(select(OutboxMessage))).all()
+    assert {row.ticket_id for row in outbox} == {healthy}
+    assert set(await world.alarms(poisoned)) == set(await world.alarms(healthy))  # both fired
 
 
 async def test_the_daily_digest_goes_once_and_only_to_teams_with_work(world):

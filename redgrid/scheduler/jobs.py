@@ -113,7 +113,12 @@ async def sweep_deadlines(
     *,
     batch: int = 100,
 ) -> int:
-    """Fire every due alarm once: claim a batch, stage its notices, commit, repeat."""
+    """Fire every due alarm once: claim a batch, stage its notices, commit, repeat.
+
+    Each alarm's notices are staged in a savepoint of their own: an alarm that fails (a
+    ticket the code cannot render) is logged and dropped, and the batch goes on, so one
+    broken ticket cannot hold back every reminder of the district, tick after tick.
+    """
     now = now or utcnow()
     fired = 0
     while True:
@@ -124,26 +129,45 @@ async def sweep_deadlines(
                 for alarm in alarms:
                     if alarm.kind in REMINDERS and now >= alarm.deadline_at:
                         continue  # the bot was down past the deadline: the overdue notice says it
-                    ticket = await session.get(Ticket, alarm.ticket_id)
-                    for recipients in await _alarm_recipients(session, alarm, ticket, settings):
-                        await push_to_team(
-                            session,
-                            notifier,
-                            i18n,
-                            settings,
-                            catalogue,
-                            ticket,
-                            lambda alarm=alarm, ticket=ticket: _alarm_headline(
-                                alarm, ticket, settings
-                            ),
-                            to=recipients,
+                    staged = len(notifier.staged)
+                    try:
+                        async with session.begin_nested():
+                            await _stage_alarm(session, notifier, i18n, settings, catalogue, alarm)
+                    except Exception:
+                        logger.exception(
+                            "alarm %s of ticket %s dropped: its notices could not be made",
+                            alarm.id,
+                            alarm.ticket_id,
                         )
+                        del notifier.staged[staged:]  # rolled back with the savepoint
             await session.commit()
         if notifier.staged:
             await sender.deliver(notifier.staged)
         fired += len(alarms)
         if len(alarms) < batch:
             return fired
+
+
+async def _stage_alarm(
+    session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
+    catalogue: CategoryCatalogue,
+    alarm: DeadlineAlarm,
+) -> None:
+    ticket = await session.get(Ticket, alarm.ticket_id)
+    for recipients in await _alarm_recipients(session, alarm, ticket, settings):
+        await push_to_team(
+            session,
+            notifier,
+            i18n,
+            settings,
+            catalogue,
+            ticket,
+            lambda: _alarm_headline(alarm, ticket, settings),
+            to=recipients,
+        )
 
 
 def _ticket_line(ticket: Ticket, settings: Settings) -> str:
