@@ -157,6 +157,16 @@ async def test_the_sweep_reminds_then_escalates_each_once(world):
     assert fired[AlarmKind.RESPOND_ESCALATION].fired_at is not None
 
 
+async def test_an_escalation_no_admin_can_receive_is_logged(world, caplog):
+    """Escalations go to the admins of ADMIN_IDS who have opened the bot; with none, the
+    deployment must hear of it rather than the escalation vanish without a trace."""
+    world.settings = world.settings.model_copy(update={"admin_ids": frozenset({424})})
+    await world.file()
+    assert await world.sweep(world.start + timedelta(hours=26, seconds=1)) >= 1
+    assert world.told(ADMIN) == []
+    assert "reaches nobody" in caplog.text
+
+
 async def test_down_past_a_deadline_the_overdue_notice_goes_out_once_at_start(world):
     await world.file()
     # The bot was stopped before the reminder and starts after the respond deadline.

@@ -100,7 +100,13 @@ async def _alarm_recipients(
         team, _team_chat_id = await ticket_team(session, ticket, settings.admin_ids)
         on_team = {person.id for person in team}
         return [None, [officer for officer in officers if officer.id not in on_team]]
-    return [await people.district_admins(session, settings.admin_ids)]
+    admins = await people.district_admins(session, settings.admin_ids)
+    if not admins:
+        logger.warning(
+            "escalation of %s reaches nobody: no district admin (ADMIN_IDS) has opened the bot",
+            ticket.number,
+        )
+    return [admins]
 
 
 async def sweep_deadlines(
