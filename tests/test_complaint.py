@@ -757,6 +757,16 @@ async def test_an_unknown_address_offers_the_other_ways(world):
     assert (ticket.grid_id, ticket.address) == (None, "火星基地")
 
 
+async def test_an_address_may_be_200_characters_and_no_longer(world):
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    [refusal] = await resident.text("路" * 201)
+    assert refusal.text == "That address is 201 characters long; please keep it to 200 at most."
+    assert (await world.state(resident))[0] == "Complaint:place"
+    [unknown] = await resident.text("路" * 200)
+    assert "could not find" in unknown.text  # taken, and looked up
+
+
 # --- restart, duplicates, limits, forged buttons --------------------------------------
 
 

@@ -935,9 +935,9 @@ async def place_address(
     text = message.text.strip()
     if len(text) > MAX_ADDRESS:
         await message.answer(
-            _("That address is {length} characters long; please keep it under {limit}.").format(
-                length=len(text), limit=MAX_ADDRESS
-            )
+            _(
+                "That address is {length} characters long; please keep it to {limit} at most."
+            ).format(length=len(text), limit=MAX_ADDRESS)
         )
         return
     found = (await routing.index(session)).route_address(text)
