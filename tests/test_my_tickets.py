@@ -263,6 +263,23 @@ async def test_followers_learn_that_an_unsatisfied_ticket_is_done_again(world):
     assert zh.buttons == en.buttons == []
 
 
+async def test_followers_learn_that_a_rated_ticket_is_closed(world):
+    h = world.harness
+    ticket = await world.resolved()
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    await world.run(tickets.follow, ticket.id, world.ids["resident_en"], utcnow())
+
+    await world.reporter.press(f"r1:{ticket.id}:{Rating.BASICALLY_SATISFIED.value}")
+
+    zh = h.last_to(world.follower.id)
+    assert zh.text == f"✅ 您关注的工单 {ticket.number} 已关闭。反映人的评价：🙂 基本满意。"
+    en = h.last_to(world.resident_en.id)
+    assert en.text == (
+        f"✅ {ticket.number}, which you follow, is closed."
+        " The reporter's rating: 🙂 Basically satisfied."
+    )
+
+
 async def test_only_the_reporter_is_asked_for_a_rating(world):
     """A resolved ticket waits for its reporter's rating: an English follower and the
     English team must not read that it waits for *theirs*."""

@@ -51,6 +51,9 @@ async def test_unrated_tickets_close_after_the_configured_days_and_the_reporter_
     settings = Settings(bot_token=TOKEN, database_url=database_url, auto_close_days=3)
     now = utcnow()
     ticket_id = await resolved_ticket(session_factory, now - timedelta(days=2))
+    async with session_factory() as session, session.begin():
+        neighbour = await people.get_or_create_person(session, 9003, "Ann", "en")
+        await tickets.follow(session, ticket_id, neighbour.id, now)
     recording = RecordingSession()
     sender = OutboxSender(create_bot(settings, session=recording), session_factory)
     i18n = create_i18n(settings.default_locale)
@@ -64,9 +67,14 @@ async def test_unrated_tickets_close_after_the_configured_days_and_the_reporter_
         ticket = await session.get(Ticket, ticket_id)
         assert ticket.status is TicketStatus.CLOSED
         assert ticket.rating is None
-    [notice] = messages(recording.calls)
+    notice, followed = messages(recording.calls)
     assert notice.chat_id == 9001
-    assert "未评价" in notice.text or "关闭" in notice.text
+    assert "3 天内未评价" in notice.text
+    assert followed.chat_id == 9003  # the follower is not thanked for a report they did not make
+    assert followed.text == (
+        f"{ticket.number}, which you follow, was closed: it was resolved and not rated within"
+        " 3 days."
+    )
 
 
 @pytest.mark.parametrize(

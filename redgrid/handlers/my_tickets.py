@@ -864,6 +864,19 @@ async def rate_button(
             number=ticket.number, rating=rating_name(rating)
         ),
     )
+    # Followers were told it was resolved: they learn how it ended.
+    audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    await push_to_reporter(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _(
+            "✅ {number}, which you follow, is closed. The reporter's rating: {rating}."
+        ).format(number=ticket.number, rating=rating_name(rating)),
+        audience=replace(audience, reporter=None),
+    )
     await session.commit()
     callback_answer.text = rating_name(rating)
     await query.message.answer(

@@ -3,6 +3,7 @@ a restart loses nothing and several bot instances do each piece of work once."""
 
 import html
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aiogram.utils.i18n import I18n
@@ -44,6 +45,7 @@ async def close_unrated_tickets(
         closed = await close_unrated(session, now, timedelta(days=settings.auto_close_days))
         with i18n.context():
             for ticket in closed:
+                audience = await ticket_audience(session, ticket, settings.admin_ids)
                 await push_to_reporter(
                     session,
                     notifier,
@@ -54,6 +56,20 @@ async def close_unrated_tickets(
                         "Ticket {number} was closed: it was resolved and not rated within"
                         " {days} days. Thank you for reporting it."
                     ).format(number=ticket.number, days=f"{settings.auto_close_days:g}"),
+                    followers=False,
+                    audience=audience,
+                )
+                await push_to_reporter(
+                    session,
+                    notifier,
+                    i18n,
+                    settings,
+                    ticket,
+                    lambda ticket=ticket: _(
+                        "{number}, which you follow, was closed: it was resolved and not rated"
+                        " within {days} days."
+                    ).format(number=ticket.number, days=f"{settings.auto_close_days:g}"),
+                    audience=replace(audience, reporter=None),
                 )
         await session.commit()
     if notifier.staged:
