@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.core import TyperGroup
 
 from redgrid.bot.settings import Settings, get_settings
 from redgrid.models import migrate
@@ -53,7 +57,28 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_AMBIGUOUS = 3
 
+
+class _SettingsFaults(TyperGroup):
+    """A bad setting ends any command with one line naming it, instead of a traceback; the
+    line never repeats a value (BOT_TOKEN and DATABASE_URL hold secrets)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ValidationError as error:
+            if error.title != Settings.__name__:
+                raise
+            problems = "; ".join(
+                f"{'.'.join(map(str, problem['loc'])).upper()}: "
+                + problem["msg"].removeprefix("Value error, ")
+                for problem in error.errors(include_input=False)
+            )
+            typer.echo(f"Bad setting (environment or .env): {problems}.", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+
+
 app = typer.Typer(
+    cls=_SettingsFaults,
     help="redgrid: the district, its grids and routing, from the shell.",
     no_args_is_help=True,
     add_completion=False,
@@ -71,14 +96,30 @@ T = TypeVar("T")
 def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run one async unit of work against the configured database, then close the engine."""
 
+    url = get_settings().database_url
+
     async def main() -> T:
-        engine = create_engine(get_settings().database_url)
+        engine = create_engine(url)
         try:
+            await _connect_once(engine, url)
             return await work(engine)
         finally:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+async def _connect_once(engine: AsyncEngine, url: str) -> None:
+    """Fail with one line when the database cannot be reached (refused, unknown host, wrong
+    role or password, no such database), before any work starts."""
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, DBAPIError) as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        where = make_url(url).render_as_string(hide_password=True)
+        typer.echo(f"Cannot open the database {where}: {reason}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 async def _require_current_schema(engine: AsyncEngine) -> None:

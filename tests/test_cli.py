@@ -5,6 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from redgrid.bot.settings import get_settings
 from redgrid.cli import EXIT_AMBIGUOUS, EXIT_REFUSED, EXIT_USAGE, app
 from redgrid.models import migrate
 from tests.district_files import collection, dumps, feature, polygon, small_district, square
@@ -137,3 +138,60 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
     current = runner.invoke(app, ["db", "current"])
     head = migrate.head_revision()
     assert f"current: {head}; head: {head}" in current.output
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"BOT_TOKEN": "123456:SECRET token pasted"}, "BOT_TOKEN: not a bot token"),
+        ({"DATABASE_URL": "redgrid.db"}, "DATABASE_URL: not a database URL"),
+        ({"DATABASE_URL": "mysql://redgrid:SECRET@db/redgrid"}, "mysql is not supported"),
+        ({"ADMIN_IDS": "@wang, 42"}, "ADMIN_IDS: must be Telegram user ids"),
+        ({"TIMEZONE": "Asia/Fuzhou"}, "TIMEZONE: unknown time zone 'Asia/Fuzhou'"),
+    ],
+)
+def test_a_bad_setting_is_named_in_one_line_without_its_value(
+    settings_env, monkeypatch, env, named
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["db", "current"], catch_exceptions=False)
+    assert result.exit_code == EXIT_USAGE
+    assert result.output.startswith("Bad setting (environment or .env): ")
+    assert named in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "SECRET" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://redgrid:SECRET@127.0.0.1:1/redgrid", "Connect call failed"),
+        ("postgresql://postgres:SECRET@127.0.0.1:5432/no_such_db", "does not exist"),
+        ("sqlite:////no/such/folder/redgrid.db", "unable to open database file"),
+    ],
+)
+def test_an_unreachable_database_is_one_line_without_the_password(
+    settings_env, monkeypatch, url, reason
+):
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = runner.invoke(app, ["init"], catch_exceptions=False)
+    assert result.exit_code == EXIT_REFUSED
+    assert result.output.startswith("Cannot open the database ")
+    assert reason in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "SECRET" not in result.output
+
+
+def test_the_env_example_as_it_is_copied(settings_env, database_url, monkeypatch, tmp_path):
+    """`cp .env.example .env` leaves BOT_TOKEN empty: that is unset, not a token that breaks
+    `redgrid invite` after the invite is written (its code never shown); "[1, 2]" is read too."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BOT_TOKEN", "")
+    monkeypatch.setenv("ADMIN_IDS", "[1, 2]")
+    assert runner.invoke(app, ["init"], catch_exceptions=False).exit_code == 0
+    result = runner.invoke(app, ["invite", "--role", "informant"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "/start " in result.output
+    assert get_settings().admin_ids == {1, 2}
+    assert runner.invoke(app, ["run"]).output.startswith("BOT_TOKEN is not set")

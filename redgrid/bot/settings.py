@@ -4,14 +4,19 @@ Every knob an operator may turn lives here, with a default that works on a lapto
 SQLite in the working directory, the sample district, Chinese as the default language.
 """
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 Locale = Literal["zh_CN", "en"]
+# The drivers the bot is built and tested on; anything else fails at the first query.
+DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 
 
 class Settings(BaseSettings):
@@ -63,8 +68,29 @@ class Settings(BaseSettings):
             ("sqlite://", "sqlite+aiosqlite://"),
         ):
             if url.startswith(plain):
-                return async_ + url.removeprefix(plain)
+                url = async_ + url.removeprefix(plain)
+                break
+        try:
+            driver = make_url(url).drivername
+        except ArgumentError:
+            raise ValueError("not a database URL, e.g. postgresql://user@host/redgrid") from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(f"{driver} is not supported: use postgresql://… or sqlite:///…")
         return url
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _token_shape(cls, token: object) -> object:
+        """Empty (as in .env.example) means unset; anything else must look like a token,
+        so a pasted fragment fails here with a message, not deep in aiogram."""
+        if isinstance(token, str):
+            token = token.strip()
+            if not token:
+                return None
+            if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+                # The message must not repeat the value: it is a secret.
+                raise ValueError("not a bot token from @BotFather (digits, a colon, then letters)")
+        return token
 
     @field_validator("bot_username", mode="before")
     @classmethod
@@ -79,8 +105,16 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         """``ADMIN_IDS=123,456`` is how operators write a list in an env file."""
         if isinstance(value, str):
-            parts = [part.strip() for part in value.replace(";", ",").split(",")]
-            return frozenset(int(part) for part in parts if part)
+            # "[1, 2]" too: the JSON list pydantic-settings reads for other list settings.
+            parts = [
+                part.strip() for part in value.strip().strip("[]").replace(";", ",").split(",")
+            ]
+            ids = [part for part in parts if part]
+            if not all(part.isdigit() for part in ids):
+                raise ValueError(
+                    "must be Telegram user ids (numbers) separated by commas, e.g. 123,456"
+                )
+            return frozenset(int(part) for part in ids)
         if isinstance(value, int):
             return frozenset({value})
         return value
