@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.core import TyperGroup
 
-from redgrid.bot.settings import Settings, get_settings
+from redgrid.bot.settings import MAX_INVITE_TTL_DAYS, Settings, get_settings
 from redgrid.models import migrate
 from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -405,8 +405,8 @@ def invite(
         raise typer.Exit(EXIT_USAGE)
     settings = get_settings()
     days = settings.invite_ttl_days if ttl_days is None else ttl_days
-    if days <= 0:
-        typer.echo("--ttl-days must be more than 0.", err=True)
+    if not 0 < days <= MAX_INVITE_TTL_DAYS:  # NaN too
+        typer.echo(f"--ttl-days must be more than 0 and at most {MAX_INVITE_TTL_DAYS}.", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     async def work(engine: AsyncEngine):

@@ -17,6 +17,8 @@ from sqlalchemy.exc import ArgumentError
 Locale = Literal["zh_CN", "en"]
 # The drivers the bot is built and tested on; anything else fails at the first query.
 DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
+# An invite is for someone about to join; a year is far beyond any real wait.
+MAX_INVITE_TTL_DAYS = 365
 
 
 class Settings(BaseSettings):
@@ -36,7 +38,7 @@ class Settings(BaseSettings):
     ticket_prefix: str = Field(default="DX", pattern=r"^[A-Z]{1,6}$")
     daily_ticket_limit: int = Field(default=10, ge=1)
     auto_close_days: float = Field(default=3, gt=0)
-    invite_ttl_days: float = Field(default=7, gt=0)
+    invite_ttl_days: float = Field(default=7, gt=0, le=MAX_INVITE_TTL_DAYS)
     duplicate_radius_m: float = Field(default=100, ge=0)
     duplicate_window_days: float = Field(default=14, ge=0)
 
