@@ -74,6 +74,43 @@ async def test_redgrid_run_polls_a_bot_api_server_over_http(database_url, tmp_pa
         assert process.returncode == 0, output.decode()
 
 
+async def test_a_stop_lets_the_update_being_handled_finish(database_url, tmp_path):
+    """SIGTERM while a reply is on its way: the update is finished, not cut off (Telegram
+    counts it as delivered and would never offer it again)."""
+    async with FakeBotApi(token=TOKEN) as api:
+        replying = asyncio.Event()
+        send_message = api._methods["sendmessage"][1]
+
+        async def slow_send_message(call):
+            replying.set()
+            await asyncio.sleep(2)
+            return send_message(call)
+
+        api.set_handler("sendMessage", slow_send_message)
+        env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url}
+        env.update(DATABASE_URL=database_url)
+        env.pop("REDIS_URL", None)
+        process = await asyncio.create_subprocess_exec(
+            str(REDGRID),
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            user = {"id": 5003, "is_bot": False, "first_name": "Zhao", "language_code": "en"}
+            api.push_message("/start", chat_id=5003, from_user=user)
+            await asyncio.wait_for(replying.wait(), timeout=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+    log = output.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log
+    assert "Update id=1 is handled" in log
+
+
 @pytest.fixture
 async def webhook_client(database_url):
     settings = Settings(

@@ -5,7 +5,9 @@ and the outbox sender, and the same start-up work (command menus in both languag
 pending pushes from before a restart).
 """
 
+import asyncio
 import gc
+import logging
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -67,6 +69,12 @@ FIRST_USE = (
     EditMessageText,
     EditMessageReplyMarkup,
 )
+# A stop (SIGTERM, SIGINT) waits this long for the updates being handled; a service
+# manager's own stop timeout is longer (systemd: 90 s).
+SHUTDOWN_GRACE_SECONDS = 30
+
+logger = logging.getLogger(__name__)
+
 # Telegram matches a client's language by its two-letter code.
 TELEGRAM_LANGUAGE = {"zh_CN": "zh", "en": "en"}
 
@@ -121,6 +129,14 @@ class BotApp:
         )
 
     async def on_shutdown(self) -> None:
+        # Telegram counts an update fetched as delivered: cut off, it would be lost, its
+        # reply half sent. The bot's session stays open until this returns.
+        try:
+            await asyncio.wait_for(
+                self.dispatcher["updates"].wait_idle(), timeout=SHUTDOWN_GRACE_SECONDS
+            )
+        except TimeoutError:
+            logger.warning("stopping with updates still running after %s s", SHUTDOWN_GRACE_SECONDS)
         if self.ticker is not None:
             await self.ticker.stop()
         await self.sender.wait_idle()
