@@ -8,7 +8,8 @@ Exit codes: 0 done, 1 refused or not found, 2 bad usage, 3 ambiguous address.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -162,7 +163,8 @@ def run() -> None:
     _configure_logging()
     from redgrid.bot.app import run_polling  # aiogram only for the commands that need it
 
-    asyncio.run(run_polling(settings))
+    with _telegram_refusals(settings):
+        asyncio.run(run_polling(settings))
 
 
 @app.command("webhook")
@@ -176,7 +178,25 @@ def webhook() -> None:
     _configure_logging()
     from redgrid.bot.app import run_webhook
 
-    run_webhook(settings)
+    with _telegram_refusals(settings):
+        run_webhook(settings)
+
+
+@contextmanager
+def _telegram_refusals(settings: Settings) -> Iterator[None]:
+    """A start Telegram refuses (a revoked token, no route to the Bot API) ends in one line;
+    once running, the bot rides out Telegram's failures by itself."""
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
+    try:
+        yield
+    except TelegramUnauthorizedError:
+        typer.echo("Telegram refused BOT_TOKEN (Unauthorized): check it with @BotFather.", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    except TelegramNetworkError as error:
+        where = settings.telegram_api_base or "api.telegram.org"
+        typer.echo(f"Cannot reach the Bot API at {where}: {error.message}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 def _bot_settings():

@@ -111,6 +111,34 @@ async def test_a_stop_lets_the_update_being_handled_finish(database_url, tmp_pat
     assert "Update id=1 is handled" in log
 
 
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [("999:revoked", "Telegram refused BOT_TOKEN"), (None, "Cannot reach the Bot API at ")],
+)
+async def test_a_start_telegram_refuses_is_one_line(database_url, tmp_path, token, says):
+    """A revoked token, or no route to the Bot API: a traceback (and an unclosed session)
+    before; now one line, and the token in neither."""
+    async with FakeBotApi(token=TOKEN) as api:
+        base = api.base_url if token else "http://127.0.0.1:1"
+        env = {**os.environ, "BOT_TOKEN": token or TOKEN, "TELEGRAM_API_BASE": base}
+        env.update(DATABASE_URL=database_url)
+        env.pop("REDIS_URL", None)
+        process = await asyncio.create_subprocess_exec(
+            str(REDGRID),
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = output.decode()
+    assert process.returncode == 1, log
+    assert log.startswith(says)
+    assert len(log.strip().splitlines()) == 1
+    assert (token or TOKEN).split(":")[1] not in log
+
+
 @pytest.fixture
 async def webhook_client(database_url):
     settings = Settings(

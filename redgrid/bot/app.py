@@ -115,8 +115,12 @@ class BotApp:
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         """Long polling until stopped (SIGINT/SIGTERM, or ``dispatcher.stop_polling()``)."""
-        await self.bot.delete_webhook(drop_pending_updates=False)
-        await self.dispatcher.start_polling(self.bot, handle_signals=handle_signals)
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            await self.dispatcher.start_polling(self.bot, handle_signals=handle_signals)
+        finally:  # also when Telegram refused the start: nothing left open
+            await self.bot.session.close()
+            await self.engine.dispose()
 
     async def register_webhook(self) -> None:
         settings = self.settings
