@@ -199,6 +199,33 @@ async def test_webhook_with_the_secret_handles_the_update(webhook_client):
     assert "Dongxiang District" in reply.text
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'{"hello": "world"}',
+        b'{"update_id": 3, "message": {"text": "my phone is 13800138000"}}',
+    ],
+)
+async def test_webhook_refuses_a_body_that_is_not_an_update(webhook_client, body, caplog):
+    """A 500 and a traceback quoting the body (message text, phone numbers) before."""
+    client, recording = webhook_client
+    response = await client.post(
+        "/telegram/webhook",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1",
+        },
+    )
+    assert response.status == 400
+    assert [call.name for call in recording.calls if call.name == "SendMessage"] == []
+    assert "13800138000" not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
 def test_webhook_needs_a_secret(database_url):
     settings = Settings(bot_token=TOKEN, database_url=database_url, webhook_url="https://x")
     with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
