@@ -58,7 +58,29 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
-    webhook_path: str = "/telegram/webhook"
+    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/")
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("https://"):
+            raise ValueError("Telegram posts only to an https:// address")
+        return url
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, secret: SecretStr | None) -> SecretStr | None:
+        """Telegram's rule: else setWebhook fails at start-up. The value is never repeated."""
+        if secret is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", secret.get_secret_value()
+        ):
+            raise ValueError("1 to 256 letters, digits, _ and - only")
+        return secret
 
     @field_validator("database_url")
     @classmethod
