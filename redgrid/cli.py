@@ -80,6 +80,7 @@ class _SettingsFaults(TyperGroup):
 
 app = typer.Typer(
     cls=_SettingsFaults,
+    rich_markup_mode="markdown",
     help="redgrid: the district, its grids and routing, from the shell.",
     no_args_is_help=True,
     add_completion=False,

@@ -199,3 +199,11 @@ def test_the_env_example_as_it_is_copied(settings_env, database_url, monkeypatch
     assert "/start " in result.output
     assert get_settings().admin_ids == {1, 2}
     assert runner.invoke(app, ["run"]).output.startswith("BOT_TOKEN is not set")
+
+
+def test_help_reflows_the_docstrings(settings_env):
+    """The docstrings' own line breaks showed in the help, cutting sentences in two."""
+    listing = runner.invoke(app, ["--help"]).output
+    assert "and state), or revoke one by the id the list shows." in listing
+    invite = runner.invoke(app, ["invite", "--help"]).output
+    assert "a group makes that group" in invite
