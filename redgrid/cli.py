@@ -325,7 +325,8 @@ def route(
     ] = None,
 ) -> None:
     """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`."""
-    by_address = address is not None and lat is None and lon is None
+    blank = address is not None and not address.strip()
+    by_address = address is not None and not blank and lat is None and lon is None
     by_point = address is None and lat is not None and lon is not None
     if not (by_address or by_point):
         typer.echo("Give either LAT LON or --address TEXT.", err=True)

@@ -82,6 +82,9 @@ def test_route_addresses(redgrid, district_file, tmp_path):
     assert found.output.startswith("A ")
     missing = redgrid("route", "--address", "不存在的地方")
     assert missing.exit_code == EXIT_REFUSED
+    blank = redgrid("route", "--address", "  ")  # "No compound matches '  '", exit 1 before
+    assert blank.exit_code == EXIT_USAGE
+    assert "Give either LAT LON or --address TEXT." in blank.output
 
     twins = collection(
         feature("A", polygon(square(0, 0)), compounds=["凤凰花园"]),
