@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.core import TyperGroup
 
-from redgrid.bot.settings import MAX_INVITE_TTL_DAYS, Settings, get_settings
+from redgrid.bot.settings import MAX_INVITE_TTL_DAYS, EnvFileError, Settings, get_settings
 from redgrid.models import migrate
 from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -66,6 +66,9 @@ class _SettingsFaults(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except EnvFileError as error:
+            typer.echo(f"Bad .env: {error}.", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
         except ValidationError as error:
             if error.title != Settings.__name__:
                 raise
@@ -138,15 +141,29 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the database schema (to the newest revision by default)."""
-    _with_engine(lambda engine: migrate.upgrade(engine, revision))
+    with _alembic_refusals():
+        _with_engine(lambda engine: migrate.upgrade(engine, revision))
     typer.echo(f"Database upgraded to {revision}.")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Downgrade the database schema to REVISION ("base" drops every table)."""
-    _with_engine(lambda engine: migrate.downgrade(engine, revision))
+    with _alembic_refusals():
+        _with_engine(lambda engine: migrate.downgrade(engine, revision))
     typer.echo(f"Database downgraded to {revision}.")
+
+
+@contextmanager
+def _alembic_refusals() -> Iterator[None]:
+    """A revision Alembic does not know (a typo, a downgrade "up") is bad usage, not a crash."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as error:
+        typer.echo(f"Refused: {error}; see `redgrid db current`.", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @db_app.command("current")

@@ -210,3 +210,20 @@ def test_help_reflows_the_docstrings(settings_env):
     assert "and state), or revoke one by the id the list shows." in listing
     invite = runner.invoke(app, ["invite", "--help"]).output
     assert "a group makes that group" in invite
+
+
+def test_an_unknown_revision_is_refused(redgrid):
+    """An Alembic traceback before."""
+    for args in (("db", "upgrade", "head2"), ("db", "downgrade", "0099")):
+        result = redgrid(*args)
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert "Can't locate revision" in result.output
+        assert "see `redgrid db current`" in result.output
+
+
+def test_an_env_file_not_in_utf8_is_named(settings_env, tmp_path):
+    """A .env saved as GBK (a Chinese comment) ended every command in a UnicodeDecodeError."""
+    (tmp_path / ".env").write_bytes("# 东乡区\nADMIN_IDS=1\n".encode("gbk"))
+    result = runner.invoke(app, ["db", "current"], catch_exceptions=False)
+    assert result.exit_code == EXIT_USAGE
+    assert result.output.startswith("Bad .env: not UTF-8 text")

@@ -157,7 +157,14 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+class EnvFileError(ValueError):
+    pass
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
-    return Settings()
+    try:
+        return Settings()
+    except UnicodeDecodeError as error:  # saved as GBK, say, by an editor on Windows
+        raise EnvFileError(f"not UTF-8 text (byte {error.start}): save it as UTF-8") from None
