@@ -212,7 +212,8 @@ def create_webhook_app(app: BotApp) -> web.Application:
 
     A request without the right ``X-Telegram-Bot-Api-Secret-Token`` is refused before
     anything is processed. Updates are handled before the answer (not in the background):
-    a crash then answers 500 and Telegram delivers the update again instead of losing it.
+    an update the process dies on is never answered, and Telegram delivers it again. (A
+    handler that fails is answered 200: it is rolled back and the person asked to retry.)
     """
     settings = app.settings
     if settings.webhook_secret is None:
