@@ -178,6 +178,7 @@ def run() -> None:
     """Run the bot with long polling (BOT_TOKEN; TELEGRAM_API_BASE for a self-hosted API)."""
     settings = _bot_settings()
     _with_engine(_require_current_schema)
+    _require_redis(settings)
     _configure_logging()
     from redgrid.bot.app import run_polling  # aiogram only for the commands that need it
 
@@ -193,6 +194,7 @@ def webhook() -> None:
         typer.echo("WEBHOOK_URL and WEBHOOK_SECRET must be set for webhook mode.", err=True)
         raise typer.Exit(EXIT_USAGE)
     _with_engine(_require_current_schema)
+    _require_redis(settings)
     _configure_logging()
     from redgrid.bot.app import run_webhook
 
@@ -214,6 +216,33 @@ def _telegram_refusals(settings: Settings) -> Iterator[None]:
     except TelegramNetworkError as error:
         where = settings.telegram_api_base or "api.telegram.org"
         typer.echo(f"Cannot reach the Bot API at {where}: {error.message}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+
+
+def _require_redis(settings: Settings) -> None:
+    """With REDIS_URL, Redis holds every conversation: unreachable, the bot would start and
+    fail every update, so it does not start."""
+    if settings.redis_url is None:
+        return
+    from urllib.parse import urlsplit
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    url = settings.redis_url.get_secret_value()
+
+    async def ping() -> None:
+        client = Redis.from_url(url)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (RedisError, OSError, ValueError) as error:
+        where = urlsplit(url).netloc.rpartition("@")[2]  # never the password
+        typer.echo(f"Cannot reach Redis (REDIS_URL) at {where}: {error}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
 
 

@@ -227,3 +227,17 @@ def test_an_env_file_not_in_utf8_is_named(settings_env, tmp_path):
     result = runner.invoke(app, ["db", "current"], catch_exceptions=False)
     assert result.exit_code == EXIT_USAGE
     assert result.output.startswith("Bad .env: not UTF-8 text")
+
+
+def test_an_unreachable_redis_stops_the_start(redgrid, monkeypatch):
+    """It started, then failed every update (each one an apology)."""
+    monkeypatch.setenv("BOT_TOKEN", "123456:TEST-token")
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@127.0.0.1:1/0")
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    assert redgrid("db", "upgrade").exit_code == 0
+    for command in ("run", "webhook"):
+        result = redgrid(command)
+        assert result.exit_code == EXIT_REFUSED, result.output
+        assert result.output.startswith("Cannot reach Redis (REDIS_URL) at 127.0.0.1:1: ")
+        assert "hunter2" not in result.output
