@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 refused or not found, 2 bad usage, 3 ambiguous address.
 """
 
 import asyncio
+import errno
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -198,8 +199,15 @@ def webhook() -> None:
     _configure_logging()
     from redgrid.bot.app import run_webhook
 
-    with _telegram_refusals(settings):
-        run_webhook(settings)
+    try:
+        with _telegram_refusals(settings):
+            run_webhook(settings)
+    except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        where = f"{settings.webhook_host}:{settings.webhook_port}"
+        typer.echo(f"Cannot listen on {where} (WEBHOOK_HOST, WEBHOOK_PORT): {error}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 @contextmanager

@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -137,6 +138,35 @@ async def test_a_start_telegram_refuses_is_one_line(database_url, tmp_path, toke
     assert log.startswith(says)
     assert len(log.strip().splitlines()) == 1
     assert (token or TOKEN).split(":")[1] not in log
+
+
+async def test_a_webhook_port_in_use_is_one_line(database_url, tmp_path):
+    """A traceback from the socket's bind before."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with FakeBotApi(token=TOKEN) as api:
+            env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url}
+            env.update(
+                DATABASE_URL=database_url,
+                WEBHOOK_URL="https://bot.example.org/telegram/webhook",
+                WEBHOOK_SECRET="s3cret",
+                WEBHOOK_HOST="127.0.0.1",
+                WEBHOOK_PORT=str(port),
+            )
+            env.pop("REDIS_URL", None)
+            process = await asyncio.create_subprocess_exec(
+                str(REDGRID),
+                "webhook",
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, errors = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1, errors.decode()
+    assert errors.decode().startswith(f"Cannot listen on 127.0.0.1:{port} (WEBHOOK_HOST, ")
 
 
 @pytest.fixture
