@@ -7,16 +7,22 @@ Exit codes: 0 done, 1 refused or not found, 2 bad usage, 3 ambiguous address.
 """
 
 import asyncio
+import errno
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.core import TyperGroup
 
-from redgrid.bot.settings import Settings, get_settings
+from redgrid.bot.settings import MAX_INVITE_TTL_DAYS, EnvFileError, Settings, get_settings
 from redgrid.models import migrate
 from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -53,7 +59,32 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_AMBIGUOUS = 3
 
+
+class _SettingsFaults(TyperGroup):
+    """A bad setting ends any command with one line naming it, instead of a traceback; the
+    line never repeats a value (BOT_TOKEN and DATABASE_URL hold secrets)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except EnvFileError as error:
+            typer.echo(f"Bad .env: {error}.", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        except ValidationError as error:
+            if error.title != Settings.__name__:
+                raise
+            problems = "; ".join(
+                f"{'.'.join(map(str, problem['loc'])).upper()}: "
+                + problem["msg"].removeprefix("Value error, ")
+                for problem in error.errors(include_input=False)
+            )
+            typer.echo(f"Bad setting (environment or .env): {problems}.", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+
+
 app = typer.Typer(
+    cls=_SettingsFaults,
+    rich_markup_mode="markdown",
     help="redgrid: the district, its grids and routing, from the shell.",
     no_args_is_help=True,
     add_completion=False,
@@ -71,14 +102,30 @@ T = TypeVar("T")
 def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run one async unit of work against the configured database, then close the engine."""
 
+    url = get_settings().database_url
+
     async def main() -> T:
-        engine = create_engine(get_settings().database_url)
+        engine = create_engine(url)
         try:
+            await _connect_once(engine, url)
             return await work(engine)
         finally:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+async def _connect_once(engine: AsyncEngine, url: str) -> None:
+    """Fail with one line when the database cannot be reached (refused, unknown host, wrong
+    role or password, no such database), before any work starts."""
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, DBAPIError) as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        where = make_url(url).render_as_string(hide_password=True)
+        typer.echo(f"Cannot open the database {where}: {reason}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 async def _require_current_schema(engine: AsyncEngine) -> None:
@@ -95,15 +142,29 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the database schema (to the newest revision by default)."""
-    _with_engine(lambda engine: migrate.upgrade(engine, revision))
+    with _alembic_refusals():
+        _with_engine(lambda engine: migrate.upgrade(engine, revision))
     typer.echo(f"Database upgraded to {revision}.")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Downgrade the database schema to REVISION ("base" drops every table)."""
-    _with_engine(lambda engine: migrate.downgrade(engine, revision))
+    with _alembic_refusals():
+        _with_engine(lambda engine: migrate.downgrade(engine, revision))
     typer.echo(f"Database downgraded to {revision}.")
+
+
+@contextmanager
+def _alembic_refusals() -> Iterator[None]:
+    """A revision Alembic does not know (a typo, a downgrade "up") is bad usage, not a crash."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as error:
+        typer.echo(f"Refused: {error}; see `redgrid db current`.", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @db_app.command("current")
@@ -118,10 +179,12 @@ def run() -> None:
     """Run the bot with long polling (BOT_TOKEN; TELEGRAM_API_BASE for a self-hosted API)."""
     settings = _bot_settings()
     _with_engine(_require_current_schema)
+    _require_redis(settings)
     _configure_logging()
     from redgrid.bot.app import run_polling  # aiogram only for the commands that need it
 
-    asyncio.run(run_polling(settings))
+    with _telegram_refusals(settings):
+        asyncio.run(run_polling(settings))
 
 
 @app.command("webhook")
@@ -132,10 +195,63 @@ def webhook() -> None:
         typer.echo("WEBHOOK_URL and WEBHOOK_SECRET must be set for webhook mode.", err=True)
         raise typer.Exit(EXIT_USAGE)
     _with_engine(_require_current_schema)
+    _require_redis(settings)
     _configure_logging()
     from redgrid.bot.app import run_webhook
 
-    run_webhook(settings)
+    try:
+        with _telegram_refusals(settings):
+            run_webhook(settings)
+    except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        where = f"{settings.webhook_host}:{settings.webhook_port}"
+        typer.echo(f"Cannot listen on {where} (WEBHOOK_HOST, WEBHOOK_PORT): {error}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+
+
+@contextmanager
+def _telegram_refusals(settings: Settings) -> Iterator[None]:
+    """A start Telegram refuses (a revoked token, no route to the Bot API) ends in one line;
+    once running, the bot rides out Telegram's failures by itself."""
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
+    try:
+        yield
+    except TelegramUnauthorizedError:
+        typer.echo("Telegram refused BOT_TOKEN (Unauthorized): check it with @BotFather.", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    except TelegramNetworkError as error:
+        where = settings.telegram_api_base or "api.telegram.org"
+        typer.echo(f"Cannot reach the Bot API at {where}: {error.message}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+
+
+def _require_redis(settings: Settings) -> None:
+    """With REDIS_URL, Redis holds every conversation: unreachable, the bot would start and
+    fail every update, so it does not start."""
+    if settings.redis_url is None:
+        return
+    from urllib.parse import urlsplit
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    url = settings.redis_url.get_secret_value()
+
+    async def ping() -> None:
+        client = Redis.from_url(url)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (RedisError, OSError, ValueError) as error:
+        where = urlsplit(url).netloc.rpartition("@")[2]  # never the password
+        typer.echo(f"Cannot reach Redis (REDIS_URL) at {where}: {error}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 def _bot_settings():
@@ -263,7 +379,8 @@ def route(
     ] = None,
 ) -> None:
     """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`."""
-    by_address = address is not None and lat is None and lon is None
+    blank = address is not None and not address.strip()
+    by_address = address is not None and not blank and lat is None and lon is None
     by_point = address is None and lat is not None and lon is not None
     if not (by_address or by_point):
         typer.echo("Give either LAT LON or --address TEXT.", err=True)
@@ -364,8 +481,8 @@ def invite(
         raise typer.Exit(EXIT_USAGE)
     settings = get_settings()
     days = settings.invite_ttl_days if ttl_days is None else ttl_days
-    if days <= 0:
-        typer.echo("--ttl-days must be more than 0.", err=True)
+    if not 0 < days <= MAX_INVITE_TTL_DAYS:  # NaN too
+        typer.echo(f"--ttl-days must be more than 0 and at most {MAX_INVITE_TTL_DAYS}.", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     async def work(engine: AsyncEngine):

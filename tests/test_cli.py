@@ -5,6 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from redgrid.bot.settings import get_settings
 from redgrid.cli import EXIT_AMBIGUOUS, EXIT_REFUSED, EXIT_USAGE, app
 from redgrid.models import migrate
 from tests.district_files import collection, dumps, feature, polygon, small_district, square
@@ -81,6 +82,9 @@ def test_route_addresses(redgrid, district_file, tmp_path):
     assert found.output.startswith("A ")
     missing = redgrid("route", "--address", "不存在的地方")
     assert missing.exit_code == EXIT_REFUSED
+    blank = redgrid("route", "--address", "  ")  # "No compound matches '  '", exit 1 before
+    assert blank.exit_code == EXIT_USAGE
+    assert "Give either LAT LON or --address TEXT." in blank.output
 
     twins = collection(
         feature("A", polygon(square(0, 0)), compounds=["凤凰花园"]),
@@ -137,3 +141,103 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
     current = runner.invoke(app, ["db", "current"])
     head = migrate.head_revision()
     assert f"current: {head}; head: {head}" in current.output
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"BOT_TOKEN": "123456:hunter2 token pasted"}, "BOT_TOKEN: not a bot token"),
+        ({"DATABASE_URL": "redgrid.db"}, "DATABASE_URL: not a database URL"),
+        ({"DATABASE_URL": "mysql://redgrid:hunter2@db/redgrid"}, "mysql is not supported"),
+        ({"ADMIN_IDS": "@wang, 42"}, "ADMIN_IDS: must be Telegram user ids"),
+        ({"TIMEZONE": "Asia/Fuzhou"}, "TIMEZONE: unknown time zone 'Asia/Fuzhou'"),
+        # Each of these failed only when `redgrid webhook` started, in a traceback.
+        ({"WEBHOOK_SECRET": "hunter2 pass!"}, "WEBHOOK_SECRET: 1 to 256 letters"),
+        ({"WEBHOOK_URL": "http://bot.example.org/hook"}, "only to an https:// address"),
+        ({"WEBHOOK_PATH": "telegram/webhook"}, "WEBHOOK_PATH: "),
+    ],
+)
+def test_a_bad_setting_is_named_in_one_line_without_its_value(
+    settings_env, monkeypatch, env, named
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["db", "current"], catch_exceptions=False)
+    assert result.exit_code == EXIT_USAGE
+    assert result.output.startswith("Bad setting (environment or .env): ")
+    assert named in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "hunter2" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgresql://redgrid:SECRET@127.0.0.1:1/redgrid", "Connect call failed"),
+        ("postgresql://postgres:SECRET@127.0.0.1:5432/no_such_db", "does not exist"),
+        ("sqlite:////no/such/folder/redgrid.db", "unable to open database file"),
+    ],
+)
+def test_an_unreachable_database_is_one_line_without_the_password(
+    settings_env, monkeypatch, url, reason
+):
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = runner.invoke(app, ["init"], catch_exceptions=False)
+    assert result.exit_code == EXIT_REFUSED
+    assert result.output.startswith("Cannot open the database ")
+    assert reason in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "SECRET" not in result.output
+
+
+def test_the_env_example_as_it_is_copied(settings_env, database_url, monkeypatch, tmp_path):
+    """`cp .env.example .env` leaves BOT_TOKEN empty: that is unset, not a token that breaks
+    `redgrid invite` after the invite is written (its code never shown); "[1, 2]" is read too."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BOT_TOKEN", "")
+    monkeypatch.setenv("ADMIN_IDS", "[1, 2]")
+    assert runner.invoke(app, ["init"], catch_exceptions=False).exit_code == 0
+    result = runner.invoke(app, ["invite", "--role", "informant"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "/start " in result.output
+    assert get_settings().admin_ids == {1, 2}
+    assert runner.invoke(app, ["run"]).output.startswith("BOT_TOKEN is not set")
+
+
+def test_help_reflows_the_docstrings(settings_env):
+    """The docstrings' own line breaks showed in the help, cutting sentences in two."""
+    listing = runner.invoke(app, ["--help"]).output
+    assert "and state), or revoke one by the id the list shows." in listing
+    invite = runner.invoke(app, ["invite", "--help"]).output
+    assert "a group makes that group" in invite
+
+
+def test_an_unknown_revision_is_refused(redgrid):
+    """An Alembic traceback before."""
+    for args in (("db", "upgrade", "head2"), ("db", "downgrade", "0099")):
+        result = redgrid(*args)
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert "Can't locate revision" in result.output
+        assert "see `redgrid db current`" in result.output
+
+
+def test_an_env_file_not_in_utf8_is_named(settings_env, tmp_path):
+    """A .env saved as GBK (a Chinese comment) ended every command in a UnicodeDecodeError."""
+    (tmp_path / ".env").write_bytes("# 东乡区\nADMIN_IDS=1\n".encode("gbk"))
+    result = runner.invoke(app, ["db", "current"], catch_exceptions=False)
+    assert result.exit_code == EXIT_USAGE
+    assert result.output.startswith("Bad .env: not UTF-8 text")
+
+
+def test_an_unreachable_redis_stops_the_start(redgrid, monkeypatch):
+    """It started, then failed every update (each one an apology)."""
+    monkeypatch.setenv("BOT_TOKEN", "123456:TEST-token")
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@127.0.0.1:1/0")
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    assert redgrid("db", "upgrade").exit_code == 0
+    for command in ("run", "webhook"):
+        result = redgrid(command)
+        assert result.exit_code == EXIT_REFUSED, result.output
+        assert result.output.startswith("Cannot reach Redis (REDIS_URL) at 127.0.0.1:1: ")
+        assert "hunter2" not in result.output

@@ -43,6 +43,7 @@ def test_numeric_code_is_accepted_as_text():
         (b'{"type": "Feature"}', "not a GeoJSON FeatureCollection"),
         (b'{"type": "FeatureCollection"}', 'no "features" list'),
         (b'{"type": "FeatureCollection", "features": []}', "no features"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # a RecursionError before
     ],
 )
 def test_file_level_faults(raw, expected):
@@ -56,6 +57,12 @@ def test_foreign_crs_is_refused_and_wgs84_accepted():
     assert "WGS84" in problems_of(document)[0]
     document["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
     assert parse_district_file(dumps(document)).grids
+
+
+def deep(value: list, levels: int) -> list:
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 def bowtie() -> dict:
@@ -82,6 +89,10 @@ def bowtie() -> dict:
         (feature("X", {"type": "Point", "coordinates": [116.6, 28.23]}), "Polygon or Multi"),
         (feature("X", {"type": "Polygon", "coordinates": []}), "has no coordinates"),
         (feature("X", {"type": "Polygon", "coordinates": [[["a", "b"]]]}), "nested lists"),
+        # A ring where the rings' list belongs; a ring buried 900 lists deep (which
+        # reached the parser but crashed shapely with a RecursionError).
+        (feature("X", {"type": "Polygon", "coordinates": square(0, 0)}), "nested lists"),
+        (feature("X", {"type": "Polygon", "coordinates": deep(square(0, 0), 900)}), "nested"),
         (feature("X", bowtie()), "geometry is invalid: Self-intersection"),
         (feature("X", polygon([[116.6, 28.23], [116.61, 28.23], [116.6, 28.23]])), "geometry"),
         (

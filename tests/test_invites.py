@@ -521,6 +521,8 @@ def test_cli_invite_refusals(redgrid):
         ("--role", "officer", "--grid", "A"),
         ("--role", "informant", "--grid", "A", "--community", "大富社区"),
         ("--role", "secretary", "--grid", "A", "--ttl-days", "0"),
+        # Each crashed after the checks, in timedelta: no invite, a traceback.
+        *(("--role", "informant", "--ttl-days", days) for days in ("nan", "inf", "1e9", "366")),
     ):
         result = redgrid("invite", *args)
         assert result.exit_code == EXIT_USAGE, (args, result.output)

@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -74,6 +75,100 @@ async def test_redgrid_run_polls_a_bot_api_server_over_http(database_url, tmp_pa
         assert process.returncode == 0, output.decode()
 
 
+async def test_a_stop_lets_the_update_being_handled_finish(database_url, tmp_path):
+    """SIGTERM while a reply is on its way: the update is finished, not cut off (Telegram
+    counts it as delivered and would never offer it again)."""
+    async with FakeBotApi(token=TOKEN) as api:
+        replying = asyncio.Event()
+        send_message = api._methods["sendmessage"][1]
+
+        async def slow_send_message(call):
+            replying.set()
+            await asyncio.sleep(2)
+            return send_message(call)
+
+        api.set_handler("sendMessage", slow_send_message)
+        env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url}
+        env.update(DATABASE_URL=database_url)
+        env.pop("REDIS_URL", None)
+        process = await asyncio.create_subprocess_exec(
+            str(REDGRID),
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            user = {"id": 5003, "is_bot": False, "first_name": "Zhao", "language_code": "en"}
+            api.push_message("/start", chat_id=5003, from_user=user)
+            await asyncio.wait_for(replying.wait(), timeout=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+    log = output.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log
+    assert "Update id=1 is handled" in log
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [("999:revoked", "Telegram refused BOT_TOKEN"), (None, "Cannot reach the Bot API at ")],
+)
+async def test_a_start_telegram_refuses_is_one_line(database_url, tmp_path, token, says):
+    """A revoked token, or no route to the Bot API: a traceback (and an unclosed session)
+    before; now one line, and the token in neither."""
+    async with FakeBotApi(token=TOKEN) as api:
+        base = api.base_url if token else "http://127.0.0.1:1"
+        env = {**os.environ, "BOT_TOKEN": token or TOKEN, "TELEGRAM_API_BASE": base}
+        env.update(DATABASE_URL=database_url)
+        env.pop("REDIS_URL", None)
+        process = await asyncio.create_subprocess_exec(
+            str(REDGRID),
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = output.decode()
+    assert process.returncode == 1, log
+    assert log.startswith(says)
+    assert len(log.strip().splitlines()) == 1
+    assert (token or TOKEN).split(":")[1] not in log
+
+
+async def test_a_webhook_port_in_use_is_one_line(database_url, tmp_path):
+    """A traceback from the socket's bind before."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with FakeBotApi(token=TOKEN) as api:
+            env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url}
+            env.update(
+                DATABASE_URL=database_url,
+                WEBHOOK_URL="https://bot.example.org/telegram/webhook",
+                WEBHOOK_SECRET="s3cret",
+                WEBHOOK_HOST="127.0.0.1",
+                WEBHOOK_PORT=str(port),
+            )
+            env.pop("REDIS_URL", None)
+            process = await asyncio.create_subprocess_exec(
+                str(REDGRID),
+                "webhook",
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, errors = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1, errors.decode()
+    assert errors.decode().startswith(f"Cannot listen on 127.0.0.1:{port} (WEBHOOK_HOST, ")
+
+
 @pytest.fixture
 async def webhook_client(database_url):
     settings = Settings(
@@ -132,6 +227,33 @@ async def test_webhook_with_the_secret_handles_the_update(webhook_client):
     [reply] = [call for call in recording.calls if call.name == "SendMessage"]
     assert reply.chat_id == 6001
     assert "Dongxiang District" in reply.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"[1, 2]",
+        b'{"hello": "world"}',
+        b'{"update_id": 3, "message": {"text": "my phone is 13800138000"}}',
+    ],
+)
+async def test_webhook_refuses_a_body_that_is_not_an_update(webhook_client, body, caplog):
+    """A 500 and a traceback quoting the body (message text, phone numbers) before."""
+    client, recording = webhook_client
+    response = await client.post(
+        "/telegram/webhook",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1",
+        },
+    )
+    assert response.status == 400
+    assert [call.name for call in recording.calls if call.name == "SendMessage"] == []
+    assert "13800138000" not in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 def test_webhook_needs_a_secret(database_url):

@@ -119,3 +119,13 @@ async def test_a_writer_waits_for_the_lock_without_stalling_the_loop(sqlite_engi
     async with sqlite_engine.connect() as connection:
         rows = (await connection.execute(select(table.c.telegram_id))).scalars().all()
     assert sorted(rows) == [1, 2]
+
+
+async def test_a_failed_statement_does_not_quote_personal_data(session_factory):
+    """The error is logged with the update that failed: it must not carry a phone number."""
+    async with session_factory() as session, session.begin():
+        session.add(Person(telegram_id=78, display_name="Wang", locale="zh_CN"))
+    with pytest.raises(IntegrityError) as failure:
+        async with session_factory() as session, session.begin():
+            session.add(Person(telegram_id=78, display_name="Li", locale="en", phone="13800138000"))
+    assert "13800138000" not in str(failure.value)

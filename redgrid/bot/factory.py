@@ -83,16 +83,16 @@ def create_dispatcher(
         routing=RoutingCache(buffer_m=settings.routing_buffer_m),
         i18n=i18n,
     )
-    dispatcher.update.outer_middleware(
-        UpdateMiddleware(
-            storage,
-            events_isolation,
-            session_factory,
-            sender,
-            admin_telegram_ids=settings.admin_ids,
-            default_locale=settings.default_locale,
-        )
+    updates = UpdateMiddleware(
+        storage,
+        events_isolation,
+        session_factory,
+        sender,
+        admin_telegram_ids=settings.admin_ids,
+        default_locale=settings.default_locale,
     )
+    dispatcher.update.outer_middleware(updates)
+    dispatcher["updates"] = updates  # for a shutdown that lets running updates finish
     translate = PersonI18nMiddleware(i18n)
     for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.my_chat_member):
         observer.outer_middleware(translate)

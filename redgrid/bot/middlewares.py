@@ -4,6 +4,7 @@ It runs on every update, after aiogram's errors and user-context middlewares; th
 middleware runs after it, per event type (it needs the person's saved language).
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
@@ -64,12 +65,29 @@ class UpdateMiddleware(FSMContextMiddleware):
         self.sender = sender
         self.admin_telegram_ids = admin_telegram_ids
         self.default_locale = default_locale
+        self._updates_running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         # With the state in the database, the person and the state come in one query.
         self._with_state = (
             identify_query(*ROW_COLUMNS) if isinstance(storage, DatabaseStorage) else None
         )
 
+    async def wait_idle(self) -> None:
+        """Wait for the updates being handled: Telegram will not offer them again."""
+        await self._idle.wait()
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        self._updates_running += 1
+        self._idle.clear()
+        try:
+            return await self._handle(handler, event, data)
+        finally:
+            self._updates_running -= 1
+            if not self._updates_running:
+                self._idle.set()
+
+    async def _handle(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         context = self.resolve_event_context(data["bot"], data)
         data["fsm_storage"] = self.storage
         lock = self.events_isolation.lock(context.key) if context is not None else nullcontext()

@@ -4,14 +4,21 @@ Every knob an operator may turn lives here, with a default that works on a lapto
 SQLite in the working directory, the sample district, Chinese as the default language.
 """
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 Locale = Literal["zh_CN", "en"]
+# The drivers the bot is built and tested on; anything else fails at the first query.
+DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
+# An invite is for someone about to join; a year is far beyond any real wait.
+MAX_INVITE_TTL_DAYS = 365
 
 
 class Settings(BaseSettings):
@@ -31,7 +38,7 @@ class Settings(BaseSettings):
     ticket_prefix: str = Field(default="DX", pattern=r"^[A-Z]{1,6}$")
     daily_ticket_limit: int = Field(default=10, ge=1)
     auto_close_days: float = Field(default=3, gt=0)
-    invite_ttl_days: float = Field(default=7, gt=0)
+    invite_ttl_days: float = Field(default=7, gt=0, le=MAX_INVITE_TTL_DAYS)
     duplicate_radius_m: float = Field(default=100, ge=0)
     duplicate_window_days: float = Field(default=14, ge=0)
 
@@ -51,7 +58,29 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
-    webhook_path: str = "/telegram/webhook"
+    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/")
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("https://"):
+            raise ValueError("Telegram posts only to an https:// address")
+        return url
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, secret: SecretStr | None) -> SecretStr | None:
+        """Telegram's rule: else setWebhook fails at start-up. The value is never repeated."""
+        if secret is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", secret.get_secret_value()
+        ):
+            raise ValueError("1 to 256 letters, digits, _ and - only")
+        return secret
 
     @field_validator("database_url")
     @classmethod
@@ -63,8 +92,29 @@ class Settings(BaseSettings):
             ("sqlite://", "sqlite+aiosqlite://"),
         ):
             if url.startswith(plain):
-                return async_ + url.removeprefix(plain)
+                url = async_ + url.removeprefix(plain)
+                break
+        try:
+            driver = make_url(url).drivername
+        except ArgumentError:
+            raise ValueError("not a database URL, e.g. postgresql://user@host/redgrid") from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(f"{driver} is not supported: use postgresql://… or sqlite:///…")
         return url
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _token_shape(cls, token: object) -> object:
+        """Empty (as in .env.example) means unset; anything else must look like a token,
+        so a pasted fragment fails here with a message, not deep in aiogram."""
+        if isinstance(token, str):
+            token = token.strip()
+            if not token:
+                return None
+            if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+                # The message must not repeat the value: it is a secret.
+                raise ValueError("not a bot token from @BotFather (digits, a colon, then letters)")
+        return token
 
     @field_validator("bot_username", mode="before")
     @classmethod
@@ -79,8 +129,16 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         """``ADMIN_IDS=123,456`` is how operators write a list in an env file."""
         if isinstance(value, str):
-            parts = [part.strip() for part in value.replace(";", ",").split(",")]
-            return frozenset(int(part) for part in parts if part)
+            # "[1, 2]" too: the JSON list pydantic-settings reads for other list settings.
+            parts = [
+                part.strip() for part in value.strip().strip("[]").replace(";", ",").split(",")
+            ]
+            ids = [part for part in parts if part]
+            if not all(part.isdigit() for part in ids):
+                raise ValueError(
+                    "must be Telegram user ids (numbers) separated by commas, e.g. 123,456"
+                )
+            return frozenset(int(part) for part in ids)
         if isinstance(value, int):
             return frozenset({value})
         return value
@@ -99,7 +157,14 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+class EnvFileError(ValueError):
+    pass
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
-    return Settings()
+    try:
+        return Settings()
+    except UnicodeDecodeError as error:  # saved as GBK, say, by an editor on Windows
+        raise EnvFileError(f"not UTF-8 text (byte {error.start}): save it as UTF-8") from None

@@ -27,10 +27,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     not block the writer, synchronous=NORMAL (safe with WAL), and statements run in the
     event loop's thread, a writer waiting for the lock in another (``_InlineSQLite``).
     """
+    # A failed statement's error (logged with the failed update) would quote its parameters:
+    # a resident's phone number, name, complaint text.
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, module=_InlineSQLite())
+        engine = create_async_engine(url, echo=echo, module=_InlineSQLite(), hide_parameters=True)
     else:
-        engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if is_sqlite(url):
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -103,6 +103,10 @@ def parse_district_file(raw: bytes | str) -> DistrictPlan:
     return DistrictPlan(grids=tuple(grids), warnings=tuple(_overlap_warnings(grids)))
 
 
+# Lists above a position: a Polygon's rings, a MultiPolygon's polygons of rings.
+RING_LEVELS = {"Polygon": 2, "MultiPolygon": 3}
+
+
 def _load_json(raw: bytes | str) -> object:
     if isinstance(raw, bytes):
         try:
@@ -118,6 +122,8 @@ def _load_json(raw: bytes | str) -> object:
         ) from None
     except ValueError as error:
         raise DistrictFileError([f"file is not valid JSON: {error}"]) from None
+    except RecursionError:
+        raise DistrictFileError(["file is not a district: its JSON is nested too deeply"]) from None
 
 
 def _reject_constant(name: str) -> object:
@@ -240,7 +246,7 @@ def _geometry(value: object, problems: list[str]) -> BaseGeometry:
     if kind not in ("Polygon", "MultiPolygon"):
         problems.append(f"geometry must be a Polygon or MultiPolygon, not {kind!r}")
         return Polygon()
-    coordinate_problem = _coordinate_problem(value.get("coordinates"))
+    coordinate_problem = _coordinate_problem(value.get("coordinates"), RING_LEVELS[kind])
     if coordinate_problem:
         problems.append(coordinate_problem)
         return Polygon()
@@ -260,10 +266,10 @@ def _geometry(value: object, problems: list[str]) -> BaseGeometry:
     return geometry
 
 
-def _coordinate_problem(coordinates: object) -> str | None:
+def _coordinate_problem(coordinates: object, levels: int) -> str | None:
     if not isinstance(coordinates, list) or not coordinates:
         return "geometry has no coordinates"
-    for position in _positions(coordinates):
+    for position in _positions(coordinates, levels):
         if position is None:
             return "geometry coordinates are not nested lists of [longitude, latitude] numbers"
         lon, lat = position[0], position[1]
@@ -277,16 +283,18 @@ def _coordinate_problem(coordinates: object) -> str | None:
     return None
 
 
-def _positions(node: object) -> Iterator[list[float] | None]:
-    """Yield each [lon, lat(, alt)] position of nested coordinate lists; None if malformed."""
+def _positions(node: object, levels: int) -> Iterator[list[float] | None]:
+    """Yield each [lon, lat(, alt)] position under ``levels`` of nested lists; None if
+    malformed (any other depth too: a file nested a thousand deep must not recurse)."""
     if not isinstance(node, list) or not node:
         yield None
         return
-    if all(isinstance(item, int | float) and not isinstance(item, bool) for item in node):
-        yield node if len(node) in (2, 3) else None
+    if levels == 0:
+        numbers = all(isinstance(item, int | float) and not isinstance(item, bool) for item in node)
+        yield node if numbers and len(node) in (2, 3) else None
         return
     for item in node:
-        yield from _positions(item)
+        yield from _positions(item, levels - 1)
 
 
 def _overlap_warnings(grids: list[PlannedGrid]) -> Iterator[str]:
