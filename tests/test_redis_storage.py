@@ -65,3 +65,37 @@ async def test_a_draft_in_redis_survives_a_restart(redis_url, database_url, sess
         ticket = (await session.exec(select(Ticket))).one()
         assert ticket.description == "Loud music every night after midnight"
         assert ticket.category == "noise"
+
+
+async def test_a_lock_lost_while_filing_does_not_deny_the_ticket(
+    redis_url, database_url, session_factory
+):
+    """Redis lost the person's lock while their ticket was being filed (a restart, or a
+    handler that outlasted the lock): the ticket stands and they were told so; releasing
+    the lock fails afterwards, and that must not send them an apology saying nothing was
+    changed."""
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+    settings = Settings(bot_token=TOKEN, database_url=database_url, redis_url=redis_url)
+    storage, isolation = create_storage(settings, session_factory)
+    async with bot_harness(settings, session_factory, storage, isolation) as harness:
+        resident = harness.person("Li", language_code="zh-hans")
+        await resident.text("/new")
+        await resident.press(CategoryCb(code="noise").pack())
+        await resident.text("每天半夜音乐很吵")
+        await resident.press(DraftCb(action=DraftAction.SKIP_PHOTOS).pack())
+        await resident.location(28.2305, 116.6005)
+        await resident.press(DraftCb(action=DraftAction.CONSENT_ANONYMOUS).pack())
+        record = harness.session.make_request
+
+        async def lose_the_lock(bot, method, timeout=None):
+            for lock in await storage.redis.keys("*:lock"):
+                await storage.redis.delete(lock)
+            return await record(bot, method, timeout)
+
+        harness.session.make_request = lose_the_lock
+        replies = messages(await resident.press(DraftCb(action=DraftAction.CONFIRM).pack()))
+    assert [reply.text for reply in replies if "出错" in reply.text] == []
+    assert "已提交" in replies[-1].text
+    async with session_factory() as session:
+        assert len((await session.exec(select(Ticket))).all()) == 1

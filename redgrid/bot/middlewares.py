@@ -73,28 +73,37 @@ class UpdateMiddleware(FSMContextMiddleware):
         context = self.resolve_event_context(data["bot"], data)
         data["fsm_storage"] = self.storage
         lock = self.events_isolation.lock(context.key) if context is not None else nullcontext()
-        async with lock, self.session_factory() as session:
-            with update_scope(session):
-                notifier = Notifier(session)
-                data["session"] = session
-                data["notifier"] = notifier
-                person = None
-                try:
-                    person = await self._identify(session, context, data)
-                    if context is not None:
-                        data["state"] = context
-                        data["raw_state"] = await context.get_state()
-                    result = await handler(event, data)
-                except TelegramForbiddenError as error:
-                    logger.info("reply refused, the work stands: %s", error.message)
-                    chat = data.get("event_chat")
-                    if chat is not None and chat.type == "private":  # not a group that left
-                        await mark_unreachable(session, person, utcnow())
-                    result = None
-                except BaseException:
-                    await session.rollback()
-                    raise
-                await session.commit()  # with the conversation state's changes
+        committed = False
+        try:
+            async with lock, self.session_factory() as session:
+                with update_scope(session):
+                    notifier = Notifier(session)
+                    data["session"] = session
+                    data["notifier"] = notifier
+                    person = None
+                    try:
+                        person = await self._identify(session, context, data)
+                        if context is not None:
+                            data["state"] = context
+                            data["raw_state"] = await context.get_state()
+                        result = await handler(event, data)
+                    except TelegramForbiddenError as error:
+                        logger.info("reply refused, the work stands: %s", error.message)
+                        chat = data.get("event_chat")
+                        if chat is not None and chat.type == "private":  # not a group that left
+                            await mark_unreachable(session, person, utcnow())
+                        result = None
+                    except BaseException:
+                        await session.rollback()
+                        raise
+                    await session.commit()  # with the conversation state's changes
+                    committed = True
+        except Exception:
+            if not committed:
+                raise
+            # The lock could not be released (Redis went away, or lost the lock): the
+            # update's work is committed and announced, so no apology; the lock expires.
+            logger.warning("update committed, its lock not released", exc_info=True)
         if notifier.staged:
             self.sender.deliver_soon(notifier.staged)
         return result
