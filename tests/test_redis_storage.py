@@ -3,8 +3,10 @@ a half-written complaint survives a restart. Runs against the local Redis; skips
 CI, fails) when it cannot be reached."""
 
 import os
+from datetime import timedelta
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -99,3 +101,18 @@ async def test_a_lock_lost_while_filing_does_not_deny_the_ticket(
     assert "已提交" in replies[-1].text
     async with session_factory() as session:
         assert len((await session.exec(select(Ticket))).all()) == 1
+
+
+async def test_an_abandoned_draft_expires(redis_url, database_url, session_factory):
+    """Redis keeps a conversation 30 days after its last change, as the database storage
+    does (the ticker deletes older ones there): an abandoned draft is personal data."""
+    settings = Settings(bot_token=TOKEN, database_url=database_url, redis_url=redis_url)
+    storage, _isolation = create_storage(settings, session_factory)
+    key = StorageKey(bot_id=1, chat_id=7, user_id=7)
+    await storage.set_state(key, "Complaint:description")
+    await storage.set_data(key, {"category": "noise"})
+    for part in ("state", "data"):
+        ttl = await storage.redis.ttl(storage.key_builder.build(key, part))
+        assert timedelta(days=30) - timedelta(minutes=1) < timedelta(seconds=ttl)
+        assert timedelta(seconds=ttl) <= timedelta(days=30)
+    await storage.close()

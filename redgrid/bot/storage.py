@@ -35,6 +35,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.models.base import utcnow
 from redgrid.models.fsm import FsmRecord
 
+# A conversation nobody changed for this long is dropped (the ticker purges the database
+# storage; Redis keys expire): an abandoned draft is personal data kept for no purpose.
+ABANDONED_AFTER = timedelta(days=30)
+
 
 @dataclass
 class UpdateScope:
@@ -173,7 +177,7 @@ class DatabaseStorage(BaseStorage):
 
     async def purge_stale(self, older_than: timedelta) -> int:
         """Delete conversations not written to for ``older_than`` (drafts abandoned for weeks);
-        returns how many. Meant for a scheduled job."""
+        returns how many. The ticker runs it every hour."""
         cutoff = utcnow() - older_than
         async with self.session_factory.begin() as session:
             result = await session.exec(delete(FsmRecord).where(col(FsmRecord.updated_at) < cutoff))
