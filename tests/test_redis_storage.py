@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 import pytest
+from aiogram.exceptions import TelegramNetworkError
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
@@ -47,7 +48,7 @@ async def test_a_draft_in_redis_survives_a_restart(redis_url, database_url, sess
     settings = Settings(bot_token=TOKEN, database_url=database_url, redis_url=redis_url)
 
     storage, isolation = create_storage(settings, session_factory)
-    assert isinstance(storage, RedisStorage)
+    assert isinstance(storage.inner, RedisStorage)
     assert isinstance(isolation, RedisEventIsolation)  # one person's updates, in order
     async with bot_harness(settings, session_factory, storage=storage) as harness:
         resident = harness.person("Li", language_code="en")
@@ -91,8 +92,8 @@ async def test_a_lock_lost_while_filing_does_not_deny_the_ticket(
         record = harness.session.make_request
 
         async def lose_the_lock(bot, method, timeout=None):
-            for lock in await storage.redis.keys("*:lock"):
-                await storage.redis.delete(lock)
+            for lock in await storage.inner.redis.keys("*:lock"):
+                await storage.inner.redis.delete(lock)
             return await record(bot, method, timeout)
 
         harness.session.make_request = lose_the_lock
@@ -112,7 +113,52 @@ async def test_an_abandoned_draft_expires(redis_url, database_url, session_facto
     await storage.set_state(key, "Complaint:description")
     await storage.set_data(key, {"category": "noise"})
     for part in ("state", "data"):
-        ttl = await storage.redis.ttl(storage.key_builder.build(key, part))
+        ttl = await storage.inner.redis.ttl(storage.inner.key_builder.build(key, part))
         assert timedelta(days=30) - timedelta(minutes=1) < timedelta(seconds=ttl)
         assert timedelta(seconds=ttl) <= timedelta(days=30)
     await storage.close()
+
+
+async def test_a_failed_step_leaves_the_redis_draft_where_it_was(
+    redis_url, database_url, session_factory
+):
+    """As with the database storage, a conversation step lands with the update's commit or
+    not at all: a step whose reply fails is not taken (the person is told nothing changed
+    and tries again), and a filed ticket's cleared draft stays cleared although the reply
+    after the commit failed (or a second Confirm would file it twice)."""
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+    settings = Settings(bot_token=TOKEN, database_url=database_url, redis_url=redis_url)
+    storage, isolation = create_storage(settings, session_factory)
+    async with bot_harness(settings, session_factory, storage, isolation) as harness:
+        resident = harness.person("Li", language_code="en")
+        key = StorageKey(bot_id=harness.bot.id, chat_id=resident.id, user_id=resident.id)
+        await resident.text("/new")
+        await resident.press(CategoryCb(code="noise").pack())
+        record = harness.session.make_request
+        failing = {"Send up to": False, "complaint is filed": False}
+
+        async def telegram_fails_once(bot, method, timeout=None):
+            for part, failed in failing.items():
+                if part in (getattr(method, "text", None) or "") and not failed:
+                    failing[part] = True
+                    raise TelegramNetworkError(method=method, message="connection reset")
+            return await record(bot, method, timeout)
+
+        harness.session.make_request = telegram_fails_once
+        [apology] = messages(await resident.text("Loud music every night"))
+        assert "nothing was changed" in apology.text
+        assert await storage.get_state(key) == "Complaint:description"
+        assert "description" not in await storage.get_data(key)
+        prompts = messages(await resident.text("Loud music every night"))
+        assert "photos" in prompts[-1].text.lower()
+
+        await resident.press(DraftCb(action=DraftAction.SKIP_PHOTOS).pack())
+        await resident.location(28.2305, 116.6005)
+        await resident.press(DraftCb(action=DraftAction.CONSENT_ANONYMOUS).pack())
+        await resident.press(DraftCb(action=DraftAction.CONFIRM).pack())
+        assert await storage.get_state(key) is None
+        [answer] = await resident.press(DraftCb(action=DraftAction.CONFIRM).pack())
+        assert "no longer valid" in answer.method.text
+    async with session_factory() as session:
+        assert len((await session.exec(select(Ticket))).all()) == 1

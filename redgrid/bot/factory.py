@@ -20,7 +20,12 @@ from redgrid.bot.i18n import PersonI18nMiddleware
 from redgrid.bot.middlewares import UpdateMiddleware
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
-from redgrid.bot.storage import ABANDONED_AFTER, DatabaseStorage, PerKeyIsolation
+from redgrid.bot.storage import (
+    ABANDONED_AFTER,
+    CommitBoundStorage,
+    DatabaseStorage,
+    PerKeyIsolation,
+)
 from redgrid.handlers import get_routers
 from redgrid.services.categories import CategoryCatalogue
 from redgrid.services.district import RoutingCache
@@ -58,12 +63,12 @@ def create_storage(
         # Imported here: the redis client costs ~7 MB that a bot without Redis never uses.
         from aiogram.fsm.storage.redis import RedisStorage
 
-        storage = RedisStorage.from_url(
+        redis = RedisStorage.from_url(
             settings.redis_url.get_secret_value(),
             state_ttl=ABANDONED_AFTER,
             data_ttl=ABANDONED_AFTER,
         )
-        return storage, storage.create_isolation()
+        return CommitBoundStorage(redis), redis.create_isolation()
     return DatabaseStorage(session_factory), PerKeyIsolation()
 
 
