@@ -159,6 +159,7 @@ class CommitBoundStorage(BaseStorage):
             msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
             raise DataNotDictLikeError(msg)
         else:
+            _require_json(data)  # now, in the handler, not after the commit
             scope.staged.setdefault(key, {})["data"] = copy.deepcopy(data)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
