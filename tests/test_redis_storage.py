@@ -2,6 +2,7 @@
 a half-written complaint survives a restart. Runs against the local Redis; skips (or, in
 CI, fails) when it cannot be reached."""
 
+import asyncio
 import os
 from datetime import timedelta
 
@@ -160,5 +161,38 @@ async def test_a_failed_step_leaves_the_redis_draft_where_it_was(
         assert await storage.get_state(key) is None
         [answer] = await resident.press(DraftCb(action=DraftAction.CONFIRM).pack())
         assert "no longer valid" in answer.method.text
+    async with session_factory() as session:
+        assert len((await session.exec(select(Ticket))).all()) == 1
+
+
+async def test_confirm_pressed_on_two_instances_at_once_files_one_ticket(
+    redis_url, database_url, session_factory
+):
+    """Two bot instances share the database and Redis; the person's double press reaches
+    both at once. Redis serialises the two updates, and the first one's cleared draft is
+    in Redis before the second one starts: one ticket, and the second press is refused."""
+    async with session_factory() as session, session.begin():
+        await import_district(session, parse_district_file(dumps(small_district())))
+    settings = Settings(bot_token=TOKEN, database_url=database_url, redis_url=redis_url)
+    first_storage, first_isolation = create_storage(settings, session_factory)
+    second_storage, second_isolation = create_storage(settings, session_factory)
+    async with (
+        bot_harness(settings, session_factory, first_storage, first_isolation) as first,
+        bot_harness(settings, session_factory, second_storage, second_isolation) as second,
+    ):
+        resident = first.person("Li", language_code="en")
+        await resident.text("/new")
+        await resident.press(CategoryCb(code="noise").pack())
+        await resident.text("Loud music every night")
+        await resident.press(DraftCb(action=DraftAction.SKIP_PHOTOS).pack())
+        await resident.location(28.2305, 116.6005)
+        await resident.press(DraftCb(action=DraftAction.CONSENT_ANONYMOUS).pack())
+        confirm = DraftCb(action=DraftAction.CONFIRM).pack()
+        presses = await asyncio.gather(
+            resident.press(confirm), Client(second, resident.user).press(confirm)
+        )
+    replies = [call.text for calls in presses for call in calls if call.text]
+    assert len([text for text in replies if "complaint is filed" in text]) == 1
+    assert len([text for text in replies if "no longer valid" in text]) == 1
     async with session_factory() as session:
         assert len((await session.exec(select(Ticket))).all()) == 1
