@@ -20,7 +20,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
@@ -293,7 +293,10 @@ class BotHarness:
 
 @asynccontextmanager
 async def bot_harness(
-    settings: Settings, session_factory, storage: BaseStorage | None = None
+    settings: Settings,
+    session_factory,
+    storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
 ) -> AsyncIterator[BotHarness]:
     """A bot and dispatcher built by the production factories, over a recording session."""
     recording = RecordingSession()
@@ -308,7 +311,7 @@ async def bot_harness(
         settings,
         session_factory=session_factory,
         storage=storage,
-        events_isolation=PerKeyIsolation(),
+        events_isolation=events_isolation or PerKeyIsolation(),
         i18n=create_i18n(settings.default_locale),
         catalogue=load_categories(),
         sender=sender,

@@ -70,6 +70,25 @@ async def test_mydata_sends_a_json_document(harness, session_factory):
     assert "楼下烧烤摊半夜太吵".encode() in document.method.document.data  # not \u escapes
 
 
+async def test_mydata_includes_the_draft_being_written(harness):
+    """A half-written complaint is data we keep about the person (/forget erases it), so
+    /mydata shows it too; someone writing nothing gets no draft."""
+    resident = harness.person(language_code="en")
+    [document] = await resident.text("/mydata")
+    assert "draft" not in json.loads(document.method.document.data)
+    await harness.storage.set_state(fsm_key(resident.id), "Complaint:photos")
+    await harness.storage.set_data(
+        fsm_key(resident.id), {"category": "noise", "description": "半夜施工"}
+    )
+
+    [document] = await resident.text("/mydata")
+    assert json.loads(document.method.document.data)["draft"] == {
+        "step": "Complaint:photos",
+        "data": {"category": "noise", "description": "半夜施工"},
+    }
+    assert await harness.storage.get_state(fsm_key(resident.id)) == "Complaint:photos"
+
+
 async def test_mydata_and_forget_are_private_only(harness, session_factory):
     resident = harness.person(language_code="en")
     for command in ("/mydata", "/forget"):

@@ -4,13 +4,16 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import update
 from sqlmodel import select
 
 from redgrid.bot.factory import create_bot
 from redgrid.bot.i18n import create_i18n
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
-from redgrid.models import Grid, Role, Ticket, TicketSource, TicketStatus
+from redgrid.bot.storage import DatabaseStorage
+from redgrid.models import FsmRecord, Grid, Role, Ticket, TicketSource, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.scheduler import ticker
 from redgrid.scheduler.jobs import close_unrated_tickets
@@ -100,8 +103,40 @@ def test_a_start_after_the_digest_time_catches_up_what_is_due(monkeypatch, local
         sender=SimpleNamespace(drain=None),
         i18n=None,
         catalogue=None,
+        dispatcher=SimpleNamespace(storage=None),
     )
     jobs = {job.id for job in ticker.create_ticker(app).get_jobs()}
     assert jobs - {"outbox", "deadlines", "close-unrated", "daily-digest", "weekly-summary"} == (
         catch_up
     )
+
+
+async def test_drafts_abandoned_for_30_days_are_deleted_every_hour(database_url, session_factory):
+    """A draft nobody touched for 30 days (a description, a place: personal data) is not kept
+    for ever: with the database storage the ticker deletes it, and only it; with Redis,
+    its keys expire by themselves (tests/test_redis_storage.py)."""
+    storage = DatabaseStorage(session_factory)
+    abandoned, fresh = (StorageKey(bot_id=1, chat_id=n, user_id=n) for n in (1, 2))
+    for key in (abandoned, fresh):
+        await storage.set_state(key, "Complaint:description")
+        await storage.set_data(key, {"category": "noise"})
+    async with session_factory.begin() as session:
+        await session.exec(
+            update(FsmRecord)
+            .where(FsmRecord.key == storage.record_key(abandoned))
+            .values(updated_at=utcnow() - timedelta(days=30, minutes=1))
+        )
+    settings = Settings(bot_token=TOKEN, database_url=database_url)
+    app = SimpleNamespace(
+        settings=settings,
+        session_factory=session_factory,
+        sender=SimpleNamespace(drain=None),
+        i18n=None,
+        catalogue=None,
+        dispatcher=SimpleNamespace(storage=storage),
+    )
+    job = ticker.create_ticker(app).get_job("abandoned-drafts")
+    assert job.trigger.interval == timedelta(hours=1)
+    assert await job.func(*job.args) == 1
+    assert await storage.get_state(abandoned) is None
+    assert await storage.get_data(fresh) == {"category": "noise"}

@@ -10,10 +10,16 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from redgrid.bot.storage import DatabaseStorage, PerKeyIsolation, update_scope
+from redgrid.bot.storage import (
+    CommitBoundStorage,
+    DatabaseStorage,
+    PerKeyIsolation,
+    update_scope,
+)
 from redgrid.models import FsmRecord
 from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
@@ -313,3 +319,19 @@ async def test_per_key_isolation_serialises_a_key_and_forgets_it_when_free():
     await asyncio.gather(first, second)
     assert order[3:] == ["first out", "second in", "second out"]
     assert len(isolation._locks) == 0  # no lock outlives its updates
+
+
+async def test_a_storage_bound_to_the_commit_refuses_non_json_data_in_the_handler(
+    session_factory,
+):
+    """Redis would fail to store it only after the update's commit, when the work it
+    belongs to stands: it is refused at once, so the update rolls back instead."""
+    storage = CommitBoundStorage(MemoryStorage())
+    async with session_factory() as session:
+        with update_scope(session) as scope:
+            with pytest.raises(TypeError, match="JSON"):
+                await storage.set_data(KEY, {"when": datetime(2024, 1, 1, tzinfo=UTC)})
+            await storage.set_data(KEY, {"text": "draft"})
+            await session.commit()
+            await storage.write_committed(scope)
+    assert await storage.get_data(KEY) == {"text": "draft"}

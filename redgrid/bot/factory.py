@@ -20,7 +20,12 @@ from redgrid.bot.i18n import PersonI18nMiddleware
 from redgrid.bot.middlewares import UpdateMiddleware
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
-from redgrid.bot.storage import DatabaseStorage, PerKeyIsolation
+from redgrid.bot.storage import (
+    ABANDONED_AFTER,
+    CommitBoundStorage,
+    DatabaseStorage,
+    PerKeyIsolation,
+)
 from redgrid.handlers import get_routers
 from redgrid.services.categories import CategoryCatalogue
 from redgrid.services.district import RoutingCache
@@ -50,15 +55,20 @@ def create_storage(
 ) -> tuple[BaseStorage, BaseEventIsolation]:
     """Redis when configured (several instances), else the database.
 
-    Either way a half-written complaint survives a restart. With Redis, one person's
+    Either way a half-written complaint survives a restart, and is dropped once abandoned
+    for ``ABANDONED_AFTER``. With Redis, one person's
     updates are serialised across instances; with the database, within this process.
     """
     if settings.redis_url is not None:
         # Imported here: the redis client costs ~7 MB that a bot without Redis never uses.
         from aiogram.fsm.storage.redis import RedisStorage
 
-        storage = RedisStorage.from_url(settings.redis_url.get_secret_value())
-        return storage, storage.create_isolation()
+        redis = RedisStorage.from_url(
+            settings.redis_url.get_secret_value(),
+            state_ttl=ABANDONED_AFTER,
+            data_ttl=ABANDONED_AFTER,
+        )
+        return CommitBoundStorage(redis), redis.create_isolation()
     return DatabaseStorage(session_factory), PerKeyIsolation()
 
 

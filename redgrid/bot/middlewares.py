@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier, OutboxSender
-from redgrid.bot.storage import ROW_COLUMNS, DatabaseStorage, update_scope
+from redgrid.bot.storage import ROW_COLUMNS, CommitBoundStorage, DatabaseStorage, update_scope
 from redgrid.models import Person
 from redgrid.models.base import utcnow
 from redgrid.services.people import Actor, identify, identify_query, mark_unreachable
@@ -90,31 +90,59 @@ class UpdateMiddleware(FSMContextMiddleware):
     async def _handle(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         context = self.resolve_event_context(data["bot"], data)
         data["fsm_storage"] = self.storage
+        if context is not None:
+            data["state"] = context
         lock = self.events_isolation.lock(context.key) if context is not None else nullcontext()
-        async with lock, self.session_factory() as session:
-            with update_scope(session):
-                notifier = Notifier(session)
-                data["session"] = session
-                data["notifier"] = notifier
-                person = None
-                try:
-                    person = await self._identify(session, context, data)
-                    if context is not None:
-                        data["state"] = context
-                        data["raw_state"] = await context.get_state()
-                    result = await handler(event, data)
-                except TelegramForbiddenError as error:
-                    logger.info("reply refused, the work stands: %s", error.message)
-                    chat = data.get("event_chat")
-                    if chat is not None and chat.type == "private":  # not a group that left
-                        await mark_unreachable(session, person, utcnow())
-                    result = None
-                except BaseException:
-                    await session.rollback()
-                    raise
-                await session.commit()  # with the conversation state's changes
+        committed = False
+        try:
+            async with lock, self.session_factory() as session:
+                with update_scope(session) as scope:
+                    notifier = Notifier(session)
+                    try:
+                        result = await self._handle(handler, event, data, session, notifier)
+                        committed = True
+                    finally:
+                        if isinstance(self.storage, CommitBoundStorage):
+                            await self.storage.write_committed(scope)
+        except Exception:
+            if not committed:
+                raise
+            # Redis failed after the commit (writing the state, or releasing a lock it
+            # lost): the update's work is committed and announced, so no apology.
+            logger.warning("update committed; Redis failed after it", exc_info=True)
         if notifier.staged:
             self.sender.deliver_soon(notifier.staged)
+        return result
+
+    async def _handle(
+        self,
+        handler: Handler,
+        event: TelegramObject,
+        data: dict[str, Any],
+        session: AsyncSession,
+        notifier: Notifier,
+    ) -> Any:
+        """Run the handler in the session and commit (with the conversation state's
+        changes), or roll back and raise."""
+        data["session"] = session
+        data["notifier"] = notifier
+        context: FSMContext | None = data.get("state")
+        person = None
+        try:
+            person = await self._identify(session, context, data)
+            if context is not None:
+                data["raw_state"] = await context.get_state()
+            result = await handler(event, data)
+        except TelegramForbiddenError as error:
+            logger.info("reply refused, the work stands: %s", error.message)
+            chat = data.get("event_chat")
+            if chat is not None and chat.type == "private":  # not a group that left
+                await mark_unreachable(session, person, utcnow())
+            result = None
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
         return result
 
     async def _identify(

@@ -1,7 +1,8 @@
 """aiogram FSM storage kept in the database, for deployments without Redis.
 
 A resident's half-written complaint then survives a restart and is seen by every bot
-instance that shares the database.
+instance that shares the database. With Redis, ``CommitBoundStorage`` makes its changes
+follow the update's transaction in the same way.
 """
 
 import asyncio
@@ -35,6 +36,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.models.base import utcnow
 from redgrid.models.fsm import FsmRecord
 
+# A conversation nobody changed for this long is dropped (the ticker purges the database
+# storage; Redis keys expire): an abandoned draft is personal data kept for no purpose.
+ABANDONED_AFTER = timedelta(days=30)
+
 
 @dataclass
 class UpdateScope:
@@ -47,6 +52,10 @@ class UpdateScope:
     session: AsyncSession
     loaded: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # For a storage outside the database (``CommitBoundStorage``): changes not committed
+    # yet, and changes the session has committed, to be written after it.
+    staged: dict[StorageKey, dict[str, Any]] = field(default_factory=dict)
+    committed: dict[StorageKey, dict[str, Any]] = field(default_factory=dict)
 
 
 class PerKeyIsolation(BaseEventIsolation):
@@ -107,6 +116,78 @@ def _write_before_commit(session: Session) -> None:
             session, record_key, columns, scope.loaded.get(record_key)
         )
     scope.pending.clear()
+
+
+@event.listens_for(Session, "after_commit")
+def _commit_staged(session: Session) -> None:
+    """The changes of a ``CommitBoundStorage`` made before this commit are now due."""
+    scope: UpdateScope | None = session.info.get(_SCOPE_KEY)
+    if scope is None or not scope.staged:
+        return
+    for key, columns in scope.staged.items():
+        scope.committed.setdefault(key, {}).update(columns)
+    scope.staged.clear()
+
+
+class CommitBoundStorage(BaseStorage):
+    """A storage outside the database (Redis) whose changes, inside an update, follow the
+    update's transaction, as ``DatabaseStorage``'s do: they are held until the session
+    commits and written after it (``write_committed``, before the update's lock is
+    released). So a handler that fails leaves the conversation where it was, and the draft
+    a filed ticket cleared stays cleared although the reply after the commit failed.
+    Outside an update every call goes straight through.
+    """
+
+    def __init__(self, inner: BaseStorage) -> None:
+        self.inner = inner
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        name = state.state if isinstance(state, State) else state
+        if (scope := _scope.get()) is None:
+            await self.inner.set_state(key, name)
+        else:
+            scope.staged.setdefault(key, {})["state"] = name
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        found, state = self._held(key, "state")
+        return state if found else await self.inner.get_state(key)
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if (scope := _scope.get()) is None:
+            await self.inner.set_data(key, data)
+        elif not isinstance(data, dict):
+            msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
+            raise DataNotDictLikeError(msg)
+        else:
+            _require_json(data)  # now, in the handler, not after the commit
+            scope.staged.setdefault(key, {})["data"] = copy.deepcopy(data)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        found, data = self._held(key, "data")
+        return copy.deepcopy(data) if found else await self.inner.get_data(key)
+
+    async def write_committed(self, scope: UpdateScope) -> None:
+        """Write what the update's session has committed (call it once the update is over,
+        also when it failed after a commit)."""
+        for key, columns in scope.committed.items():
+            if "state" in columns:
+                await self.inner.set_state(key, columns["state"])
+            if "data" in columns:
+                await self.inner.set_data(key, columns["data"])
+        scope.committed.clear()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    @staticmethod
+    def _held(key: StorageKey, column: str) -> tuple[bool, Any]:
+        """The column's value as changed in this update, if it was."""
+        scope = _scope.get()
+        if scope is not None:
+            for changes in (scope.staged, scope.committed):
+                if column in changes.get(key, {}):
+                    return True, changes[key][column]
+        return False, None
 
 
 class DatabaseStorage(BaseStorage):
@@ -173,7 +254,7 @@ class DatabaseStorage(BaseStorage):
 
     async def purge_stale(self, older_than: timedelta) -> int:
         """Delete conversations not written to for ``older_than`` (drafts abandoned for weeks);
-        returns how many. Meant for a scheduled job."""
+        returns how many. The ticker runs it every hour."""
         cutoff = utcnow() - older_than
         async with self.session_factory.begin() as session:
             result = await session.exec(delete(FsmRecord).where(col(FsmRecord.updated_at) < cutoff))

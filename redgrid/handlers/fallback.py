@@ -64,21 +64,34 @@ async def stale_button(query: CallbackQuery, callback_answer: CallbackAnswer) ->
 
 @router.errors()
 async def apologise(
-    event: ErrorEvent, bot: Bot, i18n: I18n, saved_locale: str | None = None
+    event: ErrorEvent,
+    bot: Bot,
+    i18n: I18n,
+    saved_locale: str | None = None,
+    raw_state: str | None = None,
 ) -> None:
     """A handler failed: its transaction was rolled back, so nothing half-done remains;
     the person is told to try again, in their language (the one they chose, else their
-    client's), instead of hearing nothing."""
+    client's), instead of hearing nothing. In a conversation they are also shown /cancel:
+    a step that fails on every try (a draft an older version saved without something the
+    step now expects) would otherwise answer "try again" for ever."""
     logger.exception("update %s failed", event.update.update_id, exc_info=event.exception)
     context = UserContextMiddleware.resolve_event_context(event.update)
     user, chat = context.user, context.chat
     if user is None or chat is None or chat.type != "private":
         return
     locale = negotiate_locale(saved_locale, user.language_code, i18n.default_locale)
-    text = i18n.gettext(
-        "Sorry, something went wrong on our side and nothing was changed. Please try again.",
-        locale=locale,
-    )
+    if raw_state is None:
+        text = i18n.gettext(
+            "Sorry, something went wrong on our side and nothing was changed. Please try again.",
+            locale=locale,
+        )
+    else:
+        text = i18n.gettext(
+            "Sorry, something went wrong on our side and nothing was changed. Please try "
+            "again; if it keeps happening, send /cancel and start over.",
+            locale=locale,
+        )
     try:
         await bot.send_message(chat.id, text)
     except TelegramAPIError:

@@ -39,11 +39,16 @@ async def private_only(message: Message) -> None:
 
 
 @router.message(Command("mydata"), F.chat.type == "private")
-async def my_data(message: Message, session: AsyncSession, person: Person) -> None:
+async def my_data(
+    message: Message, state: FSMContext, session: AsyncSession, person: Person
+) -> None:
     data = await export_person_data(session, person)
     informant = await export_informant(session, person.id)
     if informant is not None:
         data["informant"] = informant
+    step = await state.get_state()
+    if step is not None:  # what they are in the middle of writing, which /forget erases too
+        data["draft"] = {"step": step, "data": await state.get_data()}
     document = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     await message.answer_document(
         BufferedInputFile(document, filename=EXPORT_FILENAME),

@@ -16,6 +16,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from redgrid.bot.settings import Settings
+from redgrid.bot.storage import ABANDONED_AFTER, DatabaseStorage
 from redgrid.scheduler.jobs import (
     close_unrated_tickets,
     send_daily_digests,
@@ -26,6 +27,7 @@ from redgrid.services import deadlines
 
 OUTBOX_DRAIN_SECONDS = 5
 AUTO_CLOSE_MINUTES = 10
+ABANDONED_DRAFTS_HOURS = 1
 
 
 def configure_deadlines(settings: Settings) -> None:
@@ -101,6 +103,16 @@ def create_ticker(app) -> Ticker:
         id="close-unrated",
         next_run_time=start,
     )
+    storage = app.dispatcher.storage
+    if isinstance(storage, DatabaseStorage):  # Redis expires abandoned drafts itself
+        scheduler.add_work(
+            storage.purge_stale,
+            "interval",
+            args=(ABANDONED_AFTER,),
+            hours=ABANDONED_DRAFTS_HOURS,
+            id="abandoned-drafts",
+            next_run_time=start,
+        )
     hour, minute = (int(part) for part in settings.digest_time.split(":"))
     scheduler.add_work(
         send_daily_digests, "cron", args=shared, hour=hour, minute=minute, id="daily-digest"
