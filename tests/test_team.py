@@ -769,3 +769,22 @@ async def test_a_step_ends_when_another_member_resolved_the_ticket_meanwhile(wor
     reply = answer_to(await world.secretary.sticker(), world.secretary)
     assert "did not understand" in reply.text
     assert (await world.load(ticket.id)).resolution_note == "已办"
+
+
+async def test_a_queue_entry_pressed_in_another_group_shows_no_card_there(world):
+    """/queue typed in a group that is not the team's chat lists the queue; pressing an
+    entry must not post the card (the reporter's phone, the history) to that group."""
+    ticket = await world.accepted(contact_consent=True)
+    [listing] = messages(await say_in_group(world.secretary, -100999, "/queue"))
+
+    calls = await world.secretary.press(listing.button(ticket.number), message_chat_id=-100999)
+
+    assert messages(calls) == []
+    assert f"/ticket {ticket.number}" in alert(calls)
+    calls = await world.secretary.press(listing.button(ticket.number), message_chat_id=TEAM_CHAT)
+    assert PHONE in answer_to_chat(calls, TEAM_CHAT).text
+
+
+def answer_to_chat(calls, chat_id: int):
+    [answer] = [call for call in messages(calls) if call.chat_id == chat_id]
+    return answer

@@ -411,6 +411,12 @@ async def ticket_view(
     return with_history(card, lines), reporter_keyboard(ticket, is_reporter=is_reporter)
 
 
+async def is_team_chat_of(session: AsyncSession, ticket: Ticket, chat_id: int) -> bool:
+    """Whether ``chat_id`` is the group chat of the ticket's grid team."""
+    grid = await session.get(Grid, ticket.grid_id) if ticket.grid_id is not None else None
+    return grid is not None and grid.team_chat_id == chat_id
+
+
 # The list and one ticket ------------------------------------------------------------------
 
 
@@ -542,6 +548,16 @@ async def ticket_detail(
     )
     if view is None:
         refuse_button(callback_answer)
+        return
+    if not private and not await is_team_chat_of(session, ticket, query.message.chat.id):
+        # A queue listed in another group: the card carries the reporter's contact.
+        refuse_button(
+            callback_answer,
+            _(
+                "A ticket's details are shown only in its team's group or in private: "
+                "send me /ticket {number} in a private chat."
+            ).format(number=ticket.number),
+        )
         return
     text, markup = view
     await query.message.answer(text, reply_markup=markup)

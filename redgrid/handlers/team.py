@@ -41,6 +41,7 @@ from redgrid.handlers.common import is_team_member, refuse_button
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import (
+    is_team_chat_of,
     load_ticket,
     no_longer_applies,
     queue_label,
@@ -48,7 +49,7 @@ from redgrid.handlers.my_tickets import (
     tell_team,
     ticket_view,
 )
-from redgrid.models import OPEN_STATUSES, Grid, Person, Ticket, TicketStatus
+from redgrid.models import OPEN_STATUSES, Person, Ticket, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
@@ -1196,12 +1197,6 @@ async def queue_button(
     await query.message.answer(text, reply_markup=markup)
 
 
-async def is_team_chat_of(session: AsyncSession, ticket: Ticket, message: Message) -> bool:
-    """Whether the message comes from the group chat of the ticket's grid team."""
-    grid = await session.get(Grid, ticket.grid_id) if ticket.grid_id is not None else None
-    return grid is not None and grid.team_chat_id == message.chat.id
-
-
 @router.message(Command("ticket"))
 async def ticket_command(
     message: Message,
@@ -1221,7 +1216,11 @@ async def ticket_command(
     except TicketNotFound:
         ticket = None
     private = message.chat.type == "private"
-    if ticket is not None and not private and not await is_team_chat_of(session, ticket, message):
+    if (
+        ticket is not None
+        and not private
+        and not await is_team_chat_of(session, ticket, message.chat.id)
+    ):
         ticket = None  # the reporter's contact and the history stay out of other groups
     view = (
         await ticket_view(
