@@ -272,6 +272,20 @@ async def move_team_chat(
     return grid
 
 
+async def unbind_team_chat(session: AsyncSession, chat_id: int, now: datetime) -> Grid | None:
+    """The bot was removed from the group ``chat_id``: the grid it served (if any) has no
+    team chat any more, so its pushes stop going where they cannot arrive. Returns that
+    grid; binding a group again takes a new code."""
+    grid = (await session.exec(select(Grid).where(Grid.team_chat_id == chat_id))).one_or_none()
+    if grid is None:
+        return None
+    grid.team_chat_id = None
+    grid.updated_at = now
+    session.add(grid)
+    await session.flush()
+    return grid
+
+
 async def revoke_invite(session: AsyncSession, invite_id: int, now: datetime) -> Invite:
     """Make an unused invite expire now (a link sent to the wrong person, or leaked):
     whoever opens it is told it has expired. A used one is refused: its role is given."""
