@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiogram.types import Chat, Message, Update
+from aiogram.types import Chat, Message, Update, User
 from sqlmodel import select
 
 from redgrid.bot.i18n import negotiate_locale
@@ -788,3 +788,25 @@ async def test_a_queue_entry_pressed_in_another_group_shows_no_card_there(world)
 def answer_to_chat(calls, chat_id: int):
     [answer] = [call for call in messages(calls) if call.chat_id == chat_id]
     return answer
+
+
+async def test_commands_from_an_anonymous_group_admin_get_an_answer(world):
+    """An admin who posts as the group comes as GroupAnonymousBot, with no person behind
+    the message: /queue, /ticket and /cancel failed (an error logged, no answer)."""
+    h = world.harness
+    ticket = await world.ticket()
+    group = Chat(id=TEAM_CHAT, type="supergroup", title="group")
+    anonymous = User(id=1087968824, is_bot=True, first_name="Group", username="GroupAnonymousBot")
+    for text in ("/queue", f"/ticket {ticket.number}", "/cancel", "/queue@redgrid_test_bot"):
+        message = Message(
+            message_id=next(h.update_ids),
+            date=datetime.now(UTC),
+            chat=group,
+            sender_chat=group,
+            from_user=anonymous,
+            text=text,
+        )
+        calls = await h.feed(Update(update_id=next(h.update_ids), message=message))
+        [reply] = messages(calls)
+        assert reply.chat_id == TEAM_CHAT
+        assert "匿名" in reply.text

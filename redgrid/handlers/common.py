@@ -30,6 +30,15 @@ async def is_team_member(session: AsyncSession, actor: Actor) -> bool:
     return any(m.role in TEAM_ROLES for m in await memberships(session, actor.person_id))
 
 
+def anonymous_admin_text() -> str:
+    """For a group admin who posts as the group: Telegram does not say who they are, so
+    nothing that depends on the person (their queue, their tickets) can be answered."""
+    return _(
+        "You are posting anonymously as the group, so I cannot tell who you are. "
+        'Turn off "Remain anonymous" in your admin rights, or send me this in a private chat.'
+    )
+
+
 def refuse_button(callback_answer: CallbackAnswer, text: str | None = None) -> None:
     """Answer a stale, foreign or forged button with an alert; the caller changes nothing.
 
@@ -133,7 +142,15 @@ async def language_chosen(
 
 
 @router.message(Command("cancel"), StateFilter("*"))
-async def cancel(message: Message, state: FSMContext, session: AsyncSession, actor: Actor) -> None:
+async def cancel(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor | None = None,  # None: an anonymous group admin
+) -> None:
+    if actor is None:
+        await message.reply(anonymous_admin_text())
+        return
     had_state = await state.get_state() is not None
     await state.clear()
     text = _("Cancelled. Nothing was sent.") if had_state else _("Nothing to cancel.")

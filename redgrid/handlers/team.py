@@ -37,7 +37,7 @@ from redgrid.bot.pushes import (
 from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
-from redgrid.handlers.common import is_team_member, refuse_button
+from redgrid.handlers.common import anonymous_admin_text, is_team_member, refuse_button
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import (
@@ -1177,10 +1177,13 @@ async def queue_text(
 async def queue_command(
     message: Message,
     session: AsyncSession,
-    actor: Actor,
     catalogue: CategoryCatalogue,
     settings: Settings,
+    actor: Actor | None = None,  # None: an anonymous group admin
 ) -> None:
+    if actor is None:
+        await message.reply(anonymous_admin_text())
+        return
     text, markup = await queue_text(session, actor, catalogue, settings)
     await message.answer(text, reply_markup=markup)
 
@@ -1202,11 +1205,14 @@ async def ticket_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    actor: Actor,
     catalogue: CategoryCatalogue,
     settings: Settings,
     i18n: I18n,
+    actor: Actor | None = None,  # None: an anonymous group admin
 ) -> None:
+    if actor is None:
+        await message.reply(anonymous_admin_text())
+        return
     reference = (command.args or "").strip()
     if not reference:
         await message.answer(_("Send the ticket's number, for example /ticket DX-000123."))
