@@ -810,3 +810,27 @@ async def test_commands_from_an_anonymous_group_admin_get_an_answer(world):
         [reply] = messages(calls)
         assert reply.chat_id == TEAM_CHAT
         assert "匿名" in reply.text
+
+
+async def test_cancel_in_the_team_chat_ends_the_step_begun_there(world):
+    """Resolve pressed in the group goes on in private; /cancel typed in the group said
+    "Nothing to cancel" (and posted the main menu to the group) while the step went on."""
+    h = world.harness
+    ticket = await world.accepted()
+    await world.worker.press(data(TicketAction.RESOLVE, ticket), message_chat_id=TEAM_CHAT)
+
+    [reply] = messages(await say_in_group(world.worker, TEAM_CHAT, "/cancel"))
+
+    assert reply.chat_id == TEAM_CHAT
+    assert reply.text == "已取消，未提交任何内容。"
+    assert reply.buttons == []  # the menu is not posted to the group
+    await world.worker.text("已清理")
+    assert (await world.load(ticket.id)).status is TicketStatus.ACCEPTED
+    assert "办理情况" not in h.last_to(world.worker.id).text
+    [reply] = messages(await say_in_group(world.worker, TEAM_CHAT, "/cancel"))
+    assert reply.text == "当前没有可取消的操作。"
+    # /language there changes the presser's language and posts no menu to the group either
+    [keyboard] = messages(await say_in_group(world.worker, TEAM_CHAT, "/language"))
+    calls = await world.worker.press(keyboard.button("English"), message_chat_id=TEAM_CHAT)
+    assert messages(calls) == []
+    assert alert(calls) == "Language: English"

@@ -483,7 +483,7 @@ async def my_tickets_command(
 def in_private_chat(query: CallbackQuery, callback_answer: CallbackAnswer) -> bool:
     """Whether the button was pressed in a private chat; else the presser is told, in an
     alert only they see, that their list is not posted to a group (a menu can reach a
-    group, e.g. after /cancel there)."""
+    group: an old one, or forged)."""
     if query.message is not None and query.message.chat.type == "private":
         return True
     refuse_button(

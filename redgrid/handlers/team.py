@@ -17,7 +17,6 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
@@ -37,7 +36,12 @@ from redgrid.bot.pushes import (
 from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
-from redgrid.handlers.common import anonymous_admin_text, is_team_member, refuse_button
+from redgrid.handlers.common import (
+    anonymous_admin_text,
+    is_team_member,
+    private_state,
+    refuse_button,
+)
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import (
@@ -91,21 +95,6 @@ router.callbacks_only(ChoiceCb, MenuCb, TicketCb)
 
 
 # Helpers ----------------------------------------------------------------------------------
-
-
-def private_state(state: FSMContext, user_id: int) -> FSMContext:
-    """The conversation state of the member's private chat, wherever the button was."""
-    key = state.key
-    if key.chat_id == user_id and key.thread_id is None:
-        return state
-    private = StorageKey(
-        bot_id=key.bot_id,
-        chat_id=user_id,
-        user_id=user_id,
-        business_connection_id=key.business_connection_id,
-        destiny=key.destiny,
-    )
-    return FSMContext(storage=state.storage, key=private)
 
 
 async def say(
