@@ -834,3 +834,25 @@ async def test_cancel_in_the_team_chat_ends_the_step_begun_there(world):
     calls = await world.worker.press(keyboard.button("English"), message_chat_id=TEAM_CHAT)
     assert messages(calls) == []
     assert alert(calls) == "Language: English"
+
+
+async def test_someone_not_on_the_team_pressing_in_its_group_is_told_why(world):
+    """The team's group may hold people without a role (never invited, or from another
+    grid): "This button is no longer valid" on a fresh card left them puzzled."""
+    ticket = await world.ticket()
+    for person, action in (
+        (world.resident_en, TicketAction.ACCEPT),
+        (world.resident_en, TicketAction.TRANSFER),
+        (world.harness.person("Bob", "en"), TicketAction.INVALID),
+    ):
+        calls = await person.press(data(action, ticket), message_chat_id=TEAM_CHAT)
+        assert alert(calls).startswith("Only the grid's team can act on its tickets.")
+    calls = await world.secretary_b.press(
+        data(TicketAction.ACCEPT, ticket), message_chat_id=TEAM_CHAT
+    )
+    assert "网格工作团队" in alert(calls)
+    # in a private chat (a forged button) or another group, a stranger still learns nothing
+    for chat_id in (world.resident_en.id, -100999):
+        calls = await world.resident_en.press(data(TicketAction.ACCEPT, ticket), chat_id)
+        assert alert(calls) == "This button is no longer valid."
+    assert (await world.load(ticket.id)).status is TicketStatus.DISPATCHED

@@ -131,20 +131,46 @@ def nav_keyboard(
 async def team_ticket(
     session: AsyncSession,
     actor: Actor,
+    query: CallbackQuery,
     ticket_id: int,
     callback_answer: CallbackAnswer,
     allowed: frozenset[TicketStatus] | set[TicketStatus],
 ) -> Ticket | None:
-    """The ticket a team button names, if the presser may act on it now; else a refusal.
-    A stranger learns nothing (not even that the ticket exists)."""
+    """The ticket a team button names, if the presser may act on it now; else a refusal."""
     ticket = await load_ticket(session, ticket_id)
     if ticket is None or not await can_handle(session, actor, ticket):
-        refuse_button(callback_answer)
+        await refuse_outsider(session, query, callback_answer, ticket)
         return None
     if ticket.status not in allowed:
         refuse_button(callback_answer, no_longer_applies(ticket))
         return None
     return ticket
+
+
+async def refuse_outsider(
+    session: AsyncSession,
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    ticket: Ticket | None,
+) -> None:
+    """Refuse someone who may not act on the ticket. In its team's group, where the card is
+    for everyone in the group to read, they are told why; elsewhere a stranger learns
+    nothing (not even that the ticket exists)."""
+    in_group = query.message is not None and query.message.chat.type != "private"
+    if (
+        in_group
+        and ticket is not None
+        and await is_team_chat_of(session, ticket, query.message.chat.id)
+    ):
+        refuse_button(
+            callback_answer,
+            _(
+                "Only the grid's team can act on its tickets. If you are on the team, ask "
+                "the district admin for an invitation."
+            ),
+        )
+    else:
+        refuse_button(callback_answer)
 
 
 async def start_step(
@@ -267,7 +293,7 @@ async def accept_button(
         refuse_button(callback_answer, no_longer_applies(ticket))
         return
     except (NotAllowed, TicketNotFound):
-        refuse_button(callback_answer)
+        await refuse_outsider(session, query, callback_answer, ticket)
         return
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     await push_to_reporter(
@@ -319,7 +345,7 @@ async def consult_button(
     actor: Actor,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
@@ -353,7 +379,7 @@ async def invalid_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
@@ -465,7 +491,7 @@ async def transfer_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
@@ -698,7 +724,7 @@ async def resolve_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
+        session, actor, query, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
     )
     if ticket is None:
         return
@@ -869,7 +895,7 @@ async def extend_button(
     settings: Settings,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
+        session, actor, query, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
     )
     if ticket is None:
         return
@@ -971,7 +997,7 @@ async def ask_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
