@@ -221,8 +221,9 @@ async def test_bind_spends_the_code_even_when_refused(session_factory, grids):
     code_b = await make_invite(session_factory, Role.GRID_WORKER, grid_code="B")
     officer = await make_invite(session_factory, Role.OFFICER, community_name="大富社区")
     async with session_factory() as session, session.begin():
-        grid = await invites.bind_team_chat(session, code_a, TEAM_CHAT, None, NOW)
-        assert (grid.code, grid.team_chat_id) == ("A", TEAM_CHAT)
+        binding = await invites.bind_team_chat(session, code_a, TEAM_CHAT, None, NOW)
+        assert (binding.grid.code, binding.grid.team_chat_id) == ("A", TEAM_CHAT)
+        assert binding.replaced_chat_id is None
     for code, error in ((code_b, ChatAlreadyBound), (officer, NotAGridInvite)):
         async with session_factory() as session:
             with pytest.raises(error):
@@ -233,8 +234,9 @@ async def test_bind_spends_the_code_even_when_refused(session_factory, grids):
         assert (await session.get(Grid, grids["B"].id)).team_chat_id is None
         # binding the grid again moves it to the new chat
         again = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
-        grid = await invites.bind_team_chat(session, again, TEAM_CHAT - 1, None, NOW)
-        assert grid.team_chat_id == TEAM_CHAT - 1
+        binding = await invites.bind_team_chat(session, again, TEAM_CHAT - 1, None, NOW)
+        assert binding.grid.team_chat_id == TEAM_CHAT - 1
+        assert binding.replaced_chat_id == TEAM_CHAT
 
 
 # The bot ----------------------------------------------------------------------------------
@@ -654,3 +656,26 @@ async def test_a_team_group_that_mutes_the_bot_stays_bound_and_the_team_is_told(
     assert told.chat_id == worker.id
     assert "I may no longer post in the group chat of grid 网格A (A)" in told.text
     assert await grid_chat(session_factory, "A") == TEAM_CHAT
+
+
+async def test_binding_a_grid_to_another_group_tells_the_group_it_replaces(
+    harness, session_factory
+):
+    """The grid's tickets move to the new group; the old one fell silent without a word,
+    and nobody there could tell that someone had taken the grid's tickets elsewhere."""
+    secretary = harness.person(language_code="en")
+    first, second = TEAM_CHAT, TEAM_CHAT - 1
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    await harness.feed(group_update(harness, secretary, first, f"/bind {code}"))
+    code = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
+
+    calls = await harness.feed(group_update(harness, secretary, second, f"/bind {code}"))
+
+    assert await grid_chat(session_factory, "A") == second
+    told = {call.chat_id: call.text for call in messages(calls)}
+    assert "now the team chat of grid 网格A (A)" in told[second]
+    assert "本群已不再是网格A（A）的工作群" in told[first]  # group pushes: the district's language
+    # binding the same group again tells nobody else
+    code = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
+    [reply] = await harness.feed(group_update(harness, secretary, second, f"/bind {code}"))
+    assert reply.chat_id == second
