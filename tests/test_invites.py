@@ -7,7 +7,17 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiogram.types import Chat, Message, Update, User
+from aiogram.types import (
+    Chat,
+    ChatMemberBanned,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberRestricted,
+    ChatMemberUpdated,
+    Message,
+    Update,
+    User,
+)
 from sqlalchemy import text
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -29,7 +39,7 @@ from redgrid.services.invites import (
     NotAGridInvite,
     ScopeNotFound,
 )
-from tests.bot_harness import TOKEN, bot_harness, messages
+from tests.bot_harness import BOT_USER, TOKEN, bot_harness, messages
 from tests.bot_harness import Person as ChatPerson
 from tests.district_files import dumps, small_district
 from tests.fake_bot_api import FakeBotApi
@@ -211,8 +221,9 @@ async def test_bind_spends_the_code_even_when_refused(session_factory, grids):
     code_b = await make_invite(session_factory, Role.GRID_WORKER, grid_code="B")
     officer = await make_invite(session_factory, Role.OFFICER, community_name="大富社区")
     async with session_factory() as session, session.begin():
-        grid = await invites.bind_team_chat(session, code_a, TEAM_CHAT, None, NOW)
-        assert (grid.code, grid.team_chat_id) == ("A", TEAM_CHAT)
+        binding = await invites.bind_team_chat(session, code_a, TEAM_CHAT, None, NOW)
+        assert (binding.grid.code, binding.grid.team_chat_id) == ("A", TEAM_CHAT)
+        assert binding.replaced_chat_id is None
     for code, error in ((code_b, ChatAlreadyBound), (officer, NotAGridInvite)):
         async with session_factory() as session:
             with pytest.raises(error):
@@ -223,8 +234,9 @@ async def test_bind_spends_the_code_even_when_refused(session_factory, grids):
         assert (await session.get(Grid, grids["B"].id)).team_chat_id is None
         # binding the grid again moves it to the new chat
         again = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
-        grid = await invites.bind_team_chat(session, again, TEAM_CHAT - 1, None, NOW)
-        assert grid.team_chat_id == TEAM_CHAT - 1
+        binding = await invites.bind_team_chat(session, again, TEAM_CHAT - 1, None, NOW)
+        assert binding.grid.team_chat_id == TEAM_CHAT - 1
+        assert binding.replaced_chat_id == TEAM_CHAT
 
 
 # The bot ----------------------------------------------------------------------------------
@@ -586,3 +598,86 @@ async def test_a_team_group_that_becomes_a_supergroup_stays_bound(harness, sessi
     assert await grid_chat(session_factory, "A") == supergroup
     assert await harness.feed(service(supergroup, migrate_from_chat_id=old_group)) == []
     assert await grid_chat(session_factory, "A") == supergroup
+
+
+def bot_status_update(harness, chat_id: int, new) -> Update:
+    """Telegram tells the bot that its status in the group ``chat_id`` is now ``new``."""
+    event = ChatMemberUpdated(
+        chat=Chat(id=chat_id, type="supergroup", title="网格A工作群"),
+        from_user=User(id=9, is_bot=False, first_name="Group admin"),
+        date=datetime.now(UTC),
+        old_chat_member=ChatMemberMember(user=BOT_USER),
+        new_chat_member=new,
+    )
+    return Update(update_id=next(harness.update_ids), my_chat_member=event)
+
+
+async def test_a_team_group_that_removes_the_bot_is_unbound_and_the_team_told(
+    harness, session_factory
+):
+    """Otherwise every new ticket's card goes on being sent to a chat that refuses it, and
+    nobody learns that the group gets nothing any more."""
+    zh, en = harness.person(language_code="zh-hans"), harness.person(language_code="en")
+    for member in (zh, en):
+        await member.text(
+            f"/start {await live_invite(session_factory, Role.GRID_WORKER, grid_code='A')}"
+        )
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    await harness.feed(group_update(harness, en, TEAM_CHAT, f"/bind {code}"))
+
+    calls = await harness.feed(bot_status_update(harness, TEAM_CHAT, ChatMemberLeft(user=BOT_USER)))
+
+    assert await grid_chat(session_factory, "A") is None
+    told = {call.chat_id: call.text for call in messages(calls)}
+    assert set(told) == {zh.id, en.id}
+    assert "I was removed from the group chat of grid 网格A (A)" in told[en.id]
+    assert "我已被移出网格A（A）的工作群" in told[zh.id]
+    # another group the bot leaves is no team's chat: nothing to do, nobody told
+    kicked = ChatMemberBanned(user=BOT_USER, until_date=0)
+    assert await harness.feed(bot_status_update(harness, TEAM_CHAT - 7, kicked)) == []
+
+
+async def test_a_team_group_that_mutes_the_bot_stays_bound_and_the_team_is_told(
+    harness, session_factory
+):
+    worker = harness.person(language_code="en")
+    await worker.text(
+        f"/start {await live_invite(session_factory, Role.GRID_WORKER, grid_code='A')}"
+    )
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    await harness.feed(group_update(harness, worker, TEAM_CHAT, f"/bind {code}"))
+    permissions = {
+        name: name != "can_send_messages"
+        for name in ChatMemberRestricted.model_fields
+        if name.startswith("can_")
+    }
+    muted = ChatMemberRestricted(user=BOT_USER, until_date=0, is_member=True, **permissions)
+
+    [told] = messages(await harness.feed(bot_status_update(harness, TEAM_CHAT, muted)))
+
+    assert told.chat_id == worker.id
+    assert "I may no longer post in the group chat of grid 网格A (A)" in told.text
+    assert await grid_chat(session_factory, "A") == TEAM_CHAT
+
+
+async def test_binding_a_grid_to_another_group_tells_the_group_it_replaces(
+    harness, session_factory
+):
+    """The grid's tickets move to the new group; the old one fell silent without a word,
+    and nobody there could tell that someone had taken the grid's tickets elsewhere."""
+    secretary = harness.person(language_code="en")
+    first, second = TEAM_CHAT, TEAM_CHAT - 1
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    await harness.feed(group_update(harness, secretary, first, f"/bind {code}"))
+    code = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
+
+    calls = await harness.feed(group_update(harness, secretary, second, f"/bind {code}"))
+
+    assert await grid_chat(session_factory, "A") == second
+    told = {call.chat_id: call.text for call in messages(calls)}
+    assert "now the team chat of grid 网格A (A)" in told[second]
+    assert "本群已不再是网格A（A）的工作群" in told[first]  # group pushes: the district's language
+    # binding the same group again tells nobody else
+    code = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
+    [reply] = await harness.feed(group_update(harness, secretary, second, f"/bind {code}"))
+    assert reply.chat_id == second

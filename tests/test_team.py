@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiogram.types import Chat, Message, Update
+from aiogram.types import Chat, Message, Update, User
 from sqlmodel import select
 
 from redgrid.bot.i18n import negotiate_locale
@@ -769,3 +769,90 @@ async def test_a_step_ends_when_another_member_resolved_the_ticket_meanwhile(wor
     reply = answer_to(await world.secretary.sticker(), world.secretary)
     assert "did not understand" in reply.text
     assert (await world.load(ticket.id)).resolution_note == "已办"
+
+
+async def test_a_queue_entry_pressed_in_another_group_shows_no_card_there(world):
+    """/queue typed in a group that is not the team's chat lists the queue; pressing an
+    entry must not post the card (the reporter's phone, the history) to that group."""
+    ticket = await world.accepted(contact_consent=True)
+    [listing] = messages(await say_in_group(world.secretary, -100999, "/queue"))
+
+    calls = await world.secretary.press(listing.button(ticket.number), message_chat_id=-100999)
+
+    assert messages(calls) == []
+    assert f"/ticket {ticket.number}" in alert(calls)
+    calls = await world.secretary.press(listing.button(ticket.number), message_chat_id=TEAM_CHAT)
+    assert PHONE in answer_to_chat(calls, TEAM_CHAT).text
+
+
+def answer_to_chat(calls, chat_id: int):
+    [answer] = [call for call in messages(calls) if call.chat_id == chat_id]
+    return answer
+
+
+async def test_commands_from_an_anonymous_group_admin_get_an_answer(world):
+    """An admin who posts as the group comes as GroupAnonymousBot, with no person behind
+    the message: /queue, /ticket and /cancel failed (an error logged, no answer)."""
+    h = world.harness
+    ticket = await world.ticket()
+    group = Chat(id=TEAM_CHAT, type="supergroup", title="group")
+    anonymous = User(id=1087968824, is_bot=True, first_name="Group", username="GroupAnonymousBot")
+    for text in ("/queue", f"/ticket {ticket.number}", "/cancel", "/queue@redgrid_test_bot"):
+        message = Message(
+            message_id=next(h.update_ids),
+            date=datetime.now(UTC),
+            chat=group,
+            sender_chat=group,
+            from_user=anonymous,
+            text=text,
+        )
+        calls = await h.feed(Update(update_id=next(h.update_ids), message=message))
+        [reply] = messages(calls)
+        assert reply.chat_id == TEAM_CHAT
+        assert "匿名" in reply.text
+
+
+async def test_cancel_in_the_team_chat_ends_the_step_begun_there(world):
+    """Resolve pressed in the group goes on in private; /cancel typed in the group said
+    "Nothing to cancel" (and posted the main menu to the group) while the step went on."""
+    h = world.harness
+    ticket = await world.accepted()
+    await world.worker.press(data(TicketAction.RESOLVE, ticket), message_chat_id=TEAM_CHAT)
+
+    [reply] = messages(await say_in_group(world.worker, TEAM_CHAT, "/cancel"))
+
+    assert reply.chat_id == TEAM_CHAT
+    assert reply.text == "已取消，未提交任何内容。"
+    assert reply.buttons == []  # the menu is not posted to the group
+    await world.worker.text("已清理")
+    assert (await world.load(ticket.id)).status is TicketStatus.ACCEPTED
+    assert "办理情况" not in h.last_to(world.worker.id).text
+    [reply] = messages(await say_in_group(world.worker, TEAM_CHAT, "/cancel"))
+    assert reply.text == "当前没有可取消的操作。"
+    # /language there changes the presser's language and posts no menu to the group either
+    [keyboard] = messages(await say_in_group(world.worker, TEAM_CHAT, "/language"))
+    calls = await world.worker.press(keyboard.button("English"), message_chat_id=TEAM_CHAT)
+    assert messages(calls) == []
+    assert alert(calls) == "Language: English"
+
+
+async def test_someone_not_on_the_team_pressing_in_its_group_is_told_why(world):
+    """The team's group may hold people without a role (never invited, or from another
+    grid): "This button is no longer valid" on a fresh card left them puzzled."""
+    ticket = await world.ticket()
+    for person, action in (
+        (world.resident_en, TicketAction.ACCEPT),
+        (world.resident_en, TicketAction.TRANSFER),
+        (world.harness.person("Bob", "en"), TicketAction.INVALID),
+    ):
+        calls = await person.press(data(action, ticket), message_chat_id=TEAM_CHAT)
+        assert alert(calls).startswith("Only the grid's team can act on its tickets.")
+    calls = await world.secretary_b.press(
+        data(TicketAction.ACCEPT, ticket), message_chat_id=TEAM_CHAT
+    )
+    assert "网格工作团队" in alert(calls)
+    # in a private chat (a forged button) or another group, a stranger still learns nothing
+    for chat_id in (world.resident_en.id, -100999):
+        calls = await world.resident_en.press(data(TicketAction.ACCEPT, ticket), chat_id)
+        assert alert(calls) == "This button is no longer valid."
+    assert (await world.load(ticket.id)).status is TicketStatus.DISPATCHED

@@ -3,6 +3,7 @@
 from aiogram import F
 from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
@@ -28,6 +29,31 @@ async def is_team_member(session: AsyncSession, actor: Actor) -> bool:
     if actor.is_admin:
         return True
     return any(m.role in TEAM_ROLES for m in await memberships(session, actor.person_id))
+
+
+def private_state(state: FSMContext, user_id: int) -> FSMContext:
+    """The conversation state of the person's private chat, where every conversation is
+    kept (a team button pressed in a group goes on there), wherever they wrote from."""
+    key = state.key
+    if key.chat_id == user_id and key.thread_id is None:
+        return state
+    private = StorageKey(
+        bot_id=key.bot_id,
+        chat_id=user_id,
+        user_id=user_id,
+        business_connection_id=key.business_connection_id,
+        destiny=key.destiny,
+    )
+    return FSMContext(storage=state.storage, key=private)
+
+
+def anonymous_admin_text() -> str:
+    """For a group admin who posts as the group: Telegram does not say who they are, so
+    nothing that depends on the person (their queue, their tickets) can be answered."""
+    return _(
+        "You are posting anonymously as the group, so I cannot tell who you are. "
+        'Turn off "Remain anonymous" in your admin rights, or send me this in a private chat.'
+    )
 
 
 def refuse_button(callback_answer: CallbackAnswer, text: str | None = None) -> None:
@@ -129,11 +155,32 @@ async def language_chosen(
     await session.commit()
     with i18n.use_locale(callback_data.locale):
         text = _("Language: {language}").format(language=LANGUAGE_NAMES[callback_data.locale])
+        if query.message.chat.type != "private":  # /language in a group: no menu there
+            callback_answer.text = text
+            return
         await show_menu(query.message, session, actor, text)
 
 
 @router.message(Command("cancel"), StateFilter("*"))
-async def cancel(message: Message, state: FSMContext, session: AsyncSession, actor: Actor) -> None:
+async def cancel(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor | None = None,  # None: an anonymous group admin
+) -> None:
+    if actor is None:
+        await message.reply(anonymous_admin_text())
+        return
+    if message.chat.type != "private":
+        # The conversation to end is the private one (a button pressed here goes on
+        # there); the menu is for the private chat too, not for the whole group.
+        state = private_state(state, actor.telegram_id)
+        had_state = await state.get_state() is not None
+        await state.clear()
+        await message.reply(
+            _("Cancelled. Nothing was sent.") if had_state else _("Nothing to cancel.")
+        )
+        return
     had_state = await state.get_state() is not None
     await state.clear()
     text = _("Cancelled. Nothing was sent.") if had_state else _("Nothing to cancel.")

@@ -568,7 +568,7 @@ async def new_in_group(message: Message) -> None:
 
 @router.callback_query(MenuCb.filter(F.item == MenuItem.COMPLAIN), F.message.chat.type != "private")
 async def new_button_in_group(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
-    """The menu reaches a group through /cancel there; a complaint is not written in it."""
+    """A menu button in a group (an old menu, or forged); a complaint is not written in it."""
     refuse_button(callback_answer, _private_only_text())
 
 

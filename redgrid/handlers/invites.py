@@ -15,10 +15,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import local_time
 from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint
@@ -161,6 +163,9 @@ async def bind_group(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
     actor: Actor | None = None,  # None: an anonymous group admin
 ) -> None:
     code = (command.args or "").strip()
@@ -170,7 +175,7 @@ async def bind_group(
         )
         return
     try:
-        grid = await bind_team_chat(session, code, message.chat.id, actor, utcnow())
+        binding = await bind_team_chat(session, code, message.chat.id, actor, utcnow())
     except InviteNotFound:
         text = _("This code is not valid. Check it, or ask the district admin for a new one.")
     except InviteExpired:
@@ -192,11 +197,22 @@ async def bind_group(
             "admin for a new one, and use it in the other grid's group."
         ).format(name=html.escape(bound.grid.name), code=html.escape(bound.grid.code))
     else:
+        grid = binding.grid
+        name, code = html.escape(grid.name), html.escape(grid.code)
+        if binding.replaced_chat_id is not None:
+            # Else the old group would just fall silent, with nobody there knowing why.
+            with i18n.use_locale(settings.default_locale):
+                notice = _(
+                    "This group is no longer the team chat of grid {name} ({code}): another "
+                    "group was bound to the grid, and its new tickets go there now. If that "
+                    "is a mistake, tell the district admin."
+                ).format(name=name, code=code)
+            notifier.message(binding.replaced_chat_id, notice)
         await session.commit()
         text = _(
             "This group is now the team chat of grid {name} ({code}). "
             "New tickets of the grid will be posted here."
-        ).format(name=html.escape(grid.name), code=html.escape(grid.code))
+        ).format(name=name, code=code)
     await message.reply(text)
 
 

@@ -411,6 +411,12 @@ async def ticket_view(
     return with_history(card, lines), reporter_keyboard(ticket, is_reporter=is_reporter)
 
 
+async def is_team_chat_of(session: AsyncSession, ticket: Ticket, chat_id: int) -> bool:
+    """Whether ``chat_id`` is the group chat of the ticket's grid team."""
+    grid = await session.get(Grid, ticket.grid_id) if ticket.grid_id is not None else None
+    return grid is not None and grid.team_chat_id == chat_id
+
+
 # The list and one ticket ------------------------------------------------------------------
 
 
@@ -477,7 +483,7 @@ async def my_tickets_command(
 def in_private_chat(query: CallbackQuery, callback_answer: CallbackAnswer) -> bool:
     """Whether the button was pressed in a private chat; else the presser is told, in an
     alert only they see, that their list is not posted to a group (a menu can reach a
-    group, e.g. after /cancel there)."""
+    group: an old one, or forged)."""
     if query.message is not None and query.message.chat.type == "private":
         return True
     refuse_button(
@@ -542,6 +548,16 @@ async def ticket_detail(
     )
     if view is None:
         refuse_button(callback_answer)
+        return
+    if not private and not await is_team_chat_of(session, ticket, query.message.chat.id):
+        # A queue listed in another group: the card carries the reporter's contact.
+        refuse_button(
+            callback_answer,
+            _(
+                "A ticket's details are shown only in its team's group or in private: "
+                "send me /ticket {number} in a private chat."
+            ).format(number=ticket.number),
+        )
         return
     text, markup = view
     await query.message.answer(text, reply_markup=markup)

@@ -17,7 +17,6 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
@@ -37,10 +36,16 @@ from redgrid.bot.pushes import (
 from redgrid.bot.settings import Settings
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
-from redgrid.handlers.common import is_team_member, refuse_button
+from redgrid.handlers.common import (
+    anonymous_admin_text,
+    is_team_member,
+    private_state,
+    refuse_button,
+)
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import (
+    is_team_chat_of,
     load_ticket,
     no_longer_applies,
     queue_label,
@@ -48,7 +53,7 @@ from redgrid.handlers.my_tickets import (
     tell_team,
     ticket_view,
 )
-from redgrid.models import OPEN_STATUSES, Grid, Person, Ticket, TicketStatus
+from redgrid.models import OPEN_STATUSES, Person, Ticket, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
@@ -92,21 +97,6 @@ router.callbacks_only(ChoiceCb, MenuCb, TicketCb)
 # Helpers ----------------------------------------------------------------------------------
 
 
-def private_state(state: FSMContext, user_id: int) -> FSMContext:
-    """The conversation state of the member's private chat, wherever the button was."""
-    key = state.key
-    if key.chat_id == user_id and key.thread_id is None:
-        return state
-    private = StorageKey(
-        bot_id=key.bot_id,
-        chat_id=user_id,
-        user_id=user_id,
-        business_connection_id=key.business_connection_id,
-        destiny=key.destiny,
-    )
-    return FSMContext(storage=state.storage, key=private)
-
-
 async def say(
     bot: Bot,
     query: CallbackQuery,
@@ -141,20 +131,46 @@ def nav_keyboard(
 async def team_ticket(
     session: AsyncSession,
     actor: Actor,
+    query: CallbackQuery,
     ticket_id: int,
     callback_answer: CallbackAnswer,
     allowed: frozenset[TicketStatus] | set[TicketStatus],
 ) -> Ticket | None:
-    """The ticket a team button names, if the presser may act on it now; else a refusal.
-    A stranger learns nothing (not even that the ticket exists)."""
+    """The ticket a team button names, if the presser may act on it now; else a refusal."""
     ticket = await load_ticket(session, ticket_id)
     if ticket is None or not await can_handle(session, actor, ticket):
-        refuse_button(callback_answer)
+        await refuse_outsider(session, query, callback_answer, ticket)
         return None
     if ticket.status not in allowed:
         refuse_button(callback_answer, no_longer_applies(ticket))
         return None
     return ticket
+
+
+async def refuse_outsider(
+    session: AsyncSession,
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    ticket: Ticket | None,
+) -> None:
+    """Refuse someone who may not act on the ticket. In its team's group, where the card is
+    for everyone in the group to read, they are told why; elsewhere a stranger learns
+    nothing (not even that the ticket exists)."""
+    in_group = query.message is not None and query.message.chat.type != "private"
+    if (
+        in_group
+        and ticket is not None
+        and await is_team_chat_of(session, ticket, query.message.chat.id)
+    ):
+        refuse_button(
+            callback_answer,
+            _(
+                "Only the grid's team can act on its tickets. If you are on the team, ask "
+                "the district admin for an invitation."
+            ),
+        )
+    else:
+        refuse_button(callback_answer)
 
 
 async def start_step(
@@ -277,7 +293,7 @@ async def accept_button(
         refuse_button(callback_answer, no_longer_applies(ticket))
         return
     except (NotAllowed, TicketNotFound):
-        refuse_button(callback_answer)
+        await refuse_outsider(session, query, callback_answer, ticket)
         return
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     await push_to_reporter(
@@ -329,7 +345,7 @@ async def consult_button(
     actor: Actor,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
@@ -363,7 +379,7 @@ async def invalid_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
@@ -475,7 +491,7 @@ async def transfer_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
@@ -708,7 +724,7 @@ async def resolve_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
+        session, actor, query, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
     )
     if ticket is None:
         return
@@ -879,7 +895,7 @@ async def extend_button(
     settings: Settings,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
+        session, actor, query, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
     )
     if ticket is None:
         return
@@ -981,7 +997,7 @@ async def ask_button(
     state: FSMContext,
 ) -> None:
     ticket = await team_ticket(
-        session, actor, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
     )
     if ticket is None:
         return
@@ -1176,10 +1192,13 @@ async def queue_text(
 async def queue_command(
     message: Message,
     session: AsyncSession,
-    actor: Actor,
     catalogue: CategoryCatalogue,
     settings: Settings,
+    actor: Actor | None = None,  # None: an anonymous group admin
 ) -> None:
+    if actor is None:
+        await message.reply(anonymous_admin_text())
+        return
     text, markup = await queue_text(session, actor, catalogue, settings)
     await message.answer(text, reply_markup=markup)
 
@@ -1196,22 +1215,19 @@ async def queue_button(
     await query.message.answer(text, reply_markup=markup)
 
 
-async def is_team_chat_of(session: AsyncSession, ticket: Ticket, message: Message) -> bool:
-    """Whether the message comes from the group chat of the ticket's grid team."""
-    grid = await session.get(Grid, ticket.grid_id) if ticket.grid_id is not None else None
-    return grid is not None and grid.team_chat_id == message.chat.id
-
-
 @router.message(Command("ticket"))
 async def ticket_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    actor: Actor,
     catalogue: CategoryCatalogue,
     settings: Settings,
     i18n: I18n,
+    actor: Actor | None = None,  # None: an anonymous group admin
 ) -> None:
+    if actor is None:
+        await message.reply(anonymous_admin_text())
+        return
     reference = (command.args or "").strip()
     if not reference:
         await message.answer(_("Send the ticket's number, for example /ticket DX-000123."))
@@ -1221,7 +1237,11 @@ async def ticket_command(
     except TicketNotFound:
         ticket = None
     private = message.chat.type == "private"
-    if ticket is not None and not private and not await is_team_chat_of(session, ticket, message):
+    if (
+        ticket is not None
+        and not private
+        and not await is_team_chat_of(session, ticket, message.chat.id)
+    ):
         ticket = None  # the reporter's contact and the history stay out of other groups
     view = (
         await ticket_view(

@@ -17,7 +17,8 @@ that presents it while it is still valid, even when the binding is then refused 
 grid code, or the chat already belongs to another grid): those refusals are
 ``BindRefused`` and the caller commits the spent code before replying. A grid has one
 team chat and a chat serves one grid (``Grid.team_chat_id`` is unique): binding a grid
-again moves it to the new chat; a chat bound to another grid is refused.
+again moves it to the new chat (the bot tells the old one); a chat bound to another grid
+is refused.
 
 The caller owns the transaction; these functions only flush.
 """
@@ -233,13 +234,20 @@ async def redeem_invite(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TeamChatBinding:
+    grid: Grid
+    replaced_chat_id: int | None  # the group that was the grid's team chat until now
+
+
 async def bind_team_chat(
     session: AsyncSession, code: str, chat_id: int, actor: people.Actor | None, now: datetime
-) -> Grid:
+) -> TeamChatBinding:
     """Bind the group ``chat_id`` to the grid of a grid-team code (see the module notes).
 
     ``actor`` is who sent ``/bind`` (None for an anonymous group admin); it is recorded as
-    the code's user and gains no role.
+    the code's user and gains no role. The group it replaces, if any, is named so that it
+    can be told it gets the grid's tickets no more.
     """
     invite = await _live_invite(session, code, now)
     await _spend(session, invite, actor.person_id if actor is not None else None, now)
@@ -249,11 +257,12 @@ async def bind_team_chat(
     bound = (await session.exec(select(Grid).where(Grid.team_chat_id == chat_id))).one_or_none()
     if bound is not None and bound.id != grid.id:
         raise ChatAlreadyBound(bound)
+    replaced = grid.team_chat_id if grid.team_chat_id != chat_id else None
     grid.team_chat_id = chat_id
     grid.updated_at = now
     session.add(grid)
     await session.flush()
-    return grid
+    return TeamChatBinding(grid, replaced)
 
 
 async def move_team_chat(
@@ -266,6 +275,20 @@ async def move_team_chat(
     if grid is None:
         return None
     grid.team_chat_id = new_chat_id
+    grid.updated_at = now
+    session.add(grid)
+    await session.flush()
+    return grid
+
+
+async def unbind_team_chat(session: AsyncSession, chat_id: int, now: datetime) -> Grid | None:
+    """The bot was removed from the group ``chat_id``: the grid it served (if any) has no
+    team chat any more, so its pushes stop going where they cannot arrive. Returns that
+    grid; binding a group again takes a new code."""
+    grid = (await session.exec(select(Grid).where(Grid.team_chat_id == chat_id))).one_or_none()
+    if grid is None:
+        return None
+    grid.team_chat_id = None
     grid.updated_at = now
     session.add(grid)
     await session.flush()
