@@ -81,13 +81,17 @@ class UpdateMiddleware(FSMContextMiddleware):
         self._updates_running += 1
         self._idle.clear()
         try:
-            return await self._handle(handler, event, data)
+            return await self._in_update_lock(handler, event, data)
         finally:
             self._updates_running -= 1
             if not self._updates_running:
                 self._idle.set()
 
-    async def _handle(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def _in_update_lock(
+        self, handler: Handler, event: TelegramObject, data: dict[str, Any]
+    ) -> Any:
+        """The update inside its sender's lock and its own session; Redis's share of the
+        conversation state is written after the commit."""
         context = self.resolve_event_context(data["bot"], data)
         data["fsm_storage"] = self.storage
         if context is not None:
