@@ -7,6 +7,7 @@ notifier and sent after the commit.
 
 import html
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
@@ -254,3 +255,21 @@ async def push_to_reporter(
             person_id=person.id,
             ticket_id=ticket.id,
         )
+
+
+async def push_to_followers(
+    session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
+    ticket: Ticket,
+    render: Callable[[], str],
+    *,
+    audience: Audience | None = None,
+) -> None:
+    """``render()`` to the ticket's followers only, each in their language: they hear the
+    news in their own words, while the reporter gets a message of their own."""
+    audience = audience or await ticket_audience(session, ticket, settings.admin_ids)
+    await push_to_reporter(
+        session, notifier, i18n, settings, ticket, render, audience=replace(audience, reporter=None)
+    )

@@ -26,7 +26,7 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
     local_time,
     locale_of,
-    push_to_reporter,
+    push_to_followers,
     push_to_team,
     rating_keyboard,
     rating_name,
@@ -881,8 +881,7 @@ async def rate_button(
         ),
     )
     # Followers were told it was resolved: they learn how it ended.
-    audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
-    await push_to_reporter(
+    await push_to_followers(
         session,
         notifier,
         i18n,
@@ -891,7 +890,6 @@ async def rate_button(
         lambda: _(
             "✅ {number}, which you follow, is closed. The reporter's rating: {rating}."
         ).format(number=ticket.number, rating=rating_name(rating)),
-        audience=replace(audience, reporter=None),
     )
     await session.commit()
     callback_answer.text = rating_name(rating)
@@ -939,7 +937,7 @@ async def rework_reason(
         audience=audience,
     )
     # Followers were told it was resolved: they learn it is being done again.
-    await push_to_reporter(
+    await push_to_followers(
         session,
         notifier,
         i18n,
@@ -949,7 +947,7 @@ async def rework_reason(
             "🔁 {number}, which you follow, went back to the grid team to be done again: "
             "the reporter was not satisfied with the result."
         ).format(number=ticket.number),
-        audience=replace(audience, reporter=None),
+        audience=audience,
     )
     await session.commit()
     await message.answer(

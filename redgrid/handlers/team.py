@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
     local_time,
+    push_to_followers,
     push_to_reporter,
     push_to_team,
     rating_keyboard,
@@ -808,7 +809,7 @@ async def finish_resolve(
         followers=False,
         audience=audience,
     )
-    await push_to_reporter(
+    await push_to_followers(
         session,
         notifier,
         i18n,
@@ -817,7 +818,7 @@ async def finish_resolve(
         lambda: _(
             "🏁 Ticket {number}, which you follow, has been resolved.\n\nWhat was done: {note}"
         ).format(number=ticket.number, note=html.escape(note)),
-        audience=replace(audience, reporter=None),
+        audience=audience,
     )
     name = member_name(person)
     await tell_team(
@@ -1062,7 +1063,7 @@ async def question_typed(
         followers=False,
         audience=audience,
     )
-    await push_to_reporter(
+    await push_to_followers(
         session,
         notifier,
         i18n,
@@ -1071,7 +1072,7 @@ async def question_typed(
         lambda: _("❓ The grid team asked the reporter of {number}:\n\n{question}").format(
             number=ticket.number, question=html.escape(question)
         ),
-        audience=replace(audience, reporter=None),
+        audience=audience,
     )
     await session.commit()
     reporter = audience.reporter

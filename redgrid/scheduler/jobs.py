@@ -3,7 +3,6 @@ a restart loses nothing and several bot instances do each piece of work once."""
 
 import html
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aiogram.utils.i18n import I18n
@@ -12,7 +11,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier, OutboxSender
-from redgrid.bot.pushes import local_time, locale_of, push_to_reporter, push_to_team
+from redgrid.bot.pushes import (
+    local_time,
+    locale_of,
+    push_to_followers,
+    push_to_reporter,
+    push_to_team,
+)
 from redgrid.bot.settings import Settings
 from redgrid.models import AlarmKind, DeadlineAlarm, Person, Ticket
 from redgrid.models.base import utcnow
@@ -59,7 +64,7 @@ async def close_unrated_tickets(
                     followers=False,
                     audience=audience,
                 )
-                await push_to_reporter(
+                await push_to_followers(
                     session,
                     notifier,
                     i18n,
@@ -69,7 +74,7 @@ async def close_unrated_tickets(
                         "{number}, which you follow, was closed: it was resolved and not rated"
                         " within {days} days."
                     ).format(number=ticket.number, days=f"{settings.auto_close_days:g}"),
-                    audience=replace(audience, reporter=None),
+                    audience=audience,
                 )
         await session.commit()
     if notifier.staged:
