@@ -127,7 +127,7 @@ async def test_accept_extend_and_resolve_move_the_alarms(world):
     later = world.start + timedelta(hours=4)
     async with world.session_factory() as session, session.begin():
         await tickets.extend(
-            session, ticket_id, world.secretary, later, timedelta(days=1), "等待配件"
+            session, ticket_id, world.secretary, later, timedelta(days=1), "等待配件", limit=2
         )
     alarms = await world.alarms(ticket_id)
     new_deadline = world.start + timedelta(hours=48)

@@ -454,6 +454,35 @@ async def test_extend_tells_the_reporter_the_new_deadline(world):
     assert "需要等物业配合" in told.text
 
 
+async def test_extensions_stop_at_the_limit(world):
+    h = world.harness
+    ticket = await world.accepted()
+
+    async def extend(member, reason: str) -> list:
+        await member.press(data(TicketAction.EXTEND, ticket))
+        await member.press(h.last_to(member.id).button("+1 day"))
+        return await member.text(reason)
+
+    await extend(world.secretary, "等配件")
+    # A second member opens the extension while one more is still allowed ...
+    await world.secretary2.press(data(TicketAction.EXTEND, ticket))
+    await world.secretary2.press(h.last_to(world.secretary2.id).button("+3 days"))
+    # ... and the first one takes it meanwhile.
+    await extend(world.secretary, "配件还没到")
+    deadline = (await world.load(ticket.id)).resolve_by
+
+    reply = answer_to(await world.secretary2.text("再等等"), world.secretary2)
+    assert "already extended as often as allowed (2)" in reply.text
+    calls = await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    assert "already extended as often as allowed (2)" in alert(calls)
+    assert messages(calls) == []  # no step begins
+    assert (await world.load(ticket.id)).resolve_by == deadline
+    assert (await world.events(ticket.id)).count(EventKind.EXTENDED) == 2
+    # The second member's conversation ended: their next text is not taken as a reason.
+    await world.secretary2.text("再等等")
+    assert (await world.events(ticket.id)).count(EventKind.EXTENDED) == 2
+
+
 async def test_invalid_with_a_reason(world):
     h = world.harness
     ticket = await world.ticket()

@@ -30,6 +30,7 @@ from redgrid.services.people import Actor, get_or_create_person, grant_role
 from redgrid.services.tickets import (
     AlreadyTaken,
     DailyLimitReached,
+    ExtensionLimitReached,
     IllegalTransition,
     NotAllowed,
     Placement,
@@ -424,6 +425,45 @@ async def test_unsatisfied_rating_sends_the_ticket_back_for_rework(session_facto
     ]
 
 
+async def test_extensions_are_capped_in_each_round_of_work(session_factory, world):
+    ticket = await report(session_factory, world)
+    await run(session_factory, tickets.accept, ticket.id, world.worker_a, NOW)
+
+    async def extend() -> Ticket:
+        return await run(
+            session_factory, tickets.extend, ticket.id, world.worker_a, NOW, HOUR, "wait", limit=2
+        )
+
+    await extend()
+    second = await extend()
+    with pytest.raises(ExtensionLimitReached):
+        await extend()
+    assert (await run(session_factory, tickets.get_ticket, ticket.number)).resolve_by == (
+        second.resolve_by
+    )
+    # Unsatisfied: a rework is a new round, with a fresh deadline and fresh extensions.
+    await run(session_factory, tickets.resolve, ticket.id, world.worker_a, NOW, "done")
+    await run(
+        session_factory,
+        tickets.rate,
+        ticket.id,
+        world.resident,
+        NOW,
+        Rating.UNSATISFIED,
+        catalogue=CATALOGUE,
+    )
+    await extend()
+    await extend()
+    with pytest.raises(ExtensionLimitReached):
+        await extend()
+    other = await report(session_factory, world)
+    await run(session_factory, tickets.accept, other.id, world.worker_a, NOW)
+    with pytest.raises(ExtensionLimitReached):  # MAX_EXTENSIONS=0: never
+        await run(
+            session_factory, tickets.extend, other.id, world.worker_a, NOW, HOUR, "x", limit=0
+        )
+
+
 async def test_illegal_transitions_raise_and_change_nothing(session_factory, world):
     ticket = await report(session_factory, world)
     team, resident = world.worker_a, world.resident
@@ -433,7 +473,7 @@ async def test_illegal_transitions_raise_and_change_nothing(session_factory, wor
     assert (raised.value.from_status, raised.value.action) == (TicketStatus.DISPATCHED, "resolve")
     assert raised.value.ticket_number == ticket.number
     with pytest.raises(IllegalTransition):
-        await run(session_factory, tickets.extend, ticket.id, team, NOW, 2 * HOUR, "rain")
+        await run(session_factory, tickets.extend, ticket.id, team, NOW, 2 * HOUR, "rain", limit=2)
     with pytest.raises(IllegalTransition):
         await run(
             session_factory,
@@ -697,7 +737,14 @@ async def test_extend_moves_the_resolve_deadline_with_a_reason(session_factory, 
     await run(session_factory, tickets.accept, ticket.id, world.worker_a, NOW)
 
     extended = await run(
-        session_factory, tickets.extend, ticket.id, world.worker_a, NOW, timedelta(days=2), "等配件"
+        session_factory,
+        tickets.extend,
+        ticket.id,
+        world.worker_a,
+        NOW,
+        timedelta(days=2),
+        "等配件",
+        limit=2,
     )
 
     assert extended.resolve_by == NOW + 168 * HOUR + timedelta(days=2)
@@ -716,7 +763,14 @@ async def test_extend_moves_the_resolve_deadline_with_a_reason(session_factory, 
     ]:
         with pytest.raises(ValueError, match=message):
             await run(
-                session_factory, tickets.extend, ticket.id, world.worker_a, NOW, extra, reason
+                session_factory,
+                tickets.extend,
+                ticket.id,
+                world.worker_a,
+                NOW,
+                extra,
+                reason,
+                limit=2,
             )
 
 

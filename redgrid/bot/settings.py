@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     invite_ttl_days: float = Field(default=7, gt=0, le=MAX_INVITE_TTL_DAYS)
     duplicate_radius_m: float = Field(default=100, ge=0)
     duplicate_window_days: float = Field(default=14, ge=0)
+    # Extensions of a ticket's resolve deadline in one round of work (a rework starts a new
+    # round): without a cap, "extend" would put off any deadline and hide it from the
+    # district's figures. 0 turns extensions off.
+    max_extensions: int = Field(default=2, ge=0)
 
     # Red informants: reports a day (they report far more than residents complain), and
     # the points a report graded valid earns, by its category's priority.

@@ -59,7 +59,13 @@ from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
 from redgrid.services.people import Actor, can_handle
-from redgrid.services.tickets import AlreadyTaken, IllegalTransition, NotAllowed, TicketNotFound
+from redgrid.services.tickets import (
+    AlreadyTaken,
+    ExtensionLimitReached,
+    IllegalTransition,
+    NotAllowed,
+    TicketNotFound,
+)
 
 router = Blueprint(__name__)
 
@@ -878,6 +884,17 @@ def extend_days_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[*builder.rows(), *nav.inline_keyboard])
 
 
+def extensions_used_up(ticket: Ticket, limit: int) -> str:
+    if not limit:
+        return _("Deadlines cannot be extended here. Resolve {number}, or transfer it.").format(
+            number=ticket.number
+        )
+    return _(
+        "The deadline of {number} was already extended as often as allowed ({limit}). "
+        "Resolve it, or transfer it."
+    ).format(number=ticket.number, limit=limit)
+
+
 def extend_days_prompt(ticket: Ticket, settings: Settings) -> str:
     return _("{number} is due by {time}. How much more time do you need?").format(
         number=ticket.number, time=local_time(ticket.resolve_by, settings)
@@ -899,6 +916,9 @@ async def extend_button(
         session, actor, query, callback_data.ticket_id, callback_answer, {TicketStatus.ACCEPTED}
     )
     if ticket is None:
+        return
+    if await tickets.extensions_this_round(session, ticket.id) >= settings.max_extensions:
+        refuse_button(callback_answer, extensions_used_up(ticket, settings.max_extensions))
         return
     await start_step(
         bot,
@@ -959,7 +979,19 @@ async def extend_reason_typed(
         await message.answer(_("You can no longer act on this ticket."))
         return
     try:
-        await tickets.extend(session, ticket, actor, utcnow(), timedelta(days=days), reason)
+        await tickets.extend(
+            session,
+            ticket,
+            actor,
+            utcnow(),
+            timedelta(days=days),
+            reason,
+            limit=settings.max_extensions,
+        )
+    except ExtensionLimitReached as error:
+        await state.clear()
+        await message.answer(extensions_used_up(ticket, error.limit))
+        return
     except (IllegalTransition, NotAllowed) as error:
         await refused(message, state, ticket, error)
         return

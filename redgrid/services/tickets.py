@@ -95,6 +95,14 @@ class DailyLimitReached(TicketError):  # noqa: N818
         self.limit = limit
 
 
+class ExtensionLimitReached(TicketError):  # noqa: N818
+    """The ticket's deadline was already extended as often as one round of work allows."""
+
+    def __init__(self, ticket_number: str | None, limit: int) -> None:
+        super().__init__(f"{ticket_number} was already extended {limit} times")
+        self.limit = limit
+
+
 class GridNotInService(TicketError, ValueError):  # noqa: N818 - reads as what happened
     """The grid a report was routed to was retired (by a district import) in the meantime."""
 
@@ -348,13 +356,18 @@ async def extend(
     now: datetime,
     extra: timedelta,
     reason: str,
+    *,
+    limit: int,
 ) -> Ticket:
-    """Move the resolve deadline later, with a reason the history keeps."""
+    """Move the resolve deadline later, with a reason the history keeps; at most ``limit``
+    times in one round of work."""
     if not MIN_EXTENSION <= extra <= MAX_EXTENSION:
         raise ValueError(f"an extension is between {MIN_EXTENSION} and {MAX_EXTENSION}")
     reason = _text(reason, "reason", MAX_TEXT)
     ticket = await _load(session, ticket)
     await _require_team(session, actor, ticket)
+    if await extensions_this_round(session, ticket.id) >= limit:
+        raise ExtensionLimitReached(ticket.number, limit)
     old_deadline = ticket.resolve_by
     await _transition(
         session,
@@ -372,6 +385,23 @@ async def extend(
     _record(session, ticket, EventKind.EXTENDED, actor.person_id, now, note=reason, details=details)
     await session.flush()
     return ticket
+
+
+async def extensions_this_round(session: AsyncSession, ticket_id: int) -> int:
+    """How often the resolve deadline was extended since the ticket's last rework (which
+    gave it a fresh deadline), or ever if it had none. Two extensions racing past the limit
+    cannot both land: each is conditional on the deadline it saw."""
+    last_rework = (
+        select(func.max(TicketEvent.id))
+        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == EventKind.REWORK)
+        .scalar_subquery()
+    )
+    counted = select(func.count()).where(
+        TicketEvent.ticket_id == ticket_id,
+        TicketEvent.kind == EventKind.EXTENDED,
+        col(TicketEvent.id) > func.coalesce(last_rework, 0),
+    )
+    return (await session.exec(counted)).one()
 
 
 async def resolve(
