@@ -71,6 +71,26 @@ async def test_a_draft_in_redis_survives_a_restart(redis_url, database_url, sess
         assert ticket.category == "noise"
 
 
+async def test_two_bots_sharing_a_redis_keep_their_conversations_apart(
+    redis_url, database_url, session_factory
+):
+    settings = Settings(bot_token=TOKEN, database_url=database_url, redis_url=redis_url)
+    storage, isolation = create_storage(settings, session_factory)
+    district_a = StorageKey(bot_id=1001, chat_id=42, user_id=42)
+    district_b = StorageKey(bot_id=1002, chat_id=42, user_id=42)
+    try:
+        await storage.set_state(district_a, "Complaint:description")
+        await storage.set_data(district_a, {"category": "noise"})
+        assert await storage.get_state(district_a) == "Complaint:description"
+        assert await storage.get_state(district_b) is None
+        assert await storage.get_data(district_b) == {}
+        # A lock on one bot's key does not hold up the other's.
+        async with isolation.lock(district_a), asyncio.timeout(1), isolation.lock(district_b):
+            pass
+    finally:
+        await storage.close()
+
+
 async def test_a_lock_lost_while_filing_does_not_deny_the_ticket(
     redis_url, database_url, session_factory
 ):

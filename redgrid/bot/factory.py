@@ -25,6 +25,7 @@ from redgrid.bot.storage import (
     CommitBoundStorage,
     DatabaseStorage,
     PerKeyIsolation,
+    conversation_keys,
 )
 from redgrid.handlers import get_routers
 from redgrid.services.categories import CategoryCatalogue
@@ -65,6 +66,7 @@ def create_storage(
 
         redis = RedisStorage.from_url(
             settings.redis_url.get_secret_value(),
+            key_builder=conversation_keys(),
             state_ttl=ABANDONED_AFTER,
             data_ttl=ABANDONED_AFTER,
         )

@@ -190,6 +190,13 @@ class CommitBoundStorage(BaseStorage):
         return False, None
 
 
+def conversation_keys() -> KeyBuilder:
+    """Keys with the bot id, business connection and destiny, so that several bots (two
+    districts, a test bot beside the real one) or business chats sharing a database or a
+    Redis server keep separate conversations and locks."""
+    return DefaultKeyBuilder(with_bot_id=True, with_business_connection_id=True, with_destiny=True)
+
+
 class DatabaseStorage(BaseStorage):
     """One ``fsm_record`` row per storage key, holding both the state and the data.
 
@@ -213,12 +220,8 @@ class DatabaseStorage(BaseStorage):
         session_factory: async_sessionmaker[AsyncSession],
         key_builder: KeyBuilder | None = None,
     ) -> None:
-        """The key builder includes bot id, business connection and destiny by default, so
-        several bots or business chats sharing the database keep separate conversations."""
         self.session_factory = session_factory
-        self.key_builder = key_builder or DefaultKeyBuilder(
-            with_bot_id=True, with_business_connection_id=True, with_destiny=True
-        )
+        self.key_builder = key_builder or conversation_keys()
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         await self._set(key, state=state.state if isinstance(state, State) else state)
