@@ -68,7 +68,9 @@ async def test_detail_shows_the_card_and_history_without_team_names(world):
     ticket = await world.accepted()
     now = utcnow()
     secretary = world.actor("secretary")
-    await world.run(tickets.extend, ticket.id, secretary, now, timedelta(days=3), "等待<配件>")
+    await world.run(
+        tickets.extend, ticket.id, secretary, now, timedelta(days=3), "等待<配件>", limit=2
+    )
     await world.run(tickets.ask_reporter, ticket.id, secretary, now, "几楼？")
 
     listing = answer_to(await world.reporter.text("/mytickets"), world.reporter)
