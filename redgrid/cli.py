@@ -53,6 +53,17 @@ from redgrid.services.invites import (
     list_invites,
     revoke_invite,
 )
+from redgrid.services.members import (
+    AlreadyRemoved,
+    Fallback,
+    GapKind,
+    InformantMembership,
+    MemberRow,
+    MembershipNotFound,
+    Removal,
+    list_members,
+    remove_membership,
+)
 from redgrid.services.routing import InvalidCoordinates, RouteOutcome
 
 EXIT_REFUSED = 1
@@ -671,3 +682,161 @@ def informants_command(
             f"  reports {row.reports}  points {row.points_month} this month,"
             f" {row.points_total} in all"
         )
+
+
+@app.command("members")
+def members_command(
+    grid: Annotated[
+        str | None, typer.Option(help="Only the team of the grid with this code.")
+    ] = None,
+    community: Annotated[
+        str | None,
+        typer.Option(help="Only the community's officers and the teams of its grids."),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include removed memberships.")] = False,
+    remove: Annotated[
+        int | None,
+        _row_id(
+            "Remove the membership with this id: the person is told, and the team's tickets "
+            "no longer reach them."
+        ),
+    ] = None,
+) -> None:
+    """List the district's team (secretaries, grid workers, officers, admins by membership),
+    or remove a membership by the id the list shows. Red informants: `redgrid informants`."""
+    if grid is not None and community is not None:
+        typer.echo("Give --grid or --community, not both.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if remove is not None:
+        if grid is not None or community is not None or all_:
+            typer.echo("--remove takes the membership's id alone.", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        _remove_member(remove)
+        return
+    settings = get_settings()
+
+    async def work(engine: AsyncEngine):
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session:
+            return await list_members(
+                session, grid_code=grid, community_name=community, include_removed=all_
+            )
+
+    try:
+        rows = _with_engine(work)
+    except ScopeNotFound as error:
+        typer.echo(f"Refused: {error}; see `redgrid district show`.", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    if not rows:
+        typer.echo("No team members." if all_ else "No team members (--all shows removed ones).")
+        return
+    for row in rows:
+        since = row.since.astimezone(settings.tz).strftime("%Y-%m-%d")
+        name = "(erased)" if row.forgotten else row.name or "-"
+        telegram_id = "-" if row.forgotten else row.telegram_id  # a tombstone, not an account
+        state = "" if row.active else "  removed"
+        typer.echo(
+            f"{row.membership_id:>5}  {name:<20} {telegram_id:>12}  {row.role.value:<12}"
+            f" {_member_scope(row)}  since {since}{state}"
+        )
+
+
+def _member_scope(row: MemberRow) -> str:
+    if row.grid is not None:
+        community = f", {row.community.name}" if row.community is not None else ""
+        retired = "" if row.grid.active else ", retired"
+        return f"grid {row.grid.code} ({row.grid.name}{community}{retired})"
+    if row.community is not None:
+        return row.community.name
+    return "the district"
+
+
+def _remove_member(membership_id: int) -> None:
+    """Deactivate the membership and stage the person's farewell in one transaction; the
+    running bot sends it."""
+    settings = get_settings()
+    # aiogram only for this part: the farewell is rendered and staged as the bot's pushes are.
+    from redgrid.bot.i18n import create_i18n
+    from redgrid.bot.notifier import Notifier
+    from redgrid.bot.pushes import locale_of
+    from redgrid.handlers.invites import farewell_text
+
+    i18n = create_i18n(settings.default_locale)
+
+    async def work(engine: AsyncEngine) -> Removal:
+        await _require_current_schema(engine)
+        async with create_session_factory(engine)() as session, session.begin():
+            removal = await remove_membership(session, membership_id, settings.admin_ids)
+            person = removal.person
+            if person.forgotten_at is None:
+                scope = InviteScope(grid=removal.grid, community=removal.community)
+                with i18n.context(), i18n.use_locale(locale_of(person, settings)):
+                    text = farewell_text(removal.membership.role, scope)
+                Notifier(session).message(person.telegram_id, text, person_id=person.id)
+            return removal
+
+    try:
+        removal = _with_engine(work)
+    except MembershipNotFound:
+        typer.echo(
+            f"No team membership has the id {membership_id}; see `redgrid members --all`.", err=True
+        )
+        raise typer.Exit(EXIT_REFUSED) from None
+    except AlreadyRemoved:
+        typer.echo(f"Refused: membership {membership_id} is already removed.", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    except InformantMembership as error:
+        typer.echo(
+            f"Refused: membership {membership_id} is a red informant's; use"
+            f" `redgrid informants --remove {error.person_id}`.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_REFUSED) from None
+    person, membership = removal.person, removal.membership
+    who = "(erased)" if person.forgotten_at is not None else person.display_name or "-"
+    where = (
+        f"grid {removal.grid.code}"
+        if removal.grid is not None
+        else removal.community.name
+        if removal.community is not None
+        else "the district"
+    )
+    typer.echo(
+        f"Membership {membership_id} ({who}, {membership.role.value} of {where}) is removed."
+    )
+    if person.forgotten_at is None:
+        typer.echo("They are told so when the bot next sends its pushes.")
+    if removal.dropped_pushes:
+        typer.echo(
+            f"{_plural(removal.dropped_pushes, 'pending push', 'pending pushes')} about"
+            " the team's tickets will not be sent to them."
+        )
+    if removal.grid is not None and removal.grid.team_chat_id is not None:
+        typer.echo(
+            f"They may still read grid {removal.grid.code}'s team chat:"
+            " remove them from that group too."
+        )
+    if removal.gap is not None:
+        typer.echo(_gap_warning(removal), err=True)
+
+
+_FALLBACK_TEXT = {
+    Fallback.OFFICERS: "the community's officers",
+    Fallback.ADMINS: "the district admins",
+    Fallback.NOBODY: "nobody (no officer or admin can be reached)",
+}
+
+
+def _gap_warning(removal: Removal) -> str:
+    gap = removal.gap
+    if gap.kind is GapKind.NO_SECRETARY:
+        return f"Warning: grid {removal.grid.code} has no secretary left, only grid workers."
+    if gap.kind is GapKind.NO_TEAM:
+        return (
+            f"Warning: grid {removal.grid.code} has no team member left:"
+            f" its tickets now reach {_FALLBACK_TEXT[gap.fallback]}."
+        )
+    return (
+        f"Warning: {removal.community.name} has no community officer left:"
+        f" its own queue's tickets and overdue notices now reach {_FALLBACK_TEXT[gap.fallback]}."
+    )

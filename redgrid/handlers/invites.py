@@ -108,6 +108,16 @@ def welcome_text(role: Role, scope: InviteScope) -> str:
     return text
 
 
+def farewell_text(role: Role, scope: InviteScope) -> str:
+    """What a person removed from a team is told (``redgrid members --remove``), rendered
+    in their language by the caller."""
+    return _(
+        "You are no longer a {role} of {scope}: its tickets will no longer reach you here, "
+        "and their buttons no longer work for you. Thank you for your work! If this is a "
+        "mistake, ask the district admin."
+    ).format(role=role_name(role), scope=scope_name(scope))
+
+
 # Deep links: /start <code> -----------------------------------------------------------------
 
 

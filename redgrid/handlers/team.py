@@ -58,7 +58,7 @@ from redgrid.models import OPEN_STATUSES, Person, Ticket, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
-from redgrid.services.people import Actor, can_handle
+from redgrid.services.people import Actor, can_handle, left_team_of
 from redgrid.services.tickets import (
     AlreadyTaken,
     ExtensionLimitReached,
@@ -146,7 +146,7 @@ async def team_ticket(
     """The ticket a team button names, if the presser may act on it now; else a refusal."""
     ticket = await load_ticket(session, ticket_id)
     if ticket is None or not await can_handle(session, actor, ticket):
-        await refuse_outsider(session, query, callback_answer, ticket)
+        await refuse_outsider(session, actor, query, callback_answer, ticket)
         return None
     if ticket.status not in allowed:
         refuse_button(callback_answer, no_longer_applies(ticket))
@@ -154,17 +154,28 @@ async def team_ticket(
     return ticket
 
 
+def left_team_text() -> str:
+    return _(
+        "You are no longer on this ticket's team, so you cannot act on it any more. "
+        "If that is a mistake, ask the district admin."
+    )
+
+
 async def refuse_outsider(
     session: AsyncSession,
+    actor: Actor,
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
     ticket: Ticket | None,
 ) -> None:
-    """Refuse someone who may not act on the ticket. In its team's group, where the card is
-    for everyone in the group to read, they are told why; elsewhere a stranger learns
-    nothing (not even that the ticket exists)."""
+    """Refuse someone who may not act on the ticket. Someone taken off its team is told
+    so, on the card they were sent; in its team's group, where the card is for everyone in
+    the group to read, others are told why; elsewhere a stranger learns nothing (not even
+    that the ticket exists)."""
     in_group = query.message is not None and query.message.chat.type != "private"
-    if (
+    if ticket is not None and await left_team_of(session, actor.person_id, ticket):
+        refuse_button(callback_answer, left_team_text())
+    elif (
         in_group
         and ticket is not None
         and await is_team_chat_of(session, ticket, query.message.chat.id)
@@ -199,29 +210,43 @@ async def start_step(
 
 
 async def step_ticket(
-    message: Message, state: FSMContext, session: AsyncSession
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> tuple[Ticket | None, dict]:
-    """The ticket the conversation is about, re-read (it may have moved meanwhile)."""
+    """The ticket the conversation is about, re-read (it may have moved meanwhile), while
+    the person may still act on it; else None, and the step ends before asking for more."""
     data = await state.get_data()
     ticket = await load_ticket(session, data.get("ticket_id", 0))
-    if ticket is None:
+    if ticket is None or not await can_handle(session, actor, ticket):
         await state.clear()
-        await message.answer(_("You can no longer act on this ticket."))
+        await message.answer(await cannot_act_text(session, actor, ticket))
+        return None, data
     return ticket, data
+
+
+async def cannot_act_text(session: AsyncSession, actor: Actor, ticket: Ticket | None) -> str:
+    if ticket is not None and await left_team_of(session, actor.person_id, ticket):
+        return left_team_text()
+    return _("You can no longer act on this ticket.")
 
 
 async def step_button_ticket(
     state: FSMContext,
     session: AsyncSession,
+    actor: Actor,
     callback_answer: CallbackAnswer,
     allowed: frozenset[TicketStatus] | set[TicketStatus],
 ) -> Ticket | None:
     """The ticket a step's button is about, if the step still applies to it; else a refusal,
-    and the step ends when someone else moved the ticket on meanwhile (rather than asking
-    for a note or a reason the service would then refuse)."""
+    and the step ends when someone else moved the ticket on meanwhile or the presser was
+    taken off its team (rather than asking for a note or a reason the service would then
+    refuse)."""
     ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
     if ticket is None:
         refuse_button(callback_answer)
+        return None
+    if not await can_handle(session, actor, ticket):
+        await state.clear()
+        refuse_button(callback_answer, await cannot_act_text(session, actor, ticket))
         return None
     if ticket.status not in allowed:
         await state.clear()
@@ -300,7 +325,7 @@ async def accept_button(
         refuse_button(callback_answer, no_longer_applies(ticket))
         return
     except (NotAllowed, TicketNotFound):
-        await refuse_outsider(session, query, callback_answer, ticket)
+        await refuse_outsider(session, actor, query, callback_answer, ticket)
         return
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     await push_to_reporter(
@@ -419,7 +444,7 @@ async def invalid_reason(
     if reason is None:
         await too_long(message)
         return
-    ticket, _data = await step_ticket(message, state, session)
+    ticket, _data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     try:
@@ -534,9 +559,10 @@ async def transfer_to_grid(
     callback_answer: CallbackAnswer,
     bot: Bot,
     session: AsyncSession,
+    actor: Actor,
     state: FSMContext,
 ) -> None:
-    ticket = await step_button_ticket(state, session, callback_answer, OPEN_STATUSES)
+    ticket = await step_button_ticket(state, session, actor, callback_answer, OPEN_STATUSES)
     if ticket is None:
         return
     if callback_data.index not in (await state.get_data()).get("grid_ids", []):
@@ -552,9 +578,10 @@ async def transfer_up(
     callback_answer: CallbackAnswer,
     bot: Bot,
     session: AsyncSession,
+    actor: Actor,
     state: FSMContext,
 ) -> None:
-    ticket = await step_button_ticket(state, session, callback_answer, OPEN_STATUSES)
+    ticket = await step_button_ticket(state, session, actor, callback_answer, OPEN_STATUSES)
     if ticket is None:
         return
     await state.update_data(target_grid_id=None, to_community=True)
@@ -562,7 +589,15 @@ async def transfer_up(
 
 
 @router.callback_query(ChoiceCb.filter(F.kind == TRANSFER_CODE), TeamForm.transfer_target)
-async def transfer_by_code(query: CallbackQuery, state: FSMContext) -> None:
+async def transfer_by_code(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+) -> None:
+    if await step_button_ticket(state, session, actor, callback_answer, OPEN_STATUSES) is None:
+        return
     await state.set_state(TeamForm.transfer_code)
     await query.message.answer(
         _("Type the code of the grid, for example DX-DF-03."), reply_markup=nav_keyboard(back=True)
@@ -571,9 +606,9 @@ async def transfer_by_code(query: CallbackQuery, state: FSMContext) -> None:
 
 @router.message(TeamForm.transfer_code, F.text, ~F.text.startswith("/"))
 async def transfer_code_typed(
-    message: Message, bot: Bot, state: FSMContext, session: AsyncSession
+    message: Message, bot: Bot, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> None:
-    ticket, _data = await step_ticket(message, state, session)
+    ticket, _data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     code = message.text.strip()[:64]
@@ -608,7 +643,7 @@ async def finish_transfer(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
-    ticket, data = await step_ticket(message, state, session)
+    ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     old_queue = await queue_of(session, ticket)
@@ -748,12 +783,14 @@ async def resolve_button(
 
 
 @router.message(TeamForm.resolve_note, F.text, ~F.text.startswith("/"))
-async def resolve_note_typed(message: Message, state: FSMContext, session: AsyncSession) -> None:
+async def resolve_note_typed(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor
+) -> None:
     note = typed_text(message)
     if note is None:
         await too_long(message)
         return
-    ticket, _data = await step_ticket(message, state, session)
+    ticket, _data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     if ticket.status is not TicketStatus.ACCEPTED:  # resolved or moved on meanwhile
@@ -779,7 +816,7 @@ async def finish_resolve(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    ticket, data = await step_ticket(message, state, session)
+    ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     note = data.get("note", "")
@@ -939,8 +976,11 @@ async def extend_days_chosen(
     callback_answer: CallbackAnswer,
     state: FSMContext,
     session: AsyncSession,
+    actor: Actor,
 ) -> None:
-    ticket = await step_button_ticket(state, session, callback_answer, {TicketStatus.ACCEPTED})
+    ticket = await step_button_ticket(
+        state, session, actor, callback_answer, {TicketStatus.ACCEPTED}
+    )
     if ticket is None:
         return
     if not 0 <= callback_data.index < len(EXTENSION_DAYS):
@@ -970,7 +1010,7 @@ async def extend_reason_typed(
     if reason is None:
         await too_long(message, back=True)
         return
-    ticket, data = await step_ticket(message, state, session)
+    ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     days = data.get("days")
@@ -1071,7 +1111,7 @@ async def question_typed(
     if question is None:
         await too_long(message)
         return
-    ticket, _data = await step_ticket(message, state, session)
+    ticket, _data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     try:
@@ -1139,11 +1179,14 @@ async def team_nav(
         callback_answer.text = _("Cancelled.")
         await query.message.answer(_("Cancelled. The ticket was not changed."))
         return
-    data = await state.get_data()
-    ticket = await load_ticket(session, data.get("ticket_id", 0))
+    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
     if ticket is None:
         await state.clear()
         refuse_button(callback_answer)
+        return
+    if not await can_handle(session, actor, ticket):  # taken off the team meanwhile
+        await state.clear()
+        refuse_button(callback_answer, await cannot_act_text(session, actor, ticket))
         return
     if callback_data.index == Nav.SKIP and current == TeamForm.transfer_note.state:
         await finish_transfer(

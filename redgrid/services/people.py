@@ -315,12 +315,26 @@ async def can_handle(session: AsyncSession, actor: Actor, ticket: Ticket) -> boo
     """
     if actor.is_admin:
         return True
+    return covers(await memberships(session, actor.person_id), ticket)
+
+
+async def left_team_of(session: AsyncSession, person_id: int, ticket: Ticket) -> bool:
+    """Whether a role the person no longer holds covered the ticket: they were taken off
+    its team (``redgrid members --remove``), and a button of theirs is refused saying so."""
+    removed = await session.exec(
+        select(Membership).where(Membership.person_id == person_id, ~col(Membership.active))
+    )
+    return covers(removed.all(), ticket)
+
+
+def covers(roles: Collection[Membership], ticket: Ticket) -> bool:
+    """Whether one of ``roles`` puts the ticket in its holder's hands (admins aside)."""
     # The role-scope rule guarantees team roles a grid and officers a community, so an
     # empty ticket field never matches.
     return any(
         (m.role in TEAM_ROLES and m.grid_id == ticket.grid_id)
         or (m.role is Role.OFFICER and m.community_id == ticket.community_id)
-        for m in await memberships(session, actor.person_id)
+        for m in roles
     )
 
 
