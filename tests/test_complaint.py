@@ -332,6 +332,33 @@ async def test_the_sixth_photo_is_refused(world):
     assert len(messages(calls)) == 1
 
 
+async def test_an_album_past_the_limit_gets_one_reply_counting_what_did_not_fit(world):
+    resident = world.harness.person()  # Chinese: one plural form
+    english = world.harness.person(language_code="en")
+    for person in (resident, english):
+        await person.text("/new")
+        await person.press(category("noise"))
+        await person.text("Loud music every night")
+    calls = []
+    for n in range(7):
+        calls += await resident.photo(f"s{n}", media_group_id="seven")
+    assert len(messages(calls)) == 1
+    edits = [call for call in calls if isinstance(call.method, EditMessageText)]
+    assert "有 2 张未添加" in edits[-1].method.text
+    assert len((await world.state(resident))[1]["photos"]) == 5
+    calls = []
+    for n in range(6):
+        calls += await english.photo(f"e{n}", media_group_id="six")
+    assert len(messages(calls)) == 1
+    edits = [call for call in calls if isinstance(call.method, EditMessageText)]
+    assert "so 1 photo was not added." in edits[-1].method.text
+    calls = []
+    for n in range(2):
+        calls += await english.photo(f"f{n}", media_group_id="two-more")
+    edits = [call for call in calls if isinstance(call.method, EditMessageText)]
+    assert "so 2 photos were not added." in edits[-1].method.text
+
+
 async def test_an_album_where_it_is_not_expected_gets_one_hint(world):
     resident = world.harness.person(language_code="en")
     await resident.text("/new")

@@ -4,6 +4,7 @@ one ticket with its history, comments and photos, the rating."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.methods import EditMessageText
 from aiogram.types import Chat, Message, PhotoSize, Update
 
 from redgrid.bot.settings import Settings
@@ -135,7 +136,11 @@ async def test_add_a_comment_and_the_team_is_told(world):
     assert (events[-1].kind, events[-1].note) == (EventKind.COMMENT, "晚上更严重 <b>")
 
 
-async def test_add_photos_and_the_team_is_told(world):
+def edits(calls) -> list:
+    return [call for call in calls if isinstance(call.method, EditMessageText)]
+
+
+async def test_add_photos_and_the_team_is_told_once_at_done(world):
     h = world.harness
     ticket = await world.ticket(photos=[("report-1", "ur1")])
 
@@ -143,18 +148,119 @@ async def test_add_photos_and_the_team_is_told(world):
     assert "失效" in alert(calls)
     await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
 
-    await world.follower.press(data(TicketAction.PHOTO, ticket))
+    prompt = answer_to(await world.follower.press(data(TicketAction.PHOTO, ticket)), world.follower)
+    assert "还可添加 9 张照片" in prompt.text
+    team_before = len(h.calls_to(world.secretary.id))
     first = answer_to(await world.follower.photo("extra-1"), world.follower)
+    assert "已为 DX-000001 准备 1 张照片" in first.text
+    hint = answer_to(await world.follower.sticker(), world.follower)  # wrong input: a hint
+    assert "请发送照片" in hint.text
     answer_to(await world.follower.photo("extra-2"), world.follower)
-    await world.follower.press(first.button("完成"))
-    assert "谢谢" in h.last_to(world.follower.id).text
+    assert len(h.calls_to(world.secretary.id)) == team_before  # nothing per photo
+    async with world.session_factory() as session:  # nor added before Done
+        assert await tickets.report_photo_count(session, ticket.id) == 1
 
-    sent = [c for c in h.calls_to(world.secretary.id) if c.name == "SendPhoto"]
-    assert [c.method.photo for c in sent] == ["extra-1", "extra-2"]
-    assert "a follower added a photo" in h.last_to(world.secretary.id).text
+    done = answer_to(await world.follower.press(first.button("完成")), world.follower)
+    assert "已为 DX-000001 添加 2 张照片" in done.text
+
+    told = h.calls_to(world.secretary.id)[team_before:]
+    assert [c.name for c in told] == ["SendMediaGroup", "SendMessage"]
+    assert [m.media for m in told[0].method.media] == ["extra-1", "extra-2"]
+    assert f"a follower added 2 photos to {ticket.number}" in told[1].text
+    assert [c.name for c in h.calls_to(TEAM_CHAT)][-2:] == ["SendMediaGroup", "SendMessage"]
     async with world.session_factory() as session:
         photos = await tickets.ticket_photos(session, ticket.id, PhotoKind.REPORT)
     assert [p.file_id for p in photos] == ["report-1", "extra-1", "extra-2"]
+    assert (await world.events(ticket.id)).count(EventKind.PHOTO) == 2
+    # a second press on Done: the step is over, nothing more is told
+    calls = await world.follower.press(first.button("完成"))
+    assert "失效" in alert(calls)
+    assert len(h.calls_to(world.secretary.id)) == team_before + 2
+
+
+async def test_cancel_at_the_photo_step_adds_nothing(world):
+    h = world.harness
+    ticket = await world.ticket(photos=[])
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    sent = answer_to(await world.reporter.photo("never"), world.reporter)
+    team_before = len(h.calls_to(world.secretary.id))
+    await world.reporter.press(sent.button("取消"))
+    assert len(h.calls_to(world.secretary.id)) == team_before
+    async with world.session_factory() as session:
+        assert await tickets.report_photo_count(session, ticket.id) == 0
+
+
+async def test_an_album_added_to_a_ticket_gets_one_reply(world):
+    ticket = await world.ticket(photos=[])
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    calls = []
+    for n in range(4):
+        calls += await world.reporter.photo(f"al-{n}", media_group_id="album-7")
+    [reply] = messages(calls)
+    assert len(edits(calls)) == 3
+    assert {e.method.message_id for e in edits(calls)} == {reply.result.message_id}
+    assert "准备 4 张照片" in edits(calls)[-1].method.text
+    # an album where text is expected gets one hint
+    await world.reporter.press(data(TicketAction.COMMENT, ticket))
+    calls = []
+    for n in range(3):
+        calls += await world.reporter.photo(f"c-{n}", media_group_id="album-8")
+    [hint] = messages(calls)
+    assert "用文字" in hint.text
+
+
+async def test_photos_past_the_cap_are_refused_saying_how_many_fit(world):
+    ticket = await world.ticket(photos=[("report-1", "ur1")])  # cap: 10 in all
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    calls = []
+    for n in range(12):  # an album of 12 (more than Telegram's 10, to pass the cap)
+        calls += await world.reporter.photo(f"cap-{n}", media_group_id="big")
+    [reply] = messages(calls)
+    last = edits(calls)[-1].method.text
+    assert "准备 9 张照片" in last
+    assert "有 3 张照片未添加：每张工单最多 10 张" in last
+    assert "不能再添加" in last
+    await world.reporter.press(reply.button("完成"))
+    async with world.session_factory() as session:
+        assert await tickets.report_photo_count(session, ticket.id) == 10
+    # full: the button is refused, in words that say why
+    calls = await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    assert "已达每张工单的上限" in alert(calls)
+    assert not messages(calls)
+
+
+async def test_one_more_fits_in_english(world):
+    ticket = await world.ticket(by="resident_en", photos=[(f"f{n}", f"u{n}") for n in range(5)])
+    await world.run(tickets.follow, ticket.id, world.ids["reporter"], utcnow())
+    async with world.session_factory() as session, session.begin():
+        await tickets.add_photos(
+            session,
+            ticket.id,
+            world.actor("reporter"),
+            utcnow(),
+            [(f"g{n}", f"v{n}") for n in range(4)],
+            limit=10,
+        )
+    prompt = answer_to(
+        await world.resident_en.press(data(TicketAction.PHOTO, ticket)), world.resident_en
+    )
+    assert f"1 more photo fits on {ticket.number}." in prompt.text
+    reply = answer_to(await world.resident_en.photo("last"), world.resident_en)
+    assert f"📷 1 photo ready for {ticket.number}." in reply.text
+    refused = answer_to(await world.resident_en.photo("too-many"), world.resident_en)
+    assert "1 photo was not added: a ticket holds at most 10." in refused.text
+
+
+async def test_an_album_with_no_conversation_gets_one_menu(world):
+    lonely = world.harness.person("Nobody", language_code="en")
+    calls = []
+    for n in range(3):
+        calls += await lonely.photo(f"idle-{n}", media_group_id="idle-album")
+    [menu] = messages(calls)
+    assert "did not understand" in menu.text
+    # a photo on its own still gets its answer
+    [again] = messages(await lonely.photo("single"))
+    assert "did not understand" in again.text
 
 
 async def test_no_comment_on_a_closed_ticket(world):
@@ -311,10 +417,11 @@ async def test_a_photos_caption_reaches_the_team(world):
     reply = answer_to(
         await world.reporter.send(photo=photo, caption=" 晚上漏水 <b> "), world.reporter
     )
-    assert "照片已补充" in reply.text
+    assert "准备 1 张照片" in reply.text
+    await world.reporter.press(reply.button("完成"))
 
     told = h.last_to(world.secretary.id)
-    assert f"the reporter added a photo to {ticket.number}" in told.text
+    assert f"the reporter added 1 photo to {ticket.number}" in told.text
     assert "晚上漏水 &lt;b&gt;" in told.text
     assert "晚上漏水" in h.last_to(TEAM_CHAT).text
     async with world.session_factory() as session:

@@ -865,6 +865,70 @@ async def test_close_unrated_from_two_processes_closes_each_ticket_once(session_
 # Reporter side: comments, photos, questions, following -------------------------------------
 
 
+async def _add_while_another_holds_the_ticket(session_factory, world, ticket, limit):
+    """The reporter adds two photos and has not committed yet when a follower adds two:
+    the follower's call must wait for the commit, then see the reporter's photos."""
+    async with session_factory() as first:
+        await tickets.add_photos(
+            first, ticket.id, world.resident, NOW, [("r1", "ur1"), ("r2", "ur2")], limit=limit
+        )
+        second = asyncio.create_task(
+            run(
+                session_factory,
+                tickets.add_photos,
+                ticket.id,
+                world.neighbour,
+                NOW,
+                [("n1", "un1"), ("n2", "un2")],
+                limit=limit,
+            )
+        )
+        for _ in range(20):  # let the second call run up to the lock
+            await asyncio.sleep(0.01)
+        assert not second.done()
+        await first.commit()
+    return await asyncio.gather(second, return_exceptions=True)
+
+
+async def test_two_people_adding_photos_at_once_both_succeed_in_order(session_factory, world):
+    ticket = await report(session_factory, world, photos=[("f0", "u0")])
+    await run(session_factory, tickets.follow, ticket.id, world.neighbour.person_id, NOW)
+    [added] = await _add_while_another_holds_the_ticket(session_factory, world, ticket, 10)
+    assert [p.position for p in added] == [3, 4]
+    async with session_factory() as session:
+        photos = await tickets.ticket_photos(session, ticket.id, PhotoKind.REPORT)
+    assert [(p.file_id, p.position) for p in photos] == [
+        ("f0", 0),
+        ("r1", 1),
+        ("r2", 2),
+        ("n1", 3),
+        ("n2", 4),
+    ]
+
+
+async def test_photos_past_the_cap_are_refused_whole_even_in_a_race(session_factory, world):
+    ticket = await report(session_factory, world, photos=[("f0", "u0")])
+    await run(session_factory, tickets.follow, ticket.id, world.neighbour.person_id, NOW)
+    [refused] = await _add_while_another_holds_the_ticket(session_factory, world, ticket, 4)
+    assert isinstance(refused, tickets.PhotoLimitReached)
+    assert (refused.limit, refused.room) == (4, 1)
+    async with session_factory() as session:
+        photos = await tickets.ticket_photos(session, ticket.id, PhotoKind.REPORT)
+    assert [p.file_id for p in photos] == ["f0", "r1", "r2"]  # none of the follower's
+    closed = await report(session_factory, world)
+    await run(session_factory, tickets.mark_invalid, closed.id, world.worker_a, NOW, "测试")
+    with pytest.raises(IllegalTransition):
+        await run(
+            session_factory,
+            tickets.add_photos,
+            closed.id,
+            world.resident,
+            NOW,
+            [("x", "ux")],
+            limit=9,
+        )
+
+
 async def test_reporter_and_followers_add_comments_and_photos(session_factory, world):
     ticket = await report(session_factory, world, photos=[("f0", "u0")])
     assert await run(session_factory, tickets.follow, ticket.id, world.neighbour.person_id, NOW)
@@ -873,8 +937,14 @@ async def test_reporter_and_followers_add_comments_and_photos(session_factory, w
         await run(session_factory, tickets.follow, ticket.id, world.resident.person_id, NOW)
 
     await run(session_factory, tickets.add_comment, ticket.id, world.resident, NOW, "越来越多")
-    photo = await run(
-        session_factory, tickets.add_photo, ticket.id, world.neighbour, NOW, "f1", "u1"
+    [photo] = await run(
+        session_factory,
+        tickets.add_photos,
+        ticket.id,
+        world.neighbour,
+        NOW,
+        [("f1", "u1")],
+        limit=10,
     )
     assert (photo.kind, photo.position, photo.added_by_id) == (
         PhotoKind.REPORT,

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # round): without a cap, "extend" would put off any deadline and hide it from the
     # district's figures. 0 turns extensions off.
     max_extensions: int = Field(default=2, ge=0)
+    # Photos of the problem a ticket holds in all: those it was filed with and those the
+    # reporter and followers add later ("Add a photo"). The team's photo of the result
+    # is not counted.
+    max_ticket_photos: int = Field(default=10, ge=1)
 
     # Red informants: reports a day (they report far more than residents complain), and
     # the points a report graded valid earns, by its category's priority.

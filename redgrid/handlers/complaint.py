@@ -12,8 +12,8 @@ Decisions worth knowing:
 - A photo with a caption at the description step is taken as both: the caption is the
   description, the photo the first photo. A photo without a caption there gets a hint.
   A caption on a later photo is added to the description, when it still fits.
-- An album arrives as one update per photo. The first one is answered with a message that
-  the next ones of the same album edit (the count goes up), so an album gets one reply.
+- An album arrives as one update per photo; it gets one reply (``albums.py``): the first
+  photo's, which the next ones edit (the count goes up, and how many did not fit).
 - The place step shows a reply keyboard with "share location"; the message that confirms
   the place removes it, as do Back and Cancel pressed here, and /cancel and /start
   (common.py).
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from aiogram import Bot, F
+from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter, or_f
 from aiogram.fsm.context import FSMContext
@@ -47,7 +47,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,6 +55,7 @@ from redgrid.bot.i18n import N_
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import escape_clipped, local_time, push_to_team, queue_name, status_name
 from redgrid.bot.settings import Settings
+from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import (
     CategoryCb,
@@ -679,13 +680,12 @@ async def description_photo(
     data = await state.get_data()
     photos = _with_photo(data.get("photos", []), message)
     await state.update_data(description=text, photos=photos)
+    album = await albums.album_of(message, state)
     sent = await _show(
         Complaint.photos, message, state, Ctx(session, i18n, settings, catalogue, person)
     )
-    if message.media_group_id:
-        await state.update_data(
-            album={"group": message.media_group_id, "message_id": sent.message_id}
-        )
+    album.message_id = sent.message_id  # the album's next photos edit the photo step
+    await albums.save(state, album)
 
 
 @router.callback_query(Complaint.description, ChoiceCb.filter(F.kind == KEEP))
@@ -733,7 +733,6 @@ def _caption_note(data: dict[str, Any], caption: str) -> str:
 @router.message(Complaint.photos, F.photo)
 async def add_photo(
     message: Message,
-    bot: Bot,
     state: FSMContext,
     session: AsyncSession,
     person: Person,
@@ -741,45 +740,28 @@ async def add_photo(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
+    """A photo for the draft, up to MAX_PHOTOS; an album gets one reply (``albums``), which
+    counts the photos attached and those that did not fit."""
     ctx = Ctx(session, i18n, settings, catalogue, person)
     data = await state.get_data()
+    album = await albums.album_of(message, state)
     photos = data.get("photos", [])
-    group = message.media_group_id
-    album = data.get("album") or {}
-    same_album = group is not None and album.get("group") == group
     if len(photos) >= MAX_PHOTOS:
-        if same_album and album.get("refused"):
-            return  # this album was already told
-        if group is not None:
-            kept = album if same_album else {}
-            await state.update_data(album={**kept, "group": group, "refused": True})
-        await message.answer(
-            _("You can attach at most {limit} photos, so this one was not added.").format(
-                limit=MAX_PHOTOS
-            ),
-            reply_markup=_keyboard(Complaint.photos.state, data, ctx),
-        )
-        return
-    data["photos"] = _with_photo(photos, message)
-    caption = (message.caption or "").strip()
-    if caption:  # said about this photo: the team reads it with the description
-        await message.answer(_caption_note(data, caption))
+        album.counts["refused"] = album.counts.get("refused", 0) + 1
+    else:
+        data["photos"] = _with_photo(photos, message)
+        caption = (message.caption or "").strip()
+        if caption:  # said about this photo: the team reads it with the description
+            await message.answer(_caption_note(data, caption))
+        await state.update_data(photos=data["photos"], description=data["description"])
     text = _photos_ack(len(data["photos"]))
-    markup = _keyboard(Complaint.photos.state, data, ctx)
-    if same_album and album.get("message_id"):
-        try:
-            await bot.edit_message_text(
-                text=text,
-                chat_id=message.chat.id,
-                message_id=album["message_id"],
-                reply_markup=markup,
-            )
-        except TelegramBadRequest:
-            same_album = False
-    if not (same_album and album.get("message_id")):
-        sent = await message.answer(text, reply_markup=markup)
-        album = {"group": group, "message_id": sent.message_id} if group else {}
-    await state.update_data(photos=data["photos"], album=album, description=data["description"])
+    if refused := album.counts.get("refused", 0):
+        text += "\n" + ngettext(
+            "A complaint takes at most {limit} photos, so {count} photo was not added.",
+            "A complaint takes at most {limit} photos, so {count} photos were not added.",
+            refused,
+        ).format(limit=MAX_PHOTOS, count=refused)
+    await albums.reply(message, state, album, text, _keyboard(Complaint.photos.state, data, ctx))
 
 
 @router.message(Complaint.photos, F.document.mime_type.startswith("image/"))
@@ -805,7 +787,6 @@ async def photos_done(
 ) -> None:
     if callback_data.action is DraftAction.SKIP_PHOTOS:
         await state.update_data(photos=[])
-    await state.update_data(album={})
     await _close(query)
     ctx = Ctx(session, i18n, settings, catalogue, person)
     await _advance(Complaint.photos, query.message, state, ctx)
@@ -1381,12 +1362,10 @@ async def wrong_input(
     """Anything a step does not expect (a sticker, a photo where a place is expected, a
     command): the step's hint, with its buttons again; nothing changes. An album (one
     update per item) is hinted once."""
+    if await albums.answered(message, state):
+        return
     step = await state.get_state()
     data = await state.get_data()
-    if message.media_group_id is not None:
-        if data.get("hinted_album") == message.media_group_id:
-            return
-        await state.update_data(hinted_album=message.media_group_id)
     text = _(HINTS[step])
     if message.text and message.text.startswith("/"):
         text = _("You are writing a complaint: finish it, or send /cancel to stop.") + "\n\n" + text

@@ -10,6 +10,7 @@ from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
     ChatMemberRestricted,
@@ -27,6 +28,7 @@ from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import locale_of
 from redgrid.bot.settings import Settings
+from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.common import refuse_button, show_menu
 from redgrid.models import Grid, Person
@@ -41,7 +43,12 @@ GROUP_CHATS = {"group", "supergroup"}
 
 
 @router.message(StateFilter(None), F.chat.type == "private")
-async def unknown_message(message: Message, session: AsyncSession, actor: Actor) -> None:
+async def unknown_message(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor
+) -> None:
+    """Something no feature takes, with no conversation going: the menu, once per album."""
+    if await albums.answered(message, state):
+        return
     await show_menu(
         message, session, actor, _("I did not understand that. Choose what you would like to do:")
     )

@@ -53,6 +53,7 @@ from redgrid.bot.i18n import N_, SUPPORTED_LOCALES
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import locale_of, push_to_reporter, push_to_team, queue_name, status_name
 from redgrid.bot.settings import Settings
+from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import (
     GradeCb,
@@ -496,6 +497,8 @@ async def join_back(query: CallbackQuery, state: FSMContext) -> None:
 async def join_hint(
     message: Message, state: FSMContext, session: AsyncSession, person: Person
 ) -> None:
+    if await albums.answered(message, state):
+        return
     current = await state.get_state()
     prefix = ""
     if (message.text or "").startswith("/"):
@@ -1131,7 +1134,10 @@ async def report_hint(
     catalogue: CategoryCatalogue,
     i18n: I18n,
 ) -> None:
-    """Anything a step does not expect: the step's hint and buttons; nothing changes."""
+    """Anything a step does not expect: the step's hint and buttons (once per album);
+    nothing changes."""
+    if await albums.answered(message, state):
+        return
     current = await state.get_state()
     prefix = ""
     if (message.text or "").startswith("/"):

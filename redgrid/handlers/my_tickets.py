@@ -8,7 +8,7 @@ the light messages to a ticket's team.
 """
 
 import html
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -18,7 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,6 +35,7 @@ from redgrid.bot.pushes import (
     ticket_card,
 )
 from redgrid.bot.settings import Settings
+from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import (
     ChoiceCb,
@@ -129,27 +130,21 @@ async def act_on_step_ticket(
     session: AsyncSession,
     act: Callable[[Ticket], Awaitable[object]],
     refusal: str,
-    *,
-    keep_state: bool = False,
 ) -> Ticket | None:
-    """Do ``act`` on the ticket the step is about. The step ends (unless ``keep_state``,
-    for photos that may come as an album); when the service refuses, the step ends in any
-    case, the person is told why, and None comes back."""
+    """Do ``act`` on the ticket the step is about, and end the step; when the service
+    refuses, the person is told why, and None comes back."""
     ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    await state.clear()
     try:
         if ticket is None:
             raise TicketNotFound(0)
         await act(ticket)
     except IllegalTransition:
-        await state.clear()
         await message.answer(no_longer_applies(ticket))
         return None
     except (NotAllowed, TicketNotFound):
-        await state.clear()
         await message.answer(refusal)
         return None
-    if not keep_state:
-        await state.clear()
     return ticket
 
 
@@ -218,10 +213,10 @@ async def tell_team(
     audience: Audience | None = None,
     exclude_person_id: int | None = None,
     keyboard: Callable[[], InlineKeyboardMarkup | None] = lambda: None,
-    photo: str | None = None,
+    photos: Sequence[str] = (),
 ) -> None:
     """A short message (no card) to the ticket's team and its group chat, each in their
-    language; ``photo`` (a file id) goes first."""
+    language; ``photos`` (file ids) go first."""
     audience = audience or await tickets.ticket_audience(session, ticket, settings.admin_ids)
     recipients = [
         (member.telegram_id, locale_of(member, settings), member.id)
@@ -233,8 +228,8 @@ async def tell_team(
     for chat_id, locale, person_id in recipients:
         with i18n.use_locale(locale):
             text, markup = render(), keyboard()
-        if photo is not None:
-            notifier.photos(chat_id, [photo], person_id=person_id, ticket_id=ticket.id)
+        if photos:
+            notifier.photos(chat_id, photos, person_id=person_id, ticket_id=ticket.id)
         notifier.message(
             chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=ticket.id
         )
@@ -653,6 +648,18 @@ async def comment_text(
     )
 
 
+def _photo_room_text(ticket: Ticket, room: int, limit: int) -> str:
+    """How many more photos fit on the ticket, for the photo step's replies."""
+    if room <= 0:
+        return _(
+            "{number} holds {limit} photos, the most a ticket takes: no more fit. "
+            "Press Done to send the ones you added, if any."
+        ).format(number=ticket.number, limit=limit)
+    return ngettext(
+        "{count} more photo fits on {number}.", "{count} more photos fit on {number}.", room
+    ).format(count=room, number=ticket.number)
+
+
 @router.callback_query(TicketCb.filter(F.action == TicketAction.PHOTO))
 async def photo_button(
     query: CallbackQuery,
@@ -661,18 +668,27 @@ async def photo_button(
     session: AsyncSession,
     actor: Actor,
     state: FSMContext,
+    settings: Settings,
 ) -> None:
     ticket = await _reporter_or_follower_ticket(
         session, actor, callback_data.ticket_id, callback_answer
     )
     if ticket is None:
         return
+    limit = settings.max_ticket_photos
+    room = limit - await tickets.report_photo_count(session, ticket.id)
+    if room <= 0:
+        refuse_button(callback_answer, _photo_room_text(ticket, room, limit))
+        return
     await state.set_state(ReporterForm.photo)
-    await state.set_data({"ticket_id": ticket.id})
+    await state.set_data({"ticket_id": ticket.id, "photos": [], "captions": []})
     await query.message.answer(
-        _("Send a photo of the problem for {number}. The grid team will see it.").format(
-            number=ticket.number
-        ),
+        _(
+            "Send photos of the problem for {number}, one by one or as an album, then press "
+            "Done: the grid team gets them together."
+        ).format(number=ticket.number)
+        + "\n"
+        + _photo_room_text(ticket, room, limit),
         reply_markup=nav_keyboard(),
     )
 
@@ -682,43 +698,110 @@ async def photo_sent(
     message: Message,
     state: FSMContext,
     session: AsyncSession,
+    settings: Settings,
+) -> None:
+    """A photo is kept in the step until Done, which adds them all and tells the team
+    once; an album gets one reply (``albums``). A caption is what the person says about
+    the photo: with Done it becomes their comment. Past MAX_TICKET_PHOTOS a photo is
+    refused, and the reply says how many did not fit."""
+    data = await state.get_data()
+    ticket = await load_ticket(session, data.get("ticket_id", 0))
+    if ticket is None or not ticket.status.is_open:
+        await state.clear()
+        await message.answer(
+            no_longer_applies(ticket) if ticket else _("You can no longer add to this ticket.")
+        )
+        return
+    album = await albums.album_of(message, state)
+    photos, captions = data["photos"], data["captions"]
+    limit = settings.max_ticket_photos
+    room = limit - await tickets.report_photo_count(session, ticket.id) - len(photos)
+    largest = message.photo[-1]
+    if room <= 0:
+        album.counts["refused"] = album.counts.get("refused", 0) + 1
+    elif all(kept[1] != largest.file_unique_id for kept in photos):
+        photos.append([largest.file_id, largest.file_unique_id])
+        room -= 1
+        if caption := (message.caption or "").strip()[: tickets.MAX_TEXT]:
+            captions.append(caption)
+        await state.update_data(photos=photos, captions=captions)
+    lines = [
+        ngettext(
+            "📷 {count} photo ready for {number}.",
+            "📷 {count} photos ready for {number}.",
+            len(photos),
+        ).format(count=len(photos), number=ticket.number)
+    ]
+    if refused := album.counts.get("refused", 0):
+        lines.append(
+            ngettext(
+                "{count} photo was not added: a ticket holds at most {limit}.",
+                "{count} photos were not added: a ticket holds at most {limit}.",
+                refused,
+            ).format(count=refused, limit=limit)
+        )
+    lines.append(_photo_room_text(ticket, room, limit))
+    if photos:
+        lines.append(_("Send more, or press Done to pass them to the grid team."))
+    await albums.reply(message, state, album, "\n".join(lines), nav_keyboard(done=bool(photos)))
+
+
+async def photos_done(
+    query: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
     notifier: Notifier,
     actor: Actor,
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    """Each photo is added as it comes; the state stays, so an album arrives whole. A
-    caption is what the person says about the photo: it is added as their comment."""
-    largest = message.photo[-1]
-    caption = (message.caption or "").strip()[: tickets.MAX_TEXT]
-
-    async def add(ticket: Ticket) -> None:
-        now = utcnow()
-        await tickets.add_photo(
-            session, ticket, actor, now, largest.file_id, largest.file_unique_id
+    """Done at the photo step: the photos kept are added to the ticket, all or none, and
+    the team is told once, with the photos."""
+    data = await state.get_data()
+    photos = [tuple(photo) for photo in data.get("photos", [])]
+    captions = data.get("captions", [])
+    await state.clear()
+    if not photos:
+        await query.message.answer(_("No photos were sent, so nothing was added."))
+        return
+    now = utcnow()
+    ticket = await load_ticket(session, data.get("ticket_id", 0))
+    try:
+        if ticket is None:
+            raise TicketNotFound(0)
+        await tickets.add_photos(
+            session, ticket, actor, now, photos, limit=settings.max_ticket_photos
         )
-        if caption:
+        for caption in captions:
             await tickets.add_comment(session, ticket, actor, now, caption)
-
-    ticket = await act_on_step_ticket(
-        message,
-        state,
-        session,
-        add,
-        _("You can no longer add to this ticket."),
-        keep_state=True,
-    )
-    if ticket is None:
+    except tickets.PhotoLimitReached as full:
+        await query.message.answer(
+            ngettext(
+                "Meanwhile others added photos to {number}: only {count} more fits now, so "
+                "yours were not added. Press «Add a photo» to send again.",
+                "Meanwhile others added photos to {number}: only {count} more fit now, so "
+                "yours were not added. Press «Add a photo» to send again.",
+                full.room,
+            ).format(number=ticket.number, count=full.room)
+        )
+        return
+    except IllegalTransition:
+        await query.message.answer(no_longer_applies(ticket))
+        return
+    except (NotAllowed, TicketNotFound):
+        await query.message.answer(_("You can no longer add to this ticket."))
         return
     reporter = await session.get(Person, ticket.reporter_id)
 
     def render() -> str:
-        who = _who_added(ticket, reporter, actor)
-        if caption:
-            return _("📷 {who} added a photo to {number}:\n\n{text}").format(
-                who=who, number=ticket.number, text=html.escape(caption)
-            )
-        return _("📷 {who} added a photo to {number}.").format(who=who, number=ticket.number)
+        text = ngettext(
+            "📷 {who} added {count} photo to {number}.",
+            "📷 {who} added {count} photos to {number}.",
+            len(photos),
+        ).format(who=_who_added(ticket, reporter, actor), count=len(photos), number=ticket.number)
+        if captions:
+            text += "\n\n" + "\n".join(html.escape(caption) for caption in captions)
+        return text
 
     await tell_team(
         session,
@@ -728,14 +811,15 @@ async def photo_sent(
         ticket,
         render,
         keyboard=lambda: open_keyboard(ticket),
-        photo=largest.file_id,
+        photos=[file_id for file_id, _unique in photos],
     )
     await session.commit()
-    await message.answer(
-        _("📷 Photo added to {number}; the grid team was told. Send another or press Done.").format(
-            number=ticket.number
-        ),
-        reply_markup=nav_keyboard(done=True),
+    await query.message.answer(
+        ngettext(
+            "Thank you: {count} photo was added to {number}, and the grid team was told.",
+            "Thank you: {count} photos were added to {number}, and the grid team was told.",
+            len(photos),
+        ).format(count=len(photos), number=ticket.number)
     )
 
 
@@ -969,19 +1053,23 @@ async def reporter_nav(
     callback_data: ChoiceCb,
     state: FSMContext,
     callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    notifier: Notifier,
+    actor: Actor,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
-    current = await state.get_state()
-    await state.clear()
-    if callback_data.index == NAV_DONE and current == ReporterForm.photo.state:
-        await query.message.answer(_("Thank you: the grid team has your photos."))
+    if callback_data.index == NAV_DONE and await state.get_state() == ReporterForm.photo.state:
+        await photos_done(query, state, session, notifier, actor, i18n, settings)
         return
+    await state.clear()
     callback_answer.text = _("Cancelled.")
     await query.message.answer(_("Cancelled. Nothing more was sent."))
 
 
 HINTS = {
     ReporterForm.comment.state: lambda: _("Please write your comment as text, or press Cancel."),
-    ReporterForm.photo.state: lambda: _("Please send a photo, or press Done."),
+    ReporterForm.photo.state: lambda: _("Please send a photo (not a file or a sticker)."),
     ReporterForm.answer.state: lambda: _("Please write your answer as text, or press Cancel."),
     ReporterForm.rework_reason.state: lambda: _(
         "Please tell us in words what is still wrong, or press Cancel."
@@ -991,8 +1079,12 @@ HINTS = {
 
 @router.message(StateFilter(*ReporterForm.__all_states__))
 async def reporter_hint(message: Message, state: FSMContext) -> None:
+    """Anything a step does not expect (a sticker at the photo step): its hint, once per
+    album."""
+    if await albums.answered(message, state):
+        return
     current = await state.get_state()
-    done = current == ReporterForm.photo.state
+    done = current == ReporterForm.photo.state and bool((await state.get_data()).get("photos"))
     await message.answer(HINTS[current](), reply_markup=nav_keyboard(done=done))
 
 

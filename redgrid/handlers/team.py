@@ -35,6 +35,7 @@ from redgrid.bot.pushes import (
     ticket_card,
 )
 from redgrid.bot.settings import Settings
+from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
 from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
 from redgrid.handlers.common import (
@@ -1354,6 +1355,8 @@ HINTS = {
 
 @router.message(StateFilter(*TeamForm.__all_states__))
 async def team_hint(message: Message, state: FSMContext) -> None:
+    if await albums.answered(message, state):
+        return
     current = await state.get_state()
     back = current in (
         TeamForm.transfer_code.state,

@@ -11,7 +11,7 @@ catalogue are passed in, so nothing here reads the settings.
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -101,6 +101,15 @@ class ExtensionLimitReached(TicketError):  # noqa: N818
     def __init__(self, ticket_number: str | None, limit: int) -> None:
         super().__init__(f"{ticket_number} was already extended {limit} times")
         self.limit = limit
+
+
+class PhotoLimitReached(TicketError):  # noqa: N818
+    """The ticket would hold more photos than allowed; ``room`` is how many still fit."""
+
+    def __init__(self, ticket_number: str | None, limit: int, room: int) -> None:
+        super().__init__(f"{ticket_number} holds at most {limit} photos; {room} more fit")
+        self.limit = limit
+        self.room = room
 
 
 class GridNotInService(TicketError, ValueError):  # noqa: N818 - reads as what happened
@@ -641,27 +650,59 @@ async def add_comment(
     return event
 
 
-async def add_photo(
+async def add_photos(
     session: AsyncSession,
     ticket: Ticket | int,
     actor: Actor,
     now: datetime,
-    file_id: str,
-    unique_id: str,
-) -> TicketPhoto:
-    """Another photo of the problem from the reporter or a follower."""
+    photos: Sequence[tuple[str, str]],
+    *,
+    limit: int,
+) -> list[TicketPhoto]:
+    """More photos of the problem (``(file_id, file_unique_id)`` pairs) from the reporter or
+    a follower: all of them, or none when the ticket would then hold more than ``limit``
+    report photos (``PhotoLimitReached`` says how many still fit).
+
+    The ticket is locked first (``_lock``), so two people adding at once are served one
+    after the other: the second sees the first one's photos, both for the positions and
+    for the limit."""
+    if not photos:
+        raise ValueError("no photos to add")
     ticket = await _load(session, ticket)
     await _require_reporter_or_follower(session, actor, ticket)
+    await _lock(session, ticket)
     _require_open(ticket, "add a photo")
-    photo = await _add_photo(
-        session, ticket, PhotoKind.REPORT, (file_id, unique_id), actor.person_id, now
-    )
-    _record(
-        session, ticket, EventKind.PHOTO, actor.person_id, now, details={"position": photo.position}
-    )
+    room = max(0, limit - await report_photo_count(session, ticket.id))
+    if len(photos) > room:
+        raise PhotoLimitReached(ticket.number, limit, room)
+    added = []
+    for photo in photos:
+        added.append(
+            await _add_photo(session, ticket, PhotoKind.REPORT, photo, actor.person_id, now)
+        )
+        await session.flush()  # the next photo's position follows this one's
+        _record(
+            session,
+            ticket,
+            EventKind.PHOTO,
+            actor.person_id,
+            now,
+            details={"position": added[-1].position},
+        )
     ticket.updated_at = now
     await session.flush()
-    return photo
+    return added
+
+
+async def report_photo_count(session: AsyncSession, ticket_id: int) -> int:
+    """The photos of the problem a ticket holds (the team's photo of the result aside)."""
+    return (
+        await session.exec(
+            select(func.count())
+            .select_from(TicketPhoto)
+            .where(TicketPhoto.ticket_id == ticket_id, TicketPhoto.kind == PhotoKind.REPORT)
+        )
+    ).one()
 
 
 async def ask_reporter(
@@ -896,6 +937,24 @@ async def _load(session: AsyncSession, ticket: Ticket | int) -> Ticket:
     if found is None:
         raise TicketNotFound(ticket)
     return found
+
+
+async def _lock(session: AsyncSession, ticket: Ticket) -> None:
+    """Hold the ticket's row until the transaction ends, and read it afresh: on
+    PostgreSQL ``SELECT ... FOR UPDATE``; SQLite has one writer at a time, so a write that
+    changes nothing takes the database's write lock, and a second writer waits for the
+    commit. (The driver opens the transaction at the first write: what was read before
+    is not a snapshot that the wait would leave stale.)"""
+    if (await session.connection()).dialect.name == "postgresql":
+        await session.exec(select(Ticket.id).where(col(Ticket.id) == ticket.id).with_for_update())
+    else:
+        await session.exec(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket.id)
+            .values(updated_at=Ticket.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    await session.refresh(ticket)
 
 
 async def _update_if(
