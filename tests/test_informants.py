@@ -560,6 +560,22 @@ async def test_back_cancel_recent_categories_and_the_daily_limit(world):
 # 评单 ------------------------------------------------------------------------------------
 
 
+async def test_a_report_merged_as_a_duplicate_is_offered_for_grading(world):
+    rider = world.harness.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    await send_report(rider, photo="p1")
+    await send_report(rider, photo="p2")
+    original, copy = await world.tickets()
+
+    await world.secretary.press(TicketCb(action=TicketAction.DUPLICATE, ticket_id=copy.id).pack())
+    [preview] = to(await world.secretary.text(original.number), world.secretary.id)
+    calls = await world.secretary.press(preview.button("Confirm merge"))
+
+    _done, prompt = to(calls, world.secretary.id)
+    assert [b.text for b in prompt.buttons] == ["🔁 Duplicate", "🚫 Invalid"]
+    assert f"Your ticket {copy.number} reports the same problem" in to(calls, rider.id)[0].text
+
+
 async def test_grading_is_the_grid_teams_and_happens_once(world):
     h = world.harness
     rider = h.person("Dave", language_code="en")

@@ -788,8 +788,15 @@ async def test_invalid_and_duplicate(session_factory, world):
         )
     with pytest.raises(TicketNotFound):
         await run(session_factory, tickets.mark_duplicate, copy.id, world.worker_a, NOW, "DX-9999")
+    with pytest.raises(tickets.OriginalNotOpen):
+        await run(session_factory, tickets.mark_duplicate, copy.id, world.worker_a, NOW, spam.id)
+    elsewhere = await report(session_factory, world, grid_id=world.grids["B"].id)
+    with pytest.raises(TicketNotFound):  # another grid's ticket, as if there were none
+        await run(
+            session_factory, tickets.mark_duplicate, copy.id, world.worker_a, NOW, elsewhere.number
+        )
     await run(session_factory, tickets.accept, copy.id, world.worker_a, NOW)
-    duplicate = await run(
+    merge = await run(
         session_factory,
         tickets.mark_duplicate,
         copy.id,
@@ -797,7 +804,14 @@ async def test_invalid_and_duplicate(session_factory, world):
         NOW,
         original.number.lower(),
     )
+    duplicate = merge.duplicate
     assert (duplicate.status, duplicate.duplicate_of_id) == (TicketStatus.DUPLICATE, original.id)
+    assert merge.new_followers == 0  # the same resident reported both
+    later = await report(session_factory, world)
+    with pytest.raises(tickets.OriginalNotOpen):  # a duplicate cannot take duplicates
+        await run(
+            session_factory, tickets.mark_duplicate, later.id, world.officer, NOW, duplicate.id
+        )
     async with session_factory() as session:
         event = (await tickets.ticket_history(session, copy.id))[-1]
     assert (event.kind, event.from_status, event.details) == (

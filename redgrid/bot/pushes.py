@@ -149,6 +149,7 @@ def team_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:
             (_("↪️ Transfer"), TicketAction.TRANSFER),
             (_("🗣 To consultation"), TicketAction.CONSULT),
             (_("🚫 Invalid"), TicketAction.INVALID),
+            (_("🔁 Duplicate"), TicketAction.DUPLICATE),
         ]
     elif ticket.status is TicketStatus.ACCEPTED:
         actions = [
@@ -156,6 +157,7 @@ def team_keyboard(ticket: Ticket) -> InlineKeyboardMarkup | None:
             (_("⏳ Extend"), TicketAction.EXTEND),
             (_("↪️ Transfer"), TicketAction.TRANSFER),
             (_("❓ Ask the reporter"), TicketAction.ASK),
+            (_("🔁 Duplicate"), TicketAction.DUPLICATE),
         ]
     else:
         return None

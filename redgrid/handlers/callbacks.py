@@ -78,6 +78,7 @@ class TicketAction(StrEnum):
     RESOLVE = "res"
     EXTEND = "ext"
     ASK = "ask"
+    DUPLICATE = "dup"
     # the reporter and followers
     DETAIL = "det"
     FOLLOW = "fol"
@@ -89,6 +90,14 @@ class TicketAction(StrEnum):
 class TicketCb(CallbackData, prefix="t1"):
     action: TicketAction
     ticket_id: RowId
+
+
+class MergeCb(CallbackData, prefix="u1"):
+    """Confirm merging a duplicate into the original the team member named. Both ids ride
+    along so a Confirm left from another merge is told apart from the current one."""
+
+    ticket_id: RowId
+    original_id: RowId
 
 
 class MyTicketsCb(CallbackData, prefix="y1"):

@@ -277,6 +277,10 @@ def _event_text(kind: EventKind, who: str, event: TicketEvent, settings: Setting
         return _("Closed by {who}").format(who=who)
     if kind is EventKind.INVALID:
         return _("Marked invalid by {who}").format(who=who)
+    if kind is EventKind.DUPLICATE and "merged" in event.details:
+        return _("{number} was merged into this ticket by {who}").format(
+            number=html.escape(str(event.details["merged"])), who=who
+        )
     if kind is EventKind.DUPLICATE:
         return _("Marked as a duplicate of {number} by {who}").format(
             number=html.escape(str(event.details.get("duplicate_of", "?"))), who=who

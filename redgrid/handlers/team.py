@@ -1,5 +1,5 @@
-"""The grid team's side of a ticket: accept, transfer, consultation, invalid, resolve,
-extend, ask the reporter; the queue and one ticket by number.
+"""The grid team's side of a ticket: accept, transfer, consultation, invalid, duplicate,
+resolve, extend, ask the reporter; the queue and one ticket by number.
 
 Every button re-checks on the server who presses it and where the ticket stands (the
 services raise NotAllowed / IllegalTransition / AlreadyTaken). A team may press buttons in
@@ -25,10 +25,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
+    escape_clipped,
     local_time,
     push_to_followers,
     push_to_reporter,
     push_to_team,
+    queue_name,
     rating_keyboard,
     status_name,
     team_keyboard,
@@ -37,7 +39,14 @@ from redgrid.bot.pushes import (
 from redgrid.bot.settings import Settings
 from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint, CallbackPrefix
-from redgrid.handlers.callbacks import ChoiceCb, MenuCb, MenuItem, TicketAction, TicketCb
+from redgrid.handlers.callbacks import (
+    ChoiceCb,
+    MenuCb,
+    MenuItem,
+    MergeCb,
+    TicketAction,
+    TicketCb,
+)
 from redgrid.handlers.common import (
     anonymous_admin_text,
     is_team_member,
@@ -47,6 +56,7 @@ from redgrid.handlers.common import (
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import (
+    current_status,
     is_team_chat_of,
     load_ticket,
     no_longer_applies,
@@ -65,6 +75,8 @@ from redgrid.services.tickets import (
     ExtensionLimitReached,
     IllegalTransition,
     NotAllowed,
+    OriginalNotOpen,
+    SameTicket,
     TicketNotFound,
 )
 
@@ -96,10 +108,12 @@ class TeamForm(StatesGroup):
     extend_days = State()
     extend_reason = State()
     question = State()
+    duplicate_of = State()
+    duplicate_confirm = State()
 
 
 router.messages_only(TeamForm)
-router.callbacks_only(ChoiceCb, MenuCb, TicketCb)
+router.callbacks_only(ChoiceCb, MenuCb, MergeCb, TicketCb)
 
 
 # Helpers ----------------------------------------------------------------------------------
@@ -1156,6 +1170,260 @@ async def question_typed(
     await message.answer(text)
 
 
+# Duplicate --------------------------------------------------------------------------------
+
+# What the merge preview shows of each ticket's description.
+BRIEF_DESCRIPTION = 300
+
+
+def duplicate_prompt(ticket: Ticket) -> str:
+    return _(
+        "🔁 Which earlier ticket does {number} repeat? Type its number (for example "
+        "DX-000123). {number} will be closed, and its reporter and followers will follow "
+        "that ticket instead."
+    ).format(number=ticket.number)
+
+
+async def ticket_brief(
+    session: AsyncSession, ticket: Ticket, catalogue: CategoryCatalogue, locale: str
+) -> str:
+    """A few lines of the ticket: enough to tell two tickets apart."""
+    category = catalogue.shown(ticket.category)
+    return "\n".join(
+        (
+            _("<b>{number}</b> · {emoji} {category}").format(
+                number=ticket.number, emoji=category.emoji, category=category.name(locale)
+            ),
+            _("Status: {status}").format(status=status_name(ticket.status, to_reporter=False)),
+            _("Queue: {queue}").format(queue=html.escape(await queue_name(session, ticket))),
+            escape_clipped(ticket.description, BRIEF_DESCRIPTION),
+        )
+    )
+
+
+def merge_keyboard(ticket: Ticket, original: Ticket) -> InlineKeyboardMarkup:
+    builder = InlineKeyboard()
+    builder.button(
+        text=_("✅ Confirm merge"),
+        callback_data=MergeCb(ticket_id=ticket.id, original_id=original.id),
+    )
+    return nav_keyboard(back=True, builder=builder)
+
+
+def original_keyboard(original: Ticket) -> InlineKeyboardMarkup:
+    builder = InlineKeyboard()
+    builder.button(
+        text=_("📄 {number}").format(number=original.number),
+        callback_data=TicketCb(action=TicketAction.DETAIL, ticket_id=original.id),
+    )
+    return builder.as_markup()
+
+
+def original_closed(number: str | None, status: TicketStatus) -> str:
+    if status is TicketStatus.DUPLICATE:
+        return _(
+            "{number} is itself marked as a duplicate. Type the number of the ticket it was "
+            "merged into."
+        ).format(number=number)
+    return _(
+        "{number} is {status}: only an open ticket can carry on in its place. Type another number."
+    ).format(number=number, status=current_status(status))
+
+
+@router.callback_query(TicketCb.filter(F.action == TicketAction.DUPLICATE))
+async def duplicate_button(
+    query: CallbackQuery,
+    callback_data: TicketCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    session: AsyncSession,
+    actor: Actor,
+    state: FSMContext,
+) -> None:
+    ticket = await team_ticket(
+        session, actor, query, callback_data.ticket_id, callback_answer, OPEN_STATUSES
+    )
+    if ticket is None:
+        return
+    await start_step(
+        bot,
+        query,
+        callback_answer,
+        state,
+        TeamForm.duplicate_of,
+        {"ticket_id": ticket.id},
+        duplicate_prompt(ticket),
+        nav_keyboard(),
+    )
+
+
+@router.message(TeamForm.duplicate_of, F.text, ~F.text.startswith("/"))
+async def duplicate_of_typed(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    i18n: I18n,
+    catalogue: CategoryCatalogue,
+) -> None:
+    ticket, _data = await step_ticket(message, state, session, actor)
+    if ticket is None:
+        return
+    reference = message.text.strip()
+    if not tickets.is_ticket_number(reference):
+        await message.answer(
+            _(
+                "That is not a ticket number. Type the number of the original ticket, for "
+                "example DX-000123, or press Cancel."
+            ),
+            reply_markup=nav_keyboard(),
+        )
+        return
+    try:
+        original = await tickets.merge_target(session, ticket, actor, reference)
+    except (IllegalTransition, NotAllowed) as error:
+        await refused(message, state, ticket, error)
+        return
+    except TicketNotFound:
+        # The same answer for another grid's ticket as for none at all.
+        text = _(
+            "Ticket {reference} was not found. Check the number and type it again, or press Cancel."
+        ).format(reference=html.escape(reference))
+        await message.answer(text, reply_markup=nav_keyboard())
+        return
+    except SameTicket:
+        text = _("That is {number} itself. Type the number of the earlier ticket it repeats.")
+        await message.answer(text.format(number=ticket.number), reply_markup=nav_keyboard())
+        return
+    except OriginalNotOpen as error:
+        await message.answer(
+            original_closed(error.original_number, error.status), reply_markup=nav_keyboard()
+        )
+        return
+    await state.set_state(TeamForm.duplicate_confirm)
+    await state.update_data(original_id=original.id, seen=[ticket.status, original.status])
+    locale = i18n.current_locale
+    text = "\n\n".join(
+        (
+            _("🔁 Merge {number} into {original}?").format(
+                number=ticket.number, original=original.number
+            ),
+            "<b>{}</b>\n{}".format(
+                _("Duplicate, to be closed:"),
+                await ticket_brief(session, ticket, catalogue, locale),
+            ),
+            "<b>{}</b>\n{}".format(
+                _("Original, carries on:"), await ticket_brief(session, original, catalogue, locale)
+            ),
+            _("The reporter and followers of {number} will follow {original} and be told.").format(
+                number=ticket.number, original=original.number
+            ),
+        )
+    )
+    await message.answer(text, reply_markup=merge_keyboard(ticket, original))
+
+
+@router.callback_query(MergeCb.filter(), TeamForm.duplicate_confirm)
+async def duplicate_confirmed(
+    query: CallbackQuery,
+    callback_data: MergeCb,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    session: AsyncSession,
+    notifier: Notifier,
+    person: Person,
+    actor: Actor,
+    i18n: I18n,
+    settings: Settings,
+) -> None:
+    data = await state.get_data()
+    if (data.get("ticket_id"), data.get("original_id")) != (
+        callback_data.ticket_id,
+        callback_data.original_id,
+    ):
+        refuse_button(callback_answer)  # a Confirm left from an earlier merge
+        return
+    ticket = await load_ticket(session, callback_data.ticket_id)
+    original = await load_ticket(session, callback_data.original_id)
+    seen = data.get("seen") or [None, None]
+    if ticket is None or original is None:
+        await state.clear()
+        refuse_button(callback_answer)
+        return
+    # Either ticket moved since the preview: the member confirmed something else.
+    for current, status in ((ticket, seen[0]), (original, seen[1])):
+        if current.status != status:
+            await state.clear()
+            refuse_button(callback_answer, no_longer_applies(current))
+            return
+    try:
+        merge = await tickets.mark_duplicate(session, ticket, actor, utcnow(), original)
+    except IllegalTransition:
+        await state.clear()
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return
+    except OriginalNotOpen:
+        await state.clear()
+        refuse_button(callback_answer, no_longer_applies(original))
+        return
+    except (NotAllowed, TicketNotFound, SameTicket):
+        await state.clear()
+        refuse_button(callback_answer)
+        return
+    await state.clear()
+    ticket, original = merge.duplicate, merge.original
+    audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    await push_to_reporter(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _(
+            "🔁 Your ticket {number} reports the same problem as {original}, so the grid team "
+            "merged it into {original}. You will get the updates of {original} from now on."
+        ).format(number=ticket.number, original=original.number),
+        keyboard=lambda: original_keyboard(original),
+        followers=False,
+        audience=audience,
+    )
+    await push_to_reporter(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _(
+            "🔁 Ticket {number}, which you follow, was merged into {original}, which reports "
+            "the same problem. You will get the updates of {original} from now on."
+        ).format(number=ticket.number, original=original.number),
+        keyboard=lambda: original_keyboard(original),
+        audience=replace(audience, reporter=None),
+    )
+    name = member_name(person)
+    await tell_team(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _("🔁 {number} was merged into {original} by {name}.").format(
+            number=ticket.number, original=original.number, name=name
+        ),
+        audience=audience,
+        exclude_person_id=actor.person_id,
+    )
+    await session.commit()
+    callback_answer.text = _("Merged.")
+    await query.message.answer(
+        _(
+            "🔁 {number} was merged into {original}. Its reporter and followers were told, "
+            "and now get the updates of {original}."
+        ).format(number=ticket.number, original=original.number)
+    )
+    await offer_grade(query.message, session, ticket)  # an informant's report: 评单
+
+
 # Back, Skip, Cancel -----------------------------------------------------------------------
 
 
@@ -1208,6 +1476,9 @@ async def team_nav(
     elif callback_data.index == Nav.BACK and current == TeamForm.resolve_photo.state:
         await state.set_state(TeamForm.resolve_note)
         await query.message.answer(resolve_note_prompt(ticket), reply_markup=nav_keyboard())
+    elif callback_data.index == Nav.BACK and current == TeamForm.duplicate_confirm.state:
+        await state.set_state(TeamForm.duplicate_of)
+        await query.message.answer(duplicate_prompt(ticket), reply_markup=nav_keyboard())
     elif callback_data.index == Nav.BACK and current == TeamForm.extend_reason.state:
         await state.set_state(TeamForm.extend_days)
         await query.message.answer(
@@ -1350,6 +1621,12 @@ HINTS = {
     TeamForm.extend_days.state: lambda: _("Please choose how much more time, or Cancel."),
     TeamForm.extend_reason.state: lambda: _("Please write the reason as text, or press Back."),
     TeamForm.question.state: lambda: _("Please write your question as text, or press Cancel."),
+    TeamForm.duplicate_of.state: lambda: _(
+        "Please type the number of the original ticket, for example DX-000123, or press Cancel."
+    ),
+    TeamForm.duplicate_confirm.state: lambda: _(
+        "Please press Confirm merge, Back or Cancel above."
+    ),
 }
 
 
@@ -1363,6 +1640,7 @@ async def team_hint(message: Message, state: FSMContext) -> None:
         TeamForm.transfer_note.state,
         TeamForm.resolve_photo.state,
         TeamForm.extend_reason.state,
+        TeamForm.duplicate_confirm.state,
     )
     skip = current in (TeamForm.transfer_note.state, TeamForm.resolve_photo.state)
     await message.answer(HINTS[current](), reply_markup=nav_keyboard(back=back, skip=skip))
@@ -1371,7 +1649,7 @@ async def team_hint(message: Message, state: FSMContext) -> None:
 @router.callback_query(
     ChoiceCb.filter(F.kind.in_({TRANSFER_GRID, TRANSFER_UP, TRANSFER_CODE, EXTEND_DAYS, TEAM_NAV}))
 )
-@router.callback_query(CallbackPrefix(TicketCb))
+@router.callback_query(CallbackPrefix(MergeCb, TicketCb))
 async def stale_team_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     """A ticket button that does not decode, or a step's button after the step ended."""
     refuse_button(callback_answer)

@@ -17,8 +17,9 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, bindparam, case, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, case, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -112,6 +113,24 @@ class PhotoLimitReached(TicketError):  # noqa: N818
         self.room = room
 
 
+class SameTicket(TicketError, ValueError):  # noqa: N818
+    """A ticket named as its own original."""
+
+    def __init__(self, ticket_number: str | None) -> None:
+        super().__init__(f"{ticket_number} cannot duplicate itself")
+        self.ticket_number = ticket_number
+
+
+class OriginalNotOpen(TicketError):  # noqa: N818
+    """The ticket named as the original is closed, or itself a duplicate: it cannot carry
+    on in the duplicate's place."""
+
+    def __init__(self, original_number: str | None, status: TicketStatus) -> None:
+        super().__init__(f"{original_number} is {status}: it cannot take a duplicate")
+        self.original_number = original_number
+        self.status = status
+
+
 class GridNotInService(TicketError, ValueError):  # noqa: N818 - reads as what happened
     """The grid a report was routed to was retired (by a district import) in the meantime."""
 
@@ -153,6 +172,16 @@ class ReporterTicket:
 
     ticket: Ticket
     following: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A duplicate merged into its original; ``new_followers``: people who follow the
+    original because of it (the rest already did, or reported it)."""
+
+    duplicate: Ticket
+    original: Ticket
+    new_followers: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,43 +596,107 @@ async def mark_invalid(
     return ticket
 
 
+async def merge_target(
+    session: AsyncSession, ticket: Ticket | int, actor: Actor, original: Ticket | int | str
+) -> Ticket:
+    """The ticket ``ticket`` would be merged into, named by id or as people type its
+    number: the checks of ``mark_duplicate``, changing nothing.
+
+    The actor must be able to act on both tickets; a ticket outside their reach answers as
+    a missing one (TicketNotFound), so typing numbers tells nobody what other grids hold.
+    """
+    ticket = await _load(session, ticket)
+    await _require_team(session, actor, ticket)
+    _require_open(ticket, "mark duplicate")
+    reference = original
+    if isinstance(original, str):
+        original = await get_ticket(session, original)
+    else:
+        original = await _load(session, original)
+    if not await people.can_handle(session, actor, original):
+        raise TicketNotFound(reference)
+    if original.id == ticket.id:
+        raise SameTicket(ticket.number)
+    if not original.status.is_open:
+        raise OriginalNotOpen(original.number, original.status)
+    return original
+
+
 async def mark_duplicate(
     session: AsyncSession,
     ticket: Ticket | int,
     actor: Actor,
     now: datetime,
-    duplicate_of_number: str,
+    original: Ticket | int | str,
     note: str | None = None,
-) -> Ticket:
-    """The same problem as an earlier ticket, which carries on in its place."""
+) -> Merge:
+    """The same problem as another open ticket, which carries on in its place: the
+    duplicate is closed, and its reporter and followers follow the original.
+
+    One conditional UPDATE closes the duplicate only if it is still as the actor saw it
+    and the original is still open. On PostgreSQL both rows are locked first, in id order,
+    so two merges of the same pair in opposite directions neither deadlock nor both win,
+    and an Accept or Resolve of the original waits for the merge; SQLite serialises writers.
+    """
     note = _optional_text(note, "note")
     ticket = await _load(session, ticket)
-    await _require_team(session, actor, ticket)
-    original = await get_ticket(session, duplicate_of_number)
-    if original.id == ticket.id:
-        raise ValueError(f"{ticket.number} cannot duplicate itself")
-    before = await _transition(
+    original = await merge_target(session, ticket, actor, original)
+    await session.exec(
+        select(Ticket.id)
+        .where(col(Ticket.id).in_([ticket.id, original.id]))
+        .order_by(col(Ticket.id))
+        .with_for_update()
+    )
+    seen = ticket.status
+    other = aliased(Ticket)
+    original_open = exists().where(
+        other.id == original.id,
+        col(other.status).in_(OPEN_STATUSES),
+        col(other.duplicate_of_id).is_(None),
+    )
+    if not await _update_if(
         session,
         ticket,
-        "mark duplicate",
-        OPEN_STATUSES,
         now,
+        Ticket.status == seen,
+        original_open,
         status=TicketStatus.DUPLICATE,
         duplicate_of_id=original.id,
-    )
+    ):
+        if ticket.status != seen:
+            raise IllegalTransition(ticket.number, ticket.status, "mark duplicate")
+        await session.refresh(original)
+        raise OriginalNotOpen(original.number, original.status)
+    await session.refresh(original)
+    original.updated_at = now
+    reporter = await session.get(Person, ticket.reporter_id)
+    movers = [reporter] if reporter is not None and reporter.forgotten_at is None else []
+    movers.extend((await session.exec(_FOLLOWERS, params={"ticket_id": ticket.id})).all())
+    added = 0
+    for person in movers:
+        if person.id != original.reporter_id:
+            added += await _add_follower(session, original.id, person.id, now)
     _record(
         session,
         ticket,
         EventKind.DUPLICATE,
         actor.person_id,
         now,
-        before,
+        seen,
         TicketStatus.DUPLICATE,
         note=note,
         details={"duplicate_of": original.number},
     )
+    _record(
+        session,
+        original,
+        EventKind.DUPLICATE,
+        actor.person_id,
+        now,
+        details={"merged": ticket.number, "new_followers": added},
+    )
     await session.flush()
-    return ticket
+    return Merge(duplicate=ticket, original=original, new_followers=added)
 
 
 async def move_to_consultation(
@@ -739,18 +832,30 @@ async def follow(
     ticket = await _load(session, ticket)
     if ticket.reporter_id == person_id:
         raise ValueError("the reporter already hears about their own ticket")
-    dialect = (await session.connection()).dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    result = await session.exec(
-        insert(TicketFollower)
-        .values(ticket_id=ticket.id, person_id=person_id, created_at=now)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "person_id"])
-    )
-    if result.rowcount != 1:
+    if not await _add_follower(session, ticket.id, person_id, now):
         return False
     _record(session, ticket, EventKind.FOLLOWED, person_id, now)
     await session.flush()
     return True
+
+
+async def _add_follower(
+    session: AsyncSession, ticket_id: int, person_id: int, now: datetime
+) -> bool:
+    """Follow the ticket unless already following; True if newly following."""
+    dialect = (await session.connection()).dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    result = await session.exec(
+        insert(TicketFollower)
+        .values(ticket_id=ticket_id, person_id=person_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "person_id"])
+    )
+    return result.rowcount == 1
+
+
+def is_ticket_number(text: str) -> bool:
+    """Whether ``text`` is written as a ticket number ("DX-000123", "000123", "123")."""
+    return _NUMBER.fullmatch(text.strip()) is not None
 
 
 async def get_ticket(session: AsyncSession, id_or_number: int | str) -> Ticket:
