@@ -306,13 +306,16 @@ async def bot_harness(
     no_limits = SendPacer(
         Limits(per_second=10_000, private_chat_interval=0, group_per_minute=10_000, spacing=0)
     )
-    sender = OutboxSender(bot, session_factory, pacer=no_limits)
+    i18n = create_i18n(settings.default_locale)
+    sender = OutboxSender(
+        bot, session_factory, i18n=i18n, pacer=no_limits, admin_telegram_ids=settings.admin_ids
+    )
     dispatcher = create_dispatcher(
         settings,
         session_factory=session_factory,
         storage=storage,
         events_isolation=events_isolation or PerKeyIsolation(),
-        i18n=create_i18n(settings.default_locale),
+        i18n=i18n,
         catalogue=load_categories(),
         sender=sender,
     )

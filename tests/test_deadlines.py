@@ -44,13 +44,14 @@ class World:
         self.session_factory = session_factory
         self.recording = RecordingSession()
         no_limits = SendPacer(Limits(per_second=10_000, private_chat_interval=0, spacing=0))
+        self.i18n = create_i18n(self.settings.default_locale)
         self.sender = OutboxSender(
             create_bot(self.settings, session=self.recording),
             session_factory,
+            i18n=self.i18n,
             pacer=no_limits,
             admin_telegram_ids=self.settings.admin_ids,
         )
-        self.i18n = create_i18n(self.settings.default_locale)
         self.start = utcnow().replace(microsecond=0)
 
     async def setup(self) -> None:
@@ -181,7 +182,9 @@ async def test_two_instances_sweeping_at_once_send_each_alarm_once(world):
     for _ in range(5):
         await world.file()
     at = world.start + timedelta(hours=3)
-    other = OutboxSender(world.sender.bot, world.session_factory, pacer=world.sender.pacer)
+    other = OutboxSender(
+        world.sender.bot, world.session_factory, i18n=world.i18n, pacer=world.sender.pacer
+    )
     first, second = await asyncio.gather(
         world.sweep(at),
         sweep_deadlines(world.session_factory, other, world.i18n, world.settings, CATALOGUE, at),
