@@ -19,7 +19,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.methods import (
     EditMessageReplyMarkup,
@@ -95,12 +95,14 @@ class RecordedCall:
 
 
 class RecordingSession(BaseSession):
-    """Records calls and fabricates results; chats in ``blocked`` answer 403."""
+    """Records calls and fabricates results; chats in ``blocked`` answer 403, those in
+    ``gone`` 400 "chat not found" (a deleted account or group)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[RecordedCall] = []
         self.blocked: set[int] = set()
+        self.gone: set[int] = set()
         self._message_ids = itertools.count(1000)
 
     async def close(self) -> None:
@@ -113,6 +115,8 @@ class RecordingSession(BaseSession):
         chat_id = getattr(method, "chat_id", None)
         if chat_id in self.blocked:
             raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked")
+        if chat_id in self.gone:
+            raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
         result = self._result(method)
         self.calls.append(RecordedCall(method, result))
         return result
