@@ -45,6 +45,7 @@ from sqlmodel import select  # noqa: E402
 
 from redgrid.bot.app import settle_heap  # noqa: E402
 from redgrid.bot.factory import create_bot  # noqa: E402
+from redgrid.bot.i18n import create_i18n  # noqa: E402
 from redgrid.bot.notifier import Notifier, OutboxSender  # noqa: E402
 from redgrid.bot.settings import Settings  # noqa: E402
 from redgrid.models import OutboxMessage, OutboxStatus, migrate  # noqa: E402
@@ -181,7 +182,7 @@ async def run(database_url: str, args: argparse.Namespace) -> None:
                 bot_token=TOKEN, telegram_api_base=base_url, database_url=database_url
             )
             bot = create_bot(settings)
-            sender = OutboxSender(bot, factory)
+            sender = OutboxSender(bot, factory, i18n=create_i18n(settings.default_locale))
             limits = sender.pacer.limits
             print(
                 f"sender: max_in_flight {sender.max_in_flight}, drain limit 500, pacer"

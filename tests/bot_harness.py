@@ -19,7 +19,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.methods import (
     EditMessageReplyMarkup,
@@ -95,12 +95,14 @@ class RecordedCall:
 
 
 class RecordingSession(BaseSession):
-    """Records calls and fabricates results; chats in ``blocked`` answer 403."""
+    """Records calls and fabricates results; chats in ``blocked`` answer 403, those in
+    ``gone`` 400 "chat not found" (a deleted account or group)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[RecordedCall] = []
         self.blocked: set[int] = set()
+        self.gone: set[int] = set()
         self._message_ids = itertools.count(1000)
 
     async def close(self) -> None:
@@ -113,6 +115,8 @@ class RecordingSession(BaseSession):
         chat_id = getattr(method, "chat_id", None)
         if chat_id in self.blocked:
             raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked")
+        if chat_id in self.gone:
+            raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
         result = self._result(method)
         self.calls.append(RecordedCall(method, result))
         return result
@@ -306,13 +310,16 @@ async def bot_harness(
     no_limits = SendPacer(
         Limits(per_second=10_000, private_chat_interval=0, group_per_minute=10_000, spacing=0)
     )
-    sender = OutboxSender(bot, session_factory, pacer=no_limits)
+    i18n = create_i18n(settings.default_locale)
+    sender = OutboxSender(
+        bot, session_factory, i18n=i18n, pacer=no_limits, admin_telegram_ids=settings.admin_ids
+    )
     dispatcher = create_dispatcher(
         settings,
         session_factory=session_factory,
         storage=storage,
         events_isolation=events_isolation or PerKeyIsolation(),
-        i18n=create_i18n(settings.default_locale),
+        i18n=i18n,
         catalogue=load_categories(),
         sender=sender,
     )

@@ -4,6 +4,8 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from redgrid.bot.factory import create_bot
@@ -17,6 +19,7 @@ from redgrid.models import (
     DeadlineAlarm,
     Grid,
     OutboxMessage,
+    OutboxStatus,
     Person,
     Role,
     Ticket,
@@ -44,13 +47,14 @@ class World:
         self.session_factory = session_factory
         self.recording = RecordingSession()
         no_limits = SendPacer(Limits(per_second=10_000, private_chat_interval=0, spacing=0))
+        self.i18n = create_i18n(self.settings.default_locale)
         self.sender = OutboxSender(
             create_bot(self.settings, session=self.recording),
             session_factory,
+            i18n=self.i18n,
             pacer=no_limits,
             admin_telegram_ids=self.settings.admin_ids,
         )
-        self.i18n = create_i18n(self.settings.default_locale)
         self.start = utcnow().replace(microsecond=0)
 
     async def setup(self) -> None:
@@ -181,7 +185,9 @@ async def test_two_instances_sweeping_at_once_send_each_alarm_once(world):
     for _ in range(5):
         await world.file()
     at = world.start + timedelta(hours=3)
-    other = OutboxSender(world.sender.bot, world.session_factory, pacer=world.sender.pacer)
+    other = OutboxSender(
+        world.sender.bot, world.session_factory, i18n=world.i18n, pacer=world.sender.pacer
+    )
     first, second = await asyncio.gather(
         world.sweep(at),
         sweep_deadlines(world.session_factory, other, world.i18n, world.settings, CATALOGUE, at),
@@ -284,6 +290,50 @@ async def test_a_blocked_sole_secretary_hands_the_ticket_to_the_officer(world):
         ticket = await session.get(Ticket, ticket_id)
         audience = await tickets.ticket_audience(session, ticket, world.settings.admin_ids)
         assert [p.telegram_id for p in audience.team] == [OFFICER]  # until they write again
+
+
+async def test_a_sole_secretary_whose_account_is_gone_is_handed_over_like_a_block(world):
+    """Telegram answers 400 "chat not found" for a deleted account: as good as a block."""
+    ticket_id = await world.file()
+    world.recording.gone.add(SECRETARY)
+    await push_new_ticket(world, ticket_id)
+    [handed_over] = world.told(OFFICER)
+    assert "DX-000001" in handed_over
+    async with world.session_factory() as session:
+        secretary = await session.get(Person, world.secretary.person_id)
+        assert secretary.unreachable_at is not None
+
+
+async def test_no_commit_records_a_block_without_its_hand_over(world):
+    """The failure, the mark and the officer's copy are one transaction: a crash between
+    them cannot leave a push failed and nobody told."""
+    ticket_id = await world.file()
+    world.recording.blocked.add(SECRETARY)
+    seen = []
+
+    def snapshot(session: Session) -> None:
+        session.flush()
+        failed = session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.chat_id == SECRETARY, OutboxMessage.status == OutboxStatus.FAILED
+            )
+        ).all()
+        marked = session.scalars(
+            select(Person.unreachable_at).where(Person.telegram_id == SECRETARY)
+        ).one()
+        handed_over = session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.chat_id == OFFICER)
+        ).all()
+        seen.append((len(failed), marked is not None, len(handed_over)))
+
+    event.listen(Session, "before_commit", snapshot)
+    try:
+        await push_new_ticket(world, ticket_id)
+    finally:
+        event.remove(Session, "before_commit", snapshot)
+    assert any(failed for failed, _, _ in seen)
+    for failed, marked, handed_over in seen:
+        assert not failed or (marked and handed_over == failed)
 
 
 async def test_a_blocked_member_of_a_team_changes_nothing_for_the_others(world):

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from redgrid.bot.factory import create_bot
+from redgrid.bot.i18n import create_i18n
 from redgrid.bot.notifier import CLAIM_LEASE, MAX_ATTEMPTS, Notifier, OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.settings import Settings
@@ -19,6 +20,7 @@ from tests.bot_harness import TOKEN
 from tests.district_files import dumps, small_district
 from tests.fake_bot_api import FakeApiError, FakeBotApi
 
+ADMIN = 9900
 FAST = Limits(per_second=1000, private_chat_interval=0, group_per_minute=1000, spacing=0)
 
 
@@ -30,7 +32,13 @@ async def api():
 
 def sender_for(api, database_url, session_factory, limits=FAST) -> OutboxSender:
     settings = Settings(bot_token=TOKEN, database_url=database_url, telegram_api_base=api.base_url)
-    return OutboxSender(create_bot(settings), session_factory, pacer=SendPacer(limits))
+    return OutboxSender(
+        create_bot(settings),
+        session_factory,
+        i18n=create_i18n(settings.default_locale),
+        pacer=SendPacer(limits),
+        admin_telegram_ids=frozenset({ADMIN}),
+    )
 
 
 async def stage(session_factory, build) -> list[OutboxMessage]:

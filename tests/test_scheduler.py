@@ -58,8 +58,8 @@ async def test_unrated_tickets_close_after_the_configured_days_and_the_reporter_
         neighbour = await people.get_or_create_person(session, 9003, "Ann", "en")
         await tickets.follow(session, ticket_id, neighbour.id, now)
     recording = RecordingSession()
-    sender = OutboxSender(create_bot(settings, session=recording), session_factory)
     i18n = create_i18n(settings.default_locale)
+    sender = OutboxSender(create_bot(settings, session=recording), session_factory, i18n=i18n)
 
     assert await close_unrated_tickets(session_factory, sender, i18n, settings, now) == 0
     later = now + timedelta(days=1, minutes=1)

@@ -714,6 +714,40 @@ async def test_a_question_to_a_reporter_who_blocked_the_bot_says_so(world):
     assert (await world.events(ticket.id))[-1] is EventKind.QUESTION
 
 
+@pytest.mark.parametrize("gone", [False, True], ids=["blocked", "chat-not-found"])
+async def test_a_question_that_cannot_be_delivered_comes_back_to_the_asker(world, gone):
+    """The reporter blocked the bot (or deleted the account) and the bot does not know it
+    yet: the question fails, and its asker hears so once, in their language."""
+    h = world.harness
+    ticket = await world.accepted()
+    (h.session.gone if gone else h.session.blocked).add(world.reporter.id)
+
+    await world.worker.press(data(TicketAction.ASK, ticket))
+    calls = await world.worker.text("哪一栋<楼>？")
+
+    told = [call.text for call in messages(calls) if call.chat_id == world.worker.id]
+    assert len(told) == 2
+    assert "已发送" in told[0]  # the bot could not know yet
+    assert f"您对 {ticket.number} 的提问未能送达反映人" in told[1]
+    assert "哪一栋&lt;楼&gt;？" in told[1]
+    async with world.session_factory() as session:
+        assert (await session.get(Person, world.ids["reporter"])).unreachable_at is not None
+    # an English asker, later: the reporter is known to be out of reach, so the reply says
+    # it at once and no notice follows
+    await world.secretary.press(data(TicketAction.ASK, ticket))
+    calls = await world.secretary.text("Which building?")
+    [reply] = [call.text for call in messages(calls) if call.chat_id == world.secretary.id]
+    assert "can no longer be reached" in reply
+
+
+async def test_a_delivered_question_sends_no_notice_back(world):
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.ASK, ticket))
+    calls = await world.secretary.text("Which building?")
+    [reply] = [call.text for call in messages(calls) if call.chat_id == world.secretary.id]
+    assert "was sent" in reply
+
+
 async def test_transfer_to_a_grid_retired_meanwhile_asks_again(world):
     h = world.harness
     ticket = await world.ticket()

@@ -154,7 +154,7 @@ def build_app(settings: Settings, bot_session: BaseSession | None = None) -> Bot
     bot = create_bot(settings, session=bot_session)
     i18n = create_i18n(settings.default_locale)
     storage, isolation = create_storage(settings, session_factory)
-    sender = OutboxSender(bot, session_factory, admin_telegram_ids=settings.admin_ids)
+    sender = OutboxSender(bot, session_factory, i18n=i18n, admin_telegram_ids=settings.admin_ids)
     catalogue = load_categories()
     configure_deadlines(settings)
     dispatcher = create_dispatcher(

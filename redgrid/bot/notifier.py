@@ -9,6 +9,7 @@ crash, and at worst sent twice (a crash between the send and marking it sent).
 """
 
 import asyncio
+import html
 import logging
 from asyncio import FIRST_COMPLETED
 from collections import defaultdict, deque
@@ -27,12 +28,15 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import SendLocation, SendMediaGroup, SendMessage, SendPhoto, TelegramMethod
 from aiogram.types import InlineKeyboardMarkup, InputMediaPhoto
+from aiogram.utils.i18n import I18n
 from sqlalchemy import bindparam, case, func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.pacing import Limits, SendPacer
+from redgrid.bot.team_chat import team_chat_lost
 from redgrid.models import OutboxMessage, OutboxStatus, Person, Ticket
 from redgrid.models.base import UTCDateTime, utcnow
 from redgrid.services import people
@@ -46,6 +50,27 @@ MAX_ATTEMPTS = 10
 # mid-send leaves the row to be retried after it.
 CLAIM_LEASE = timedelta(minutes=2)
 MAX_ALBUM = 10
+# Telegram's answer to a send to a chat that does not exist (any more) or that the bot may
+# not know: for a person, as good as having blocked the bot; for a group, as being removed.
+CHAT_NOT_FOUND = "chat not found"
+
+
+@dataclass(frozen=True, slots=True)
+class UndeliveredNotice:
+    """What to tell someone else if a row finally fails: ``msgid`` (marked with ``N_``),
+    rendered in ``person_id``'s language when the failure is recorded, with ``params``
+    HTML-escaped into it. Kept with the row as JSON (``OutboxMessage.if_undelivered``)."""
+
+    person_id: int
+    msgid: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"person_id": self.person_id, "msgid": self.msgid, "params": self.params}
+
+    @classmethod
+    def from_json(cls, value: dict) -> "UndeliveredNotice":
+        return cls(value["person_id"], value["msgid"], dict(value.get("params") or {}))
 
 
 @dataclass
@@ -55,7 +80,15 @@ class Notifier:
     session: AsyncSession
     staged: list[OutboxMessage] = field(default_factory=list)
 
-    def _stage(self, chat_id: int, method: str, params: dict, person_id, ticket_id) -> None:
+    def _stage(
+        self,
+        chat_id: int,
+        method: str,
+        params: dict,
+        person_id,
+        ticket_id,
+        if_undelivered: UndeliveredNotice | None = None,
+    ) -> None:
         now = utcnow()
         # Every column given: filling in defaults is most of what building the row costs.
         row = OutboxMessage(
@@ -70,6 +103,7 @@ class Notifier:
             next_attempt_at=now,
             created_at=now,
             sent_at=None,
+            if_undelivered=if_undelivered.as_json() if if_undelivered else None,
         )
         self.session.add(row)
         self.staged.append(row)
@@ -82,11 +116,13 @@ class Notifier:
         reply_markup: InlineKeyboardMarkup | None = None,
         person_id: int | None = None,
         ticket_id: int | None = None,
+        if_undelivered: UndeliveredNotice | None = None,
     ) -> None:
+        """``if_undelivered``: what to tell whom should this message never arrive."""
         params: dict = {"text": text}
         if reply_markup is not None:
             params["reply_markup"] = reply_markup.model_dump(mode="json", exclude_none=True)
-        self._stage(chat_id, "message", params, person_id, ticket_id)
+        self._stage(chat_id, "message", params, person_id, ticket_id, if_undelivered)
 
     def photos(
         self,
@@ -165,17 +201,26 @@ class _Outcome:
     """What became of one claimed row's send, to be written with the others of its turn."""
 
     row: OutboxMessage
+    lease: datetime  # the claim it was sent under
     status: OutboxStatus
     attempts: int = 0
     error: str | None = None
     retry_at: datetime | None = None
     go_on: bool = True  # the chat's later rows may follow
-    blocked: bool = False  # the person blocked the bot: hand the push over
+    unreachable: bool = False  # blocked, kicked, or no such chat: see _consequences
     moved_to: int | None = None  # the group became this supergroup: send it there
+
+    @property
+    def has_consequences(self) -> bool:
+        """Whether writing it calls for more (a hand-over, an unbinding, a notice, a
+        move), which must be written with it."""
+        undelivered = self.status is OutboxStatus.FAILED and self.row.if_undelivered
+        return bool(self.unreachable or self.moved_to is not None or undelivered)
 
     def values(self, now: datetime) -> dict:
         return {
             "row_id": self.row.id,
+            "lease": self.lease,
             "new_status": self.status,
             "new_attempts": self.attempts,
             "error": self.error and self.error[:500],
@@ -225,11 +270,18 @@ _PENDING_IN_CHAT = (
     )
     .order_by(col(OutboxMessage.id))
 )
-# One row's outcome (an executemany writes all the outcomes of a turn). A row that is not
-# to be retried keeps its next_attempt_at.
+# One row's outcome (an executemany writes the plain outcomes of a turn). A row that is not
+# to be retried keeps its next_attempt_at. Written only while the row is still claimed
+# under the lease it was sent with: a send that outlived its lease (another sender took the
+# row, and may have finished it) has no say, so no outcome is written, and no failure
+# counted or announced, twice.
 _FINISH = (
     update(_outbox)
-    .where(_outbox.c.id == bindparam("row_id"))
+    .where(
+        _outbox.c.id == bindparam("row_id"),
+        _outbox.c.status == OutboxStatus.PENDING,
+        _outbox.c.next_attempt_at == bindparam("lease", type_=UTCDateTime),
+    )
     .values(
         status=bindparam("new_status", type_=_outbox.c.status.type),
         attempts=bindparam("new_attempts"),
@@ -282,6 +334,11 @@ class OutboxSender:
     statement and starting them together was tried and gave 429s in
     ``benchmarks/outbox.py``: a burst frees its slots in the overall limit together a
     second later and so comes back, and requests that leave together arrive spread out.
+
+    A send's outcome is written with what follows from it, in one transaction: a person
+    who cannot be reached is marked so and the push handed over, a team chat the bot is out
+    of is unbound and its team told, a row that finally failed sends its
+    ``UndeliveredNotice``. ``i18n`` renders those in their readers' languages.
     """
 
     def __init__(
@@ -289,12 +346,14 @@ class OutboxSender:
         bot: Bot,
         session_factory: async_sessionmaker[AsyncSession],
         *,
+        i18n: I18n,
         pacer: SendPacer | None = None,
         max_in_flight: int = 8,
         admin_telegram_ids: frozenset[int] = frozenset(),
     ) -> None:
         self.bot = bot
         self.session_factory = session_factory
+        self.i18n = i18n
         self.admin_telegram_ids = admin_telegram_ids
         # A little over a second between two messages to one chat: requests that leave a
         # second apart can arrive closer, and Telegram counts arrivals.
@@ -325,8 +384,8 @@ class OutboxSender:
         async with self.session_factory() as session:
             rows = (await session.exec(_DUE, params={"now": utcnow(), "limit": limit})).all()
             queues, in_flight = self._queues(rows), {}
-            follow_ups = await self._turn(session, [], queues, in_flight)
-        await self._run(queues, in_flight, follow_ups)
+            await self._turn(session, [], queues, in_flight)
+        await self._run(queues, in_flight)
         return len(rows)
 
     async def deliver(self, rows: Sequence[OutboxMessage]) -> None:
@@ -336,8 +395,8 @@ class OutboxSender:
         order."""
         async with self.session_factory() as session:
             queues, in_flight = self._queues(rows), {}
-            follow_ups = await self._turn(session, [], queues, in_flight)
-        await self._run(queues, in_flight, follow_ups)
+            await self._turn(session, [], queues, in_flight)
+        await self._run(queues, in_flight)
 
     @staticmethod
     def _queues(rows: Sequence[OutboxMessage]) -> dict[int, deque[OutboxMessage]]:
@@ -348,20 +407,12 @@ class OutboxSender:
         return queues
 
     async def _run(
-        self,
-        queues: dict[int, deque[OutboxMessage]],
-        in_flight: dict[asyncio.Task, int],
-        follow_ups: list[_Outcome],
+        self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
     ) -> None:
         """Turn after turn until every chat is done or stopped: wait for a send to end (or
         a chat's pacing to allow its next row) unless a row may start now, then record what
         ended and claim and start what may."""
         while True:
-            for outcome in follow_ups:
-                if outcome.moved_to is not None:
-                    await self._follow_chat(outcome.row, outcome.moved_to)
-                else:
-                    await self._hand_over(outcome.row)
             if not (queues or in_flight):
                 return
             delay = self._next_delay(queues, in_flight)
@@ -380,7 +431,7 @@ class OutboxSender:
                     queues.pop(chat_id, None)
                 outcomes.append(outcome)
             async with self.session_factory() as session:
-                follow_ups = await self._turn(session, outcomes, queues, in_flight)
+                await self._turn(session, outcomes, queues, in_flight)
 
     async def _turn(
         self,
@@ -388,28 +439,34 @@ class OutboxSender:
         outcomes: list[_Outcome],
         queues: dict[int, deque[OutboxMessage]],
         in_flight: dict[asyncio.Task, int],
-    ) -> list[_Outcome]:
-        """Record the outcomes of ended sends and claim the next row that may start, in one
-        transaction; start sending it if claimed. Returns the outcomes with work left once
-        this transaction is over (a person who blocked the bot, a group that moved)."""
+    ) -> None:
+        """Record the outcomes of ended sends, with their consequences, and claim the next
+        row that may start, in one transaction; start sending it if claimed, and what the
+        consequences staged."""
         row = self._next_row(queues, in_flight)
         now = utcnow()
-        written = [outcome.values(now) for outcome in outcomes]
-        if not (written or row):
-            return []
-        if written:
-            await session.exec(_FINISH, params=written)
+        plain = [outcome.values(now) for outcome in outcomes if not outcome.has_consequences]
+        weighty = [outcome for outcome in outcomes if outcome.has_consequences]
+        if not (plain or weighty or row):
+            return
+        if plain:
+            await session.exec(_FINISH, params=plain)
+        notifier, to_deliver = Notifier(session), []
+        for outcome in weighty:
+            to_deliver += await self._finish_with_consequences(session, notifier, outcome, now)
         claimed = False
         if row is not None:
-            params = {"row_id": row.id, "now": now, "lease": now + CLAIM_LEASE}
+            lease = now + CLAIM_LEASE
+            params = {"row_id": row.id, "now": now, "lease": lease}
             claimed = (await session.exec(_CLAIM, params=params)).rowcount == 1
         await session.commit()
         if claimed:
             self.pacer.record(row.chat_id)
-            in_flight[asyncio.create_task(self._send(row))] = row.chat_id
+            in_flight[asyncio.create_task(self._send(row, lease))] = row.chat_id
         elif row is not None:  # another sender has it, or it must wait: the chat stops here
             queues.pop(row.chat_id, None)
-        return [outcome for outcome in outcomes if outcome.blocked or outcome.moved_to]
+        if to_deliver or notifier.staged:
+            self.deliver_soon([*to_deliver, *notifier.staged])
 
     def _idle_chats(
         self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
@@ -443,21 +500,22 @@ class OutboxSender:
         delay = min(delays)
         return 0.0 if delay == 0 else max(0.001, delay)
 
-    async def _send(self, row: OutboxMessage) -> _Outcome:
-        """Send one claimed row; the outcome says what to write and whether the chat may
-        go on."""
+    async def _send(self, row: OutboxMessage, lease: datetime) -> _Outcome:
+        """Send one row, claimed under ``lease``; the outcome says what to write and whether
+        the chat may go on."""
         try:
             await self.bot(build_method(row))
         except TelegramRetryAfter as error:
             self.pacer.pause(error.retry_after)
             retry_at = utcnow() + timedelta(seconds=error.retry_after)
             return _Outcome(
-                row, OutboxStatus.PENDING, row.attempts, "retry after", retry_at, go_on=False
+                row, lease, OutboxStatus.PENDING, row.attempts, "retry after", retry_at, False
             )
         except TelegramMigrateToChat as error:
             logger.info("chat %s is now %s", row.chat_id, error.migrate_to_chat_id)
             return _Outcome(
                 row,
+                lease,
                 OutboxStatus.PENDING,  # not sent: it goes again at once, to the new chat
                 row.attempts,
                 error.message,
@@ -466,16 +524,17 @@ class OutboxSender:
                 moved_to=error.migrate_to_chat_id,
             )
         except TelegramForbiddenError as error:
-            logger.info("chat %s is unreachable: %s", row.chat_id, error.message)
-            return _Outcome(row, OutboxStatus.FAILED, row.attempts + 1, error.message, blocked=True)
+            return self._unreachable(row, lease, error.message)
         except TelegramBadRequest as error:
+            if CHAT_NOT_FOUND in error.message.lower():
+                return self._unreachable(row, lease, error.message)
             logger.warning("outbox row %s refused: %s", row.id, error.message)
-            return _Outcome(row, OutboxStatus.FAILED, row.attempts + 1, error.message)
+            return _Outcome(row, lease, OutboxStatus.FAILED, row.attempts + 1, error.message)
         except (TelegramServerError, TelegramNetworkError) as error:
             attempts = row.attempts + 1
             status = OutboxStatus.FAILED if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
             retry_at = utcnow() + _backoff(attempts)
-            return _Outcome(row, status, attempts, str(error), retry_at, go_on=False)
+            return _Outcome(row, lease, status, attempts, str(error), retry_at, go_on=False)
         except Exception as error:
             # Not Telegram's answer: the request may have left. It goes again when a claim
             # would have run out, as after a crash, and fails after MAX_ATTEMPTS.
@@ -483,39 +542,95 @@ class OutboxSender:
             attempts = row.attempts + 1
             status = OutboxStatus.FAILED if attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING
             retry_at = utcnow() + CLAIM_LEASE
-            return _Outcome(row, status, attempts, repr(error), retry_at, go_on=False)
-        return _Outcome(row, OutboxStatus.SENT, row.attempts + 1)
+            return _Outcome(row, lease, status, attempts, repr(error), retry_at, go_on=False)
+        return _Outcome(row, lease, OutboxStatus.SENT, row.attempts + 1)
 
-    async def _follow_chat(self, row: OutboxMessage, chat_id: int) -> None:
+    @staticmethod
+    def _unreachable(row: OutboxMessage, lease: datetime, error: str) -> _Outcome:
+        """A 403 (the person blocked the bot, the bot is out of the group) or "chat not
+        found" (the account or the group is gone): the row fails, and more follows."""
+        logger.info("chat %s is unreachable: %s", row.chat_id, error)
+        return _Outcome(row, lease, OutboxStatus.FAILED, row.attempts + 1, error, unreachable=True)
+
+    async def _finish_with_consequences(
+        self, session: AsyncSession, notifier: Notifier, outcome: _Outcome, now: datetime
+    ) -> list[OutboxMessage]:
+        """Write one outcome and what follows from it, in a savepoint: both or neither.
+        Nothing follows when the row was no longer this sender's to write (see
+        ``_FINISH``), so a failure is announced once. Returns rows to send after the commit
+        (those of a group that moved); staged pushes are in ``notifier``.
+
+        Consequences that cannot be made (a bug) are logged, and the outcome is written
+        alone: the row must not go out again and again for them."""
+        staged = len(notifier.staged)
+        try:
+            async with session.begin_nested():
+                finished = await session.exec(_FINISH, params=outcome.values(now))
+                if finished.rowcount != 1:
+                    return []
+                return await self._consequences(session, notifier, outcome, now)
+        except Exception:
+            logger.exception("outbox row %s: what follows from its outcome failed", outcome.row.id)
+            del notifier.staged[staged:]  # rolled back with the savepoint
+            await session.exec(_FINISH, params=outcome.values(now))
+            return []
+
+    async def _consequences(
+        self, session: AsyncSession, notifier: Notifier, outcome: _Outcome, now: datetime
+    ) -> list[OutboxMessage]:
+        row = outcome.row
+        if outcome.moved_to is not None:
+            return await self._follow_chat(session, row, outcome.moved_to, now)
+        if outcome.unreachable and row.chat_id < 0:  # groups have negative ids
+            await team_chat_lost(session, notifier, self.i18n, row.chat_id, now)
+        elif outcome.unreachable:
+            await self._hand_over(session, notifier, row, now)
+        if outcome.status is OutboxStatus.FAILED and row.if_undelivered:
+            await self._tell_undelivered(session, notifier, row)
+        return []
+
+    async def _follow_chat(
+        self, session: AsyncSession, row: OutboxMessage, chat_id: int, now: datetime
+    ) -> list[OutboxMessage]:
         """The group became a supergroup with a new id: its grid follows it, and the
         group's pending rows (the refused one among them) go to the new chat, in order."""
-        async with self.session_factory() as session:
-            await move_team_chat(session, row.chat_id, chat_id, utcnow())
-            params = {"old_chat_id": row.chat_id, "new_chat_id": chat_id}
-            await session.exec(_MOVE_CHAT, params=params)
-            rows = (await session.exec(_PENDING_IN_CHAT, params={"chat_id": chat_id})).all()
-            await session.commit()
-        self.deliver_soon(rows)
+        await move_team_chat(session, row.chat_id, chat_id, now)
+        params = {"old_chat_id": row.chat_id, "new_chat_id": chat_id}
+        await session.exec(_MOVE_CHAT, params=params)
+        return list((await session.exec(_PENDING_IN_CHAT, params={"chat_id": chat_id})).all())
 
-    async def _hand_over(self, row: OutboxMessage) -> None:
-        """The person blocked the bot: mark them unreachable, and give what they were told
-        about an open ticket to whoever can act on it now (another member of the team, else
-        the community's officers, else the district admins), unless those already have it."""
+    async def _hand_over(
+        self, session: AsyncSession, notifier: Notifier, row: OutboxMessage, now: datetime
+    ) -> None:
+        """The person cannot be reached: mark them so, and give what they were told about
+        an open ticket to whoever can act on it now (another member of the team, else the
+        community's officers, else the district admins), unless those already have it."""
         if row.person_id is None:
             return
-        async with self.session_factory() as session:
-            notifier = Notifier(session)
-            person = await session.get(Person, row.person_id)
-            await people.mark_unreachable(session, person, utcnow())
-            ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
-            if ticket is not None and ticket.status.is_open and ticket.reporter_id != person.id:
-                audience = await ticket_audience(session, ticket, self.admin_telegram_ids)
-                if person not in audience.followers:
-                    for member in audience.team:
-                        if not await _was_told_alongside(session, row, member.telegram_id):
-                            notifier._stage(
-                                member.telegram_id, row.method, row.params, member.id, ticket.id
-                            )
-            await session.commit()
-        if notifier.staged:
-            self.deliver_soon(notifier.staged)
+        person = await session.get(Person, row.person_id)
+        if person is None:
+            return
+        await people.mark_unreachable(session, person, now)
+        ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
+        if ticket is None or not ticket.status.is_open or ticket.reporter_id == person.id:
+            return
+        audience = await ticket_audience(session, ticket, self.admin_telegram_ids)
+        if person in audience.followers:
+            return
+        for member in audience.team:
+            if not await _was_told_alongside(session, row, member.telegram_id):
+                notifier._stage(member.telegram_id, row.method, row.params, member.id, ticket.id)
+
+    async def _tell_undelivered(
+        self, session: AsyncSession, notifier: Notifier, row: OutboxMessage
+    ) -> None:
+        """The row will never arrive: send its ``UndeliveredNotice``, unless its reader is
+        gone or cannot be reached either."""
+        notice = UndeliveredNotice.from_json(row.if_undelivered)
+        person = await session.get(Person, notice.person_id)
+        if person is None or person.forgotten_at is not None or person.unreachable_at is not None:
+            return
+        locale = negotiate_locale(person.locale, None, self.i18n.default_locale)
+        params = {name: html.escape(value) for name, value in notice.params.items()}
+        text = self.i18n.gettext(notice.msgid, locale=locale).format(**params)
+        notifier.message(person.telegram_id, text, person_id=person.id)

@@ -16,7 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
-from redgrid.bot.notifier import Notifier
+from redgrid.bot.notifier import Notifier, UndeliveredNotice
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
@@ -240,9 +240,11 @@ async def push_to_reporter(
     keyboard: Callable[[], InlineKeyboardMarkup | None] = lambda: None,
     followers: bool = True,
     audience: Audience | None = None,
+    if_undelivered: UndeliveredNotice | None = None,
 ) -> None:
     """``render()`` (and ``keyboard()``) in each recipient's language, to the reporter and,
-    unless ``followers`` is False, to the people following the ticket."""
+    unless ``followers`` is False, to the people following the ticket. ``if_undelivered``:
+    what to tell whom should the reporter's copy never arrive."""
     audience = audience or await ticket_audience(session, ticket, settings.admin_ids)
     people = [audience.reporter] if audience.reporter is not None else []
     if followers:
@@ -256,6 +258,7 @@ async def push_to_reporter(
             reply_markup=markup,
             person_id=person.id,
             ticket_id=ticket.id,
+            if_undelivered=if_undelivered if person is audience.reporter else None,
         )
 
 

@@ -2,7 +2,6 @@
 failed gets an apology. Also what happens to chats themselves: a person blocking the bot,
 a team's group becoming a supergroup, the bot removed from a team's group or muted there."""
 
-import html
 import logging
 
 from aiogram import Bot, F
@@ -21,20 +20,18 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier
-from redgrid.bot.pushes import locale_of
-from redgrid.bot.settings import Settings
+from redgrid.bot.team_chat import team_chat_lost, team_chat_muted
 from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.common import refuse_button, show_menu
-from redgrid.models import Grid, Person
+from redgrid.models import Person
 from redgrid.models.base import utcnow
-from redgrid.services.invites import move_team_chat, unbind_team_chat
-from redgrid.services.people import Actor, mark_unreachable, team_members
+from redgrid.services.invites import move_team_chat
+from redgrid.services.people import Actor, mark_unreachable
 
 logger = logging.getLogger(__name__)
 router = Blueprint(__name__)
@@ -130,11 +127,7 @@ async def blocked_or_back(
 
 @router.my_chat_member(F.chat.type.in_(GROUP_CHATS))
 async def removed_or_muted_in_group(
-    event: ChatMemberUpdated,
-    session: AsyncSession,
-    notifier: Notifier,
-    i18n: I18n,
-    settings: Settings,
+    event: ChatMemberUpdated, session: AsyncSession, notifier: Notifier, i18n: I18n
 ) -> None:
     """The bot was removed from a team's group, or may no longer post there: every push to
     it would fail, so the grid's members are told that its tickets now reach them in
@@ -146,30 +139,6 @@ async def removed_or_muted_in_group(
     )
     muted = isinstance(member, ChatMemberRestricted) and not member.can_send_messages
     if removed:
-        grid = await unbind_team_chat(session, event.chat.id, utcnow())
+        await team_chat_lost(session, notifier, i18n, event.chat.id, utcnow())
     elif muted:
-        grid = (
-            await session.exec(select(Grid).where(Grid.team_chat_id == event.chat.id))
-        ).one_or_none()
-    else:
-        return
-    if grid is None:
-        return
-    what = "removed" if removed else "muted"
-    logger.warning("grid %s: the bot was %s in its team chat %s", grid.code, what, event.chat.id)
-    for person in await team_members(session, grid.id):
-        with i18n.use_locale(locale_of(person, settings)):
-            if removed:
-                text = _(
-                    "I was removed from the group chat of grid {name} ({code}), so its new "
-                    "tickets now reach you here only. To use a group again, add me to it and "
-                    "send /bind there with a new code from the district admin."
-                )
-            else:
-                text = _(
-                    "I may no longer post in the group chat of grid {name} ({code}), so its "
-                    "new tickets reach you here only. Ask the group's admins to let me send "
-                    "messages there again."
-                )
-            text = text.format(name=html.escape(grid.name), code=html.escape(grid.code))
-        notifier.message(person.telegram_id, text, person_id=person.id)
+        await team_chat_muted(session, notifier, i18n, event.chat.id)

@@ -23,7 +23,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.notifier import Notifier
+from redgrid.bot.i18n import N_
+from redgrid.bot.notifier import Notifier, UndeliveredNotice
 from redgrid.bot.pushes import (
     escape_clipped,
     local_time,
@@ -90,6 +91,12 @@ TRANSFER_UP = "tru"
 TRANSFER_CODE = "trc"
 EXTEND_DAYS = "ext"
 TEAM_NAV = "tn"
+# A question that never reached the reporter comes back to its asker, this much of it.
+QUESTION_ECHO = 300
+QUESTION_UNDELIVERED = N_(
+    "❗ Your question on {number} could not be delivered to the reporter, so no answer "
+    "will come:\n\n{question}"
+)
 
 
 class Nav(IntEnum):
@@ -1136,6 +1143,9 @@ async def question_typed(
         return
     await state.clear()
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    reporter = audience.reporter
+    reachable = reporter is not None and reporter.unreachable_at is None
+    echo = question if len(question) <= QUESTION_ECHO else question[: QUESTION_ECHO - 1] + "…"
     await push_to_reporter(
         session,
         notifier,
@@ -1149,6 +1159,12 @@ async def question_typed(
         keyboard=lambda: answer_keyboard(ticket),
         followers=False,
         audience=audience,
+        # Known to be out of reach already: the asker is told so at once, below.
+        if_undelivered=UndeliveredNotice(
+            actor.person_id, QUESTION_UNDELIVERED, {"number": ticket.number, "question": echo}
+        )
+        if reachable
+        else None,
     )
     await push_to_followers(
         session,
@@ -1162,8 +1178,7 @@ async def question_typed(
         audience=audience,
     )
     await session.commit()
-    reporter = audience.reporter
-    if reporter is None or reporter.unreachable_at is not None:  # erased, or blocked the bot
+    if not reachable:  # erased, or blocked the bot
         text = _("❓ The question is recorded, but the reporter can no longer be reached.")
     else:
         text = _("❓ Your question was sent. The answer will come to you here.")

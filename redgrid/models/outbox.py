@@ -20,7 +20,9 @@ class OutboxMessage(SQLModel, table=True):
 
     Rows are written in the same transaction as the change that causes them, so a push is
     never lost to a crash: either the change and its pushes are committed, or neither.
-    Rows of one chat are sent in id order.
+    Rows of one chat are sent in id order. ``if_undelivered``: a notice owed to someone
+    else if the row finally fails (``bot.notifier.UndeliveredNotice`` as JSON), such as
+    the asker of a question the reporter never got.
     """
 
     __tablename__ = "outbox_message"
@@ -42,3 +44,4 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    if_undelivered: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -284,15 +284,20 @@ async def move_team_chat(
 async def unbind_team_chat(session: AsyncSession, chat_id: int, now: datetime) -> Grid | None:
     """The bot was removed from the group ``chat_id``: the grid it served (if any) has no
     team chat any more, so its pushes stop going where they cannot arrive. Returns that
-    grid; binding a group again takes a new code."""
-    grid = (await session.exec(select(Grid).where(Grid.team_chat_id == chat_id))).one_or_none()
-    if grid is None:
-        return None
-    grid.team_chat_id = None
-    grid.updated_at = now
-    session.add(grid)
-    await session.flush()
-    return grid
+    grid; binding a group again takes a new code.
+
+    One conditional UPDATE: of two transactions that see the same removal (the
+    my_chat_member update and a refused push, perhaps in two instances), one gets the grid
+    and the other None (on PostgreSQL the second waits for the first's row lock, then finds
+    the condition false), so the grid's members are told once."""
+    unbound = await session.exec(
+        update(Grid)
+        .where(col(Grid.team_chat_id) == chat_id)
+        .values(team_chat_id=None, updated_at=now)
+        .returning(Grid)
+        .execution_options(populate_existing=True)
+    )
+    return unbound.scalars().one_or_none()
 
 
 async def revoke_invite(session: AsyncSession, invite_id: int, now: datetime) -> Invite:
