@@ -9,13 +9,22 @@ from sqlmodel import select
 
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import MergeCb, TicketAction
-from redgrid.models import EventKind, TicketEvent, TicketFollower, TicketStatus
+from redgrid.models import EventKind, Grid, TicketEvent, TicketFollower, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.people import get_or_create_person
 from tests import bot_harness as bh
 from tests.bot_harness import TOKEN, bot_harness, messages
-from tests.test_team import TEAM_CHAT, World, alert, answer_to, build_world, data
+from tests.test_team import (
+    INSIDE_A,
+    TEAM_CHAT,
+    World,
+    alert,
+    answer_to,
+    build_world,
+    data,
+    say_in_group,
+)
 
 ADMIN_TELEGRAM_ID = 5_000_001
 STALE = "This button is no longer valid."
@@ -389,3 +398,120 @@ async def test_a_merge_racing_the_originals_resolve_tells_the_movers(world):
             world, before
         )
         assert await followers(world, original.id) == set()
+
+
+B_CHAT = -100888
+
+
+async def bind_b_chat(world: World) -> None:
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Grid, world.grids["B"].id)).team_chat_id = B_CHAT
+
+
+async def test_a_merge_across_grids_shows_the_originals_team_what_was_merged(world):
+    await bind_b_chat(world)
+    duplicate = await world.ticket(by="resident_en", description="Bins <overflowing> again")
+    original = await world.ticket(grid_id=world.grids["B"].id, description="垃圾桶满了")
+    shown = await preview(world.officer, duplicate, original.number)
+
+    calls = await world.officer.press(shown.button("Confirm merge"))
+
+    assert alert(calls) == "Merged."
+    for chat_id in (world.secretary_b.id, B_CHAT):  # B's team and its group, in Chinese
+        told = [call for call in calls if call.chat_id == chat_id]
+        assert [call.name for call in told] == ["SendMediaGroup", "SendLocation", "SendMessage"]
+        assert [media.media for media in told[0].method.media] == ["report-1", "report-2"]
+        assert told[1].method.latitude == pytest.approx(INSIDE_A[0])
+        card = told[2]
+        assert f"{duplicate.number} 已由 Qian 合并到你们的 {original.number}" in card.text
+        assert "Bins &lt;overflowing&gt; again" in card.text  # the duplicate's report
+        assert "网格A" in card.text  # where it came from
+        assert [b.text for b in card.buttons] == [f"📄 {original.number}"]
+    # the button opens the original, with the team's buttons
+    view = answer_to(await world.secretary_b.press(card.button(original.number)), world.secretary_b)
+    assert "垃圾桶满了" in view.text
+    assert view.button("接单")
+    # A's team hears the one line it always did, with nothing attached
+    for chat_id in (world.worker.id, TEAM_CHAT):
+        assert [call.name for call in calls if call.chat_id == chat_id] == ["SendMessage"]
+    # the officer who merged gets the reply only
+    assert [call.name for call in calls if call.chat_id == world.officer.id] == ["SendMessage"]
+
+
+async def test_a_merge_within_the_grid_sends_its_team_one_line(world):
+    original = await world.ticket()
+    duplicate = await world.ticket(by="resident_en")
+    shown = await preview(world.secretary, duplicate, original.number)
+
+    calls = await world.secretary.press(shown.button("Confirm merge"))
+
+    to_team_chat = [call for call in calls if call.chat_id == TEAM_CHAT]
+    assert [call.name for call in to_team_chat] == ["SendMessage"]
+    assert f"{duplicate.number} 已由 Wang 合并到 {original.number}" in to_team_chat[0].text
+    assert not to_team_chat[0].buttons
+    for member in (world.worker, world.secretary2):
+        assert [call.name for call in calls if call.chat_id == member.id] == ["SendMessage"]
+
+
+async def test_the_original_accepted_after_the_preview_still_takes_the_merge(world):
+    original = await world.ticket()
+    duplicate = await world.ticket(by="resident_en")
+    shown = await preview(world.secretary, duplicate, original.number)
+    await world.worker.press(data(TicketAction.ACCEPT, original))
+
+    calls = await world.secretary.press(shown.button("Confirm merge"))
+
+    assert alert(calls) == "Merged."
+    assert (await world.load(duplicate.id)).duplicate_of_id == original.id
+    stored = await world.load(original.id)
+    assert (stored.status, stored.assignee_id) == (TicketStatus.ACCEPTED, world.ids["worker"])
+    assert await followers(world, original.id) == {world.ids["resident_en"]}
+
+
+async def test_the_reporter_reads_the_merge_in_their_history_in_their_language(world):
+    original = await world.ticket(by="resident_en")
+    duplicate = await world.ticket()  # Meimei reads Chinese
+    english = await world.ticket(by="resident_en")
+    for ticket in (duplicate, english):
+        shown = await preview(world.secretary, ticket, original.number)
+        await world.secretary.press(shown.button("Confirm merge"))
+
+    [merged] = [e for e in await events(world, duplicate.id) if e.kind is EventKind.DUPLICATE]
+    assert merged.actor_id == world.ids["secretary"]
+    in_english = f"Marked as a duplicate of {original.number} by the grid team"
+    for reporter, ticket, line in (
+        (world.reporter, duplicate, f"网格团队判定为与 {original.number} 重复"),
+        (world.resident_en, english, in_english),
+    ):
+        listing = answer_to(await reporter.text("/mytickets"), reporter)
+        view = answer_to(await reporter.press(listing.button(ticket.number)), reporter)
+        assert line in view.text
+        assert "Wang" not in view.text
+
+
+async def test_the_originals_team_reads_a_duplicate_merged_from_another_grid(world):
+    await bind_b_chat(world)
+    duplicate = await world.ticket(description="楼道垃圾 <又来了>")
+    original = await world.ticket(grid_id=world.grids["B"].id)
+    not_found = f"未找到工单 {duplicate.number}。"
+    before = answer_to(
+        await world.secretary_b.text(f"/ticket {duplicate.number}"), world.secretary_b
+    )
+    assert before.text == not_found
+
+    shown = await preview(world.officer, duplicate, original.number)
+    await world.officer.press(shown.button("Confirm merge"))
+
+    view = answer_to(await world.secretary_b.text(f"/ticket {duplicate.number}"), world.secretary_b)
+    assert "楼道垃圾 &lt;又来了&gt;" in view.text
+    assert f"Qian判定为与 {original.number} 重复" in view.text
+    assert not view.buttons  # reading only
+    calls = await say_in_group(world.secretary_b, B_CHAT, f"/ticket {duplicate.number}")
+    assert "楼道垃圾" in next(call for call in calls if call.chat_id == B_CHAT).text
+    # a button of the duplicate stays refused to them
+    calls = await world.secretary_b.press(data(TicketAction.ACCEPT, duplicate))
+    assert alert(calls) == "该按钮已失效。"
+    assert (await world.load(duplicate.id)).status is TicketStatus.DUPLICATE
+    # another grid's team learns nothing
+    stranger = answer_to(await world.member_c.text(f"/ticket {duplicate.number}"), world.member_c)
+    assert stranger.text == f"Ticket {duplicate.number} was not found."

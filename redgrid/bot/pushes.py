@@ -189,12 +189,20 @@ async def push_to_team(
     report_photos: Sequence[str] | None = None,
     audience: Audience | None = None,
     to: Sequence[Person] | None = None,
+    team_of: Ticket | None = None,
+    keyboard: Callable[[], InlineKeyboardMarkup | None] | None = None,
+    exclude_person_id: int | None = None,
 ) -> None:
     """The ticket card, under ``headline()`` and with the team's buttons, to every team
     member and to the team's group chat; with ``with_media`` the photos and the location
     pin come first (``report_photos``: the report's file ids, when the caller has them, as
     for a ticket just filed). ``to`` names other people instead (officers, admins: they
-    may act on the ticket too), without the team chat."""
+    may act on the ticket too), without the team chat.
+
+    ``team_of``: another ticket whose team is told (the original a duplicate was merged
+    into), and whose pushes these are should a member be unreachable; ``keyboard`` then
+    replaces the team's buttons."""
+    team_of = team_of or ticket
     photos: Sequence[str] = ()
     if with_media and report_photos is not None:
         photos = report_photos
@@ -203,29 +211,33 @@ async def push_to_team(
     if to is None and audience is not None:
         to, team_chat_id = audience.team, audience.team_chat_id
     elif to is None:
-        to, team_chat_id = await ticket_team(session, ticket, settings.admin_ids)
+        to, team_chat_id = await ticket_team(session, team_of, settings.admin_ids)
     else:
         team_chat_id = None
-    recipients = [(person.telegram_id, locale_of(person, settings), person.id) for person in to]
+    recipients = [
+        (person.telegram_id, locale_of(person, settings), person.id)
+        for person in to
+        if person.id != exclude_person_id
+    ]
     if team_chat_id is not None:
         recipients.append((team_chat_id, settings.default_locale, None))
     for chat_id, locale, person_id in recipients:
         with i18n.use_locale(locale):
             card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=True)
             text = f"{headline()}\n\n{card}"
-            keyboard = team_keyboard(ticket)
+            markup = keyboard() if keyboard is not None else team_keyboard(ticket)
         if photos:
-            notifier.photos(chat_id, photos, person_id=person_id, ticket_id=ticket.id)
+            notifier.photos(chat_id, photos, person_id=person_id, ticket_id=team_of.id)
         if with_media and ticket.latitude is not None:
             notifier.location(
                 chat_id,
                 ticket.latitude,
                 ticket.longitude,
                 person_id=person_id,
-                ticket_id=ticket.id,
+                ticket_id=team_of.id,
             )
         notifier.message(
-            chat_id, text, reply_markup=keyboard, person_id=person_id, ticket_id=ticket.id
+            chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=team_of.id
         )
 
 

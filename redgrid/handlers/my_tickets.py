@@ -62,7 +62,7 @@ from redgrid.models import (
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
-from redgrid.services.people import Actor, can_handle
+from redgrid.services.people import Actor
 from redgrid.services.tickets import Audience, IllegalTransition, NotAllowed, TicketNotFound
 
 router = Blueprint(__name__)
@@ -389,10 +389,11 @@ async def ticket_view(
     *,
     private: bool = True,
 ) -> tuple[str, InlineKeyboardMarkup | None] | None:
-    """The ticket for this person: the team's card and buttons to whoever can handle it,
-    the reporter's view to its reporter and followers (in a private chat only, never in a
-    group), None to anyone else (who must not learn that it exists)."""
-    if await can_handle(session, actor, ticket):
+    """The ticket for this person: the team's card and buttons to whoever can handle it
+    (read-only to the team of the ticket a duplicate was merged into), the reporter's view
+    to its reporter and followers (in a private chat only, never in a group), None to
+    anyone else (who must not learn that it exists)."""
+    if await tickets.readable_by_team(session, actor, ticket):
         card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=True)
         lines = await history_lines(
             session, ticket, settings, for_team=True, viewer_id=actor.person_id
@@ -414,6 +415,17 @@ async def is_team_chat_of(session: AsyncSession, ticket: Ticket, chat_id: int) -
     """Whether ``chat_id`` is the group chat of the ticket's grid team."""
     grid = await session.get(Grid, ticket.grid_id) if ticket.grid_id is not None else None
     return grid is not None and grid.team_chat_id == chat_id
+
+
+async def shown_in_chat(session: AsyncSession, ticket: Ticket, chat_id: int) -> bool:
+    """Whether the group ``chat_id`` may read the ticket's team card: its team's chat, or,
+    for a duplicate, the chat of the team its original belongs to."""
+    if await is_team_chat_of(session, ticket, chat_id):
+        return True
+    if ticket.duplicate_of_id is None:
+        return False
+    original = await load_ticket(session, ticket.duplicate_of_id)
+    return original is not None and await is_team_chat_of(session, original, chat_id)
 
 
 # The list and one ticket ------------------------------------------------------------------
@@ -548,7 +560,7 @@ async def ticket_detail(
     if view is None:
         refuse_button(callback_answer)
         return
-    if not private and not await is_team_chat_of(session, ticket, query.message.chat.id):
+    if not private and not await shown_in_chat(session, ticket, query.message.chat.id):
         # A queue listed in another group: the card carries the reporter's contact.
         refuse_button(
             callback_answer,

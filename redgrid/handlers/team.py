@@ -63,6 +63,7 @@ from redgrid.handlers.my_tickets import (
     no_longer_applies,
     queue_label,
     queue_of,
+    shown_in_chat,
     tell_team,
     ticket_view,
 )
@@ -1316,7 +1317,7 @@ async def duplicate_of_typed(
         )
         return
     await state.set_state(TeamForm.duplicate_confirm)
-    await state.update_data(original_id=original.id, seen=[ticket.status, original.status])
+    await state.update_data(original_id=original.id, seen=ticket.status)
     locale = i18n.current_locale
     text = "\n\n".join(
         (
@@ -1350,6 +1351,7 @@ async def duplicate_confirmed(
     actor: Actor,
     i18n: I18n,
     settings: Settings,
+    catalogue: CategoryCatalogue,
 ) -> None:
     data = await state.get_data()
     if (data.get("ticket_id"), data.get("original_id")) != (
@@ -1360,17 +1362,17 @@ async def duplicate_confirmed(
         return
     ticket = await load_ticket(session, callback_data.ticket_id)
     original = await load_ticket(session, callback_data.original_id)
-    seen = data.get("seen") or [None, None]
     if ticket is None or original is None:
         await state.clear()
         refuse_button(callback_answer)
         return
-    # Either ticket moved since the preview: the member confirmed something else.
-    for current, status in ((ticket, seen[0]), (original, seen[1])):
-        if current.status != status:
-            await state.clear()
-            refuse_button(callback_answer, no_longer_applies(current))
-            return
+    # The duplicate moved since the preview: the member confirmed something else. The
+    # original need only be open still (accepted meanwhile is fine): mark_duplicate checks
+    # that in the same UPDATE that closes the duplicate, conditional on this status.
+    if ticket.status != data.get("seen"):
+        await state.clear()
+        refuse_button(callback_answer, no_longer_applies(ticket))
+        return
     try:
         merge = await tickets.mark_duplicate(session, ticket, actor, utcnow(), original)
     except IllegalTransition:
@@ -1428,6 +1430,24 @@ async def duplicate_confirmed(
         audience=audience,
         exclude_person_id=actor.person_id,
     )
+    if merge.across_queues:
+        # The original's team never saw this report: they get it whole, as for a new one.
+        await push_to_team(
+            session,
+            notifier,
+            i18n,
+            settings,
+            catalogue,
+            ticket,
+            lambda: _(
+                "🔁 {number} was merged into your {original} by {name}: its reporter and "
+                "followers now follow {original}. This is what they reported:"
+            ).format(number=ticket.number, original=original.number, name=name),
+            with_media=True,
+            team_of=original,
+            keyboard=lambda: original_keyboard(original),
+            exclude_person_id=actor.person_id,
+        )
     await session.commit()
     callback_answer.text = _("Merged.")
     await query.message.answer(
@@ -1603,7 +1623,7 @@ async def ticket_command(
     if (
         ticket is not None
         and not private
-        and not await is_team_chat_of(session, ticket, message.chat.id)
+        and not await shown_in_chat(session, ticket, message.chat.id)
     ):
         ticket = None  # the reporter's contact and the history stay out of other groups
     view = (

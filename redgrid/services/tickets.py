@@ -183,6 +183,12 @@ class Merge:
     original: Ticket
     new_followers: int
 
+    @property
+    def across_queues(self) -> bool:
+        """The two tickets wait in different queues: the original's team never got the
+        duplicate's report."""
+        return _queue(self.duplicate) != _queue(self.original)
+
 
 @dataclass(frozen=True, slots=True)
 class Audience:
@@ -192,6 +198,10 @@ class Audience:
     followers: tuple[Person, ...]
     team: tuple[Person, ...]
     team_chat_id: int | None
+
+
+def _queue(ticket: Ticket) -> Placement:
+    return Placement(ticket.grid_id, ticket.community_id, ticket.desk)
 
 
 async def place(session: AsyncSession, category: Category, grid_id: int | None) -> Placement:
@@ -346,7 +356,7 @@ async def transfer(
         target = Placement(community_id=ticket.community_id)
     else:
         target = await place(session, category, target_grid_id)
-    current = Placement(ticket.grid_id, ticket.community_id, ticket.desk)
+    current = _queue(ticket)
     if target == current:
         raise ValueError(f"{ticket.number} is already in that queue")
     before = await _transition(
@@ -620,6 +630,17 @@ async def merge_target(
     if not original.status.is_open:
         raise OriginalNotOpen(original.number, original.status)
     return original
+
+
+async def readable_by_team(session: AsyncSession, actor: Actor, ticket: Ticket) -> bool:
+    """Whether the actor may read the ticket as its team: they can act on it, or it is a
+    duplicate merged into a ticket they can act on (whose history names it, and whose new
+    followers reported it), perhaps in another grid. A duplicate takes no actions, so for
+    it this is reading only."""
+    if await people.can_handle(session, actor, ticket):
+        return True
+    original = await session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
+    return original is not None and await people.can_handle(session, actor, original)
 
 
 async def mark_duplicate(
