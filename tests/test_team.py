@@ -510,6 +510,42 @@ async def test_to_consultation_marks_the_ticket(world):
     assert (await world.events(ticket.id)).count(EventKind.CONSULTATION) == 1
 
 
+async def test_a_ticket_leaves_the_consultation_list_when_it_leaves_the_team(world):
+    """A duplicate, invalid or resolved ticket is no longer the team's to act on; a
+    transferred one is the new team's to put on their own consultation's list or not."""
+    h = world.harness
+    left = {way: await world.ticket() for way in ("duplicate", "invalid", "transfer", "resolve")}
+    original = await world.ticket()
+    for ticket in (*left.values(), original):
+        await world.secretary.press(data(TicketAction.CONSULT, ticket))
+
+    await world.secretary.press(data(TicketAction.DUPLICATE, left["duplicate"]))
+    shown = answer_to(await world.secretary.text(original.number), world.secretary)
+    await world.secretary.press(shown.button("Confirm merge"))
+    await world.secretary.press(data(TicketAction.INVALID, left["invalid"]))
+    await world.secretary.text("测试信息")
+    await world.secretary.press(data(TicketAction.TRANSFER, left["transfer"]))
+    await world.secretary.press(h.last_to(world.secretary.id).button("网格B"))
+    await world.secretary.text("在B网格范围内")
+    await world.secretary.press(data(TicketAction.ACCEPT, left["resolve"]))
+    await world.secretary.press(data(TicketAction.RESOLVE, left["resolve"]))
+    await world.secretary.text("已清理")
+    await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+
+    stored = [await world.load(ticket.id) for ticket in left.values()]
+    assert [ticket.status for ticket in stored] == [
+        TicketStatus.DUPLICATE,
+        TicketStatus.INVALID,
+        TicketStatus.DISPATCHED,
+        TicketStatus.RESOLVED,
+    ]
+    assert [ticket.in_consultation for ticket in stored] == [False] * 4
+    assert (await world.load(original.id)).in_consultation  # open: still on the list
+    # the new team decides for itself
+    await world.secretary_b.press(data(TicketAction.CONSULT, left["transfer"]))
+    assert (await world.load(left["transfer"].id)).in_consultation
+
+
 async def test_cancel_leaves_the_ticket_as_it_was(world):
     h = world.harness
     ticket = await world.accepted()

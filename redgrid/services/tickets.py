@@ -376,6 +376,8 @@ async def transfer(
         assignee_id=None,
         accepted_at=None,
         respond_by=now + category.respond,
+        # The new queue's team decides for itself whether it goes to their consultation.
+        in_consultation=False,
     )
     details = {
         "from_grid": current.grid_id,
@@ -1087,7 +1089,14 @@ async def _update_if(
     session: AsyncSession, ticket: Ticket, now: datetime, *conditions: Any, **values: Any
 ) -> bool:
     """One conditional UPDATE of the ticket; True when it matched. The ticket is reloaded
-    either way, so it shows the winner's change when this call lost."""
+    either way, so it shows the winner's change when this call lost.
+
+    A ticket leaving the open states (resolved, closed, invalid, a duplicate) leaves the
+    neighbour consultation's list in the same UPDATE: ``in_consultation`` means "on the
+    list", whichever way the ticket ended."""
+    status = values.get("status")
+    if status is not None and status not in OPEN_STATUSES:
+        values["in_consultation"] = False
     result = await session.exec(
         update(Ticket)
         .where(col(Ticket.id) == ticket.id, *conditions)
