@@ -4,6 +4,7 @@ what the removal means in the bot (through the real dispatcher), on SQLite and P
 The command runs in a thread of its own, as a shell beside the running bot would."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from aiogram.utils.i18n import I18n
@@ -120,9 +121,12 @@ async def test_remove_tells_the_person_in_their_language_once(world, redgrid):
     [line] = [
         line for line in (await redgrid("members", "--all")).output.splitlines() if "Zhang" in line
     ]
-    assert line.endswith("removed")
     async with world.session_factory() as session:
-        assert not (await session.get(Membership, zhang)).active
+        stored = await session.get(Membership, zhang)
+    assert not stored.active
+    assert utcnow() - stored.removed_at < timedelta(minutes=1)
+    when = stored.removed_at.astimezone(world.harness.settings.tz).strftime("%Y-%m-%d %H:%M")
+    assert line.endswith(f"removed {when}")
     # staged in the outbox by the command, sent by the running bot
     assert not h.calls_to(world.worker.id)
     await h.sender.drain()
@@ -276,3 +280,24 @@ async def test_pending_team_pushes_to_a_removed_member_are_not_sent(world, redgr
     assert [(row.person_id, row.ticket_id, row.last_error) for row in dropped] == [
         (world.ids["secretary"], in_grid.id, DROPPED_PUSH)
     ]
+
+
+async def test_a_membership_removed_before_dates_were_kept_is_listed_without_one(world, redgrid):
+    """Rows deactivated before revision 0006 have no removal date: listed as unknown. A
+    role granted again is active with no removal date."""
+    zhang = await membership_id(world, "worker")
+    async with world.session_factory() as session, session.begin():
+        stored = await session.get(Membership, zhang)
+        stored.active = False  # as an old removal left it: no date
+    [line] = [
+        line for line in (await redgrid("members", "--all")).output.splitlines() if "Zhang" in line
+    ]
+    assert line.endswith("removed (date unknown)")
+
+    await remove(redgrid, world, "secretary")
+    async with world.session_factory() as session, session.begin():
+        wang = await membership_id(world, "secretary")
+        again = await grant_role(
+            session, world.ids["secretary"], Role.SECRETARY, grid_id=stored.grid_id
+        )
+        assert (again.id, again.active, again.removed_at) == (wang, True, None)
