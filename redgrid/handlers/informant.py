@@ -69,7 +69,7 @@ from redgrid.handlers.callbacks import (
     TicketCb,
     VoiceCb,
 )
-from redgrid.handlers.common import refuse_button
+from redgrid.handlers.common import refuse_button, refuse_ticket_button
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import load_ticket, no_longer_applies, tell_team
 from redgrid.models import (
@@ -1348,8 +1348,11 @@ async def grade_chosen(
         else:
             refuse_button(callback_answer)
         return
-    except (NotAllowed, NotAReport):
+    except NotAReport:
         refuse_button(callback_answer)
+        return
+    except NotAllowed:
+        await refuse_ticket_button(session, actor, ticket, callback_answer)
         return
     stats = await informants.informant_stats(session, ticket.reporter_id, now, tz=settings.tz)
     await push_to_reporter(
@@ -1430,7 +1433,10 @@ async def play_voice(
     allowed = ticket is not None and (
         ticket.reporter_id == actor.person_id or await can_handle(session, actor, ticket)
     )
-    file_id = await informants.voice_note(session, ticket.id) if allowed else None
+    if not allowed:
+        await refuse_ticket_button(session, actor, ticket, callback_answer)
+        return
+    file_id = await informants.voice_note(session, ticket.id)
     if file_id is None:
         refuse_button(callback_answer)
         return

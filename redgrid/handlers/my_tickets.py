@@ -46,7 +46,7 @@ from redgrid.handlers.callbacks import (
     TicketAction,
     TicketCb,
 )
-from redgrid.handlers.common import refuse_button
+from redgrid.handlers.common import refuse_button, refuse_ticket_button
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import (
     Community,
@@ -546,7 +546,7 @@ async def ticket_detail(
         else None
     )
     if view is None:
-        refuse_button(callback_answer)
+        await refuse_ticket_button(session, actor, ticket, callback_answer)
         return
     if not private and not await is_team_chat_of(session, ticket, query.message.chat.id):
         # A queue listed in another group: the card carries the reporter's contact.

@@ -51,6 +51,7 @@ from redgrid.handlers.callbacks import (
 from redgrid.handlers.common import (
     anonymous_admin_text,
     is_team_member,
+    left_team_text,
     private_state,
     refuse_button,
 )
@@ -174,13 +175,6 @@ async def team_ticket(
         refuse_button(callback_answer, no_longer_applies(ticket))
         return None
     return ticket
-
-
-def left_team_text() -> str:
-    return _(
-        "You are no longer on this ticket's team, so you cannot act on it any more. "
-        "If that is a mistake, ask the district admin."
-    )
 
 
 async def refuse_outsider(
