@@ -831,7 +831,11 @@ async def finish_resolve(
     actor: Actor,
     i18n: I18n,
     settings: Settings,
+    *,
+    from_album: bool = False,
 ) -> None:
+    """Resolve with the note and the photo of the result, if any (``from_album``: the
+    first photo of an album, the one kept)."""
     ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
@@ -891,11 +895,12 @@ async def finish_resolve(
         exclude_person_id=actor.person_id,
     )
     await session.commit()
-    await message.answer(
-        _("🏁 {number} is resolved. The reporter was asked to rate the result.").format(
-            number=ticket.number
-        )
+    text = _("🏁 {number} is resolved. The reporter was asked to rate the result.").format(
+        number=ticket.number
     )
+    if from_album:
+        text += "\n" + _("A ticket keeps one photo of the result: only the album's first was kept.")
+    await message.answer(text)
     await offer_grade(message, session, ticket)  # an informant's report: 评单
 
 
@@ -910,6 +915,8 @@ async def resolve_photo_sent(
     i18n: I18n,
     settings: Settings,
 ) -> None:
+    """The photo of the result. An album's first photo is the one kept; the step ends with
+    it, so its other photos would reach the idle menu: the album is marked answered."""
     largest = message.photo[-1]
     await finish_resolve(
         message,
@@ -921,7 +928,10 @@ async def resolve_photo_sent(
         actor,
         i18n,
         settings,
+        from_album=message.media_group_id is not None,
     )
+    if message.media_group_id is not None and await state.get_state() is None:
+        await albums.mark_answered(state, albums.Album(message.media_group_id))
 
 
 # Extend -----------------------------------------------------------------------------------
