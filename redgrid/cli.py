@@ -734,11 +734,18 @@ def members_command(
         since = row.since.astimezone(settings.tz).strftime("%Y-%m-%d")
         name = "(erased)" if row.forgotten else row.name or "-"
         telegram_id = "-" if row.forgotten else row.telegram_id  # a tombstone, not an account
-        state = "" if row.active else "  removed"
+        state = "" if row.active else f"  {_removed_when(row, settings)}"
         typer.echo(
             f"{row.membership_id:>5}  {name:<20} {telegram_id:>12}  {row.role.value:<12}"
             f" {_member_scope(row)}  since {since}{state}"
         )
+
+
+def _removed_when(row: MemberRow, settings: Settings) -> str:
+    """Removed rows before revision 0006 kept no date."""
+    if row.removed_at is None:
+        return "removed (date unknown)"
+    return f"removed {row.removed_at.astimezone(settings.tz).strftime('%Y-%m-%d %H:%M')}"
 
 
 def _member_scope(row: MemberRow) -> str:
@@ -766,7 +773,7 @@ def _remove_member(membership_id: int) -> None:
     async def work(engine: AsyncEngine) -> Removal:
         await _require_current_schema(engine)
         async with create_session_factory(engine)() as session, session.begin():
-            removal = await remove_membership(session, membership_id, settings.admin_ids)
+            removal = await remove_membership(session, membership_id, settings.admin_ids, utcnow())
             person = removal.person
             if person.forgotten_at is None:
                 scope = InviteScope(grid=removal.grid, community=removal.community)

@@ -41,6 +41,7 @@ from redgrid.models import (
     InformantProfile,
     InformantStatus,
     Person,
+    PhotoKind,
     ReportGrade,
     Role,
     Ticket,
@@ -50,7 +51,7 @@ from redgrid.models import (
 )
 from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
-from redgrid.services import informants, invites
+from redgrid.services import informants, invites, tickets
 from redgrid.services.district import import_district
 from redgrid.services.district_file import parse_district_file
 from redgrid.services.people import get_or_create_person, grant_role
@@ -501,9 +502,43 @@ async def test_a_picture_file_beyond_the_photo_limit_is_refused_before_it_is_fet
         )
     )
     assert [call.name for call in calls] == ["SendMessage"]  # not fetched, not sent back
-    assert "at most 5 photos, so this one was not added" in calls[0].text
+    assert "at most 5 photos, so 1 photo was not added" in calls[0].text
     [hint] = await rider.text("here")  # still asked for the location: the file's was not used
     assert "share the location" in hint.text
+
+
+def edits(calls) -> list:
+    return [call for call in calls if call.name == "EditMessageText"]
+
+
+async def test_an_album_past_the_photo_limit_gets_one_reply_counting_the_refused(world):
+    h = world.harness
+    rider = h.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    calls = []
+    for number in range(8):
+        calls += await rider.photo(f"a{number}", media_group_id="album-8")
+    ask, refused = messages(calls)
+    assert "location" in ask.text
+    assert refused.text == "A report takes at most 5 photos, so 1 photo was not added."
+    assert [edit.method.message_id for edit in edits(calls)] == [refused.result.message_id] * 2
+    assert edits(calls)[-1].method.text == (
+        "A report takes at most 5 photos, so 3 photos were not added."
+    )
+    # in Chinese, and another album gets its own reply
+    zh = h.person("小李", language_code="zh-hans")
+    await join(world, zh)
+    for number in range(5):
+        await zh.photo(f"z{number}", media_group_id="album-z")
+    [reply] = messages(await zh.photo("z5", media_group_id="album-z2"))
+    assert reply.text == "每条上报最多 5 张照片，有 1 张照片未添加。"
+    await zh.location(*INSIDE_A)
+    await zh.press(category("sanitation"))
+    await zh.press(SEND)
+    [ticket] = await world.tickets()  # Dave's draft was never sent
+    async with world.session_factory() as session:
+        photos = await tickets.ticket_photos(session, ticket.id, PhotoKind.REPORT)
+    assert [p.file_id for p in photos] == [f"z{number}" for number in range(5)]
 
 
 async def test_a_voice_note_reaches_the_team(world):

@@ -4,6 +4,7 @@ what the removal means in the bot (through the real dispatcher), on SQLite and P
 The command runs in a thread of its own, as a shell beside the running bot would."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from aiogram.utils.i18n import I18n
@@ -15,10 +16,19 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import push_to_reporter, push_to_team
 from redgrid.bot.settings import Settings, get_settings
 from redgrid.cli import EXIT_REFUSED, EXIT_USAGE, app
-from redgrid.handlers.callbacks import TicketAction
-from redgrid.models import Membership, OutboxMessage, OutboxStatus, Role, TicketStatus
+from redgrid.handlers.callbacks import GradeCb, TicketAction, VoiceCb
+from redgrid.models import (
+    EventKind,
+    Membership,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    TicketEvent,
+    TicketSource,
+    TicketStatus,
+)
 from redgrid.models.base import utcnow
-from redgrid.services import tickets
+from redgrid.services import informants, tickets
 from redgrid.services.members import DROPPED_PUSH
 from redgrid.services.people import grant_role
 from tests.bot_harness import TOKEN, bot_harness, messages
@@ -30,6 +40,7 @@ from tests.test_team import (
     answer_to,
     build_world,
     data,
+    say_in_group,
 )
 
 runner = CliRunner()
@@ -120,9 +131,12 @@ async def test_remove_tells_the_person_in_their_language_once(world, redgrid):
     [line] = [
         line for line in (await redgrid("members", "--all")).output.splitlines() if "Zhang" in line
     ]
-    assert line.endswith("removed")
     async with world.session_factory() as session:
-        assert not (await session.get(Membership, zhang)).active
+        stored = await session.get(Membership, zhang)
+    assert not stored.active
+    assert utcnow() - stored.removed_at < timedelta(minutes=1)
+    when = stored.removed_at.astimezone(world.harness.settings.tz).strftime("%Y-%m-%d %H:%M")
+    assert line.endswith(f"removed {when}")
     # staged in the outbox by the command, sent by the running bot
     assert not h.calls_to(world.worker.id)
     await h.sender.drain()
@@ -188,6 +202,44 @@ async def test_a_removed_member_pressing_an_old_card_is_refused_politely(world, 
     # a stranger still learns nothing from a forged button
     calls = await world.member_c.press(data(TicketAction.ACCEPT, waiting))
     assert alert(calls) == "This button is no longer valid."
+
+
+async def test_a_removed_member_pressing_a_grade_or_queue_button_is_told_why(world, redgrid):
+    """The informant grading buttons, a report's voice note and the /queue list's ticket
+    buttons give a removed member the same line as the team's other buttons."""
+    report = await world.ticket(source=TicketSource.INFORMANT)
+    async with world.session_factory() as session, session.begin():
+        session.add(
+            TicketEvent(
+                ticket_id=report.id,
+                kind=EventKind.COMMENT,
+                actor_id=world.ids["reporter"],
+                details={"voice": "voice-1"},
+            )
+        )
+    queue = answer_to(await world.worker.text("/queue"), world.worker)
+    await world.run(tickets.mark_invalid, report.id, world.actor("secretary2"), utcnow(), "无效")
+    open_ticket = await world.ticket()
+    [group_queue] = messages(await say_in_group(world.worker, TEAM_CHAT, "/queue"))
+    await remove(redgrid, world, "worker")
+
+    presses = [
+        (GradeCb(ticket_id=report.id, grade="invalid").pack(), world.worker.id),
+        (VoiceCb(ticket_id=report.id).pack(), world.worker.id),
+        (queue.button(report.number), world.worker.id),
+        (group_queue.button(open_ticket.number), TEAM_CHAT),
+    ]
+    for button, chat_id in presses:
+        calls = await world.worker.press(button, message_chat_id=chat_id)
+        assert alert(calls).startswith(LEFT_ZH), button
+        assert not messages(calls)
+    # a stranger still learns nothing
+    for button, _chat_id in presses:
+        calls = await world.member_c.press(button)
+        assert alert(calls) == "This button is no longer valid."
+        assert not messages(calls)
+    async with world.session_factory() as session:
+        assert await informants.grade_of(session, report.id) is None
 
 
 async def test_a_removed_member_mid_step_is_stopped_before_the_next_question(world, redgrid):
@@ -276,3 +328,24 @@ async def test_pending_team_pushes_to_a_removed_member_are_not_sent(world, redgr
     assert [(row.person_id, row.ticket_id, row.last_error) for row in dropped] == [
         (world.ids["secretary"], in_grid.id, DROPPED_PUSH)
     ]
+
+
+async def test_a_membership_removed_before_dates_were_kept_is_listed_without_one(world, redgrid):
+    """Rows deactivated before revision 0006 have no removal date: listed as unknown. A
+    role granted again is active with no removal date."""
+    zhang = await membership_id(world, "worker")
+    async with world.session_factory() as session, session.begin():
+        stored = await session.get(Membership, zhang)
+        stored.active = False  # as an old removal left it: no date
+    [line] = [
+        line for line in (await redgrid("members", "--all")).output.splitlines() if "Zhang" in line
+    ]
+    assert line.endswith("removed (date unknown)")
+
+    await remove(redgrid, world, "secretary")
+    async with world.session_factory() as session, session.begin():
+        wang = await membership_id(world, "secretary")
+        again = await grant_role(
+            session, world.ids["secretary"], Role.SECRETARY, grid_id=stored.grid_id
+        )
+        assert (again.id, again.active, again.removed_at) == (wang, True, None)

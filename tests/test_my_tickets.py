@@ -229,6 +229,56 @@ async def test_photos_past_the_cap_are_refused_saying_how_many_fit(world):
     assert not messages(calls)
 
 
+async def test_done_after_others_filled_the_ticket_keeps_the_photos_that_fit(world):
+    """The reporter and a follower are both at the photo step; the reporter's Done lands
+    first, so only some of the follower's photos still fit: those are added, the team is
+    told once with them, and the follower is told how many did not fit."""
+    h = world.harness
+    ticket = await world.ticket(by="resident_en", photos=[("report-1", "ur1")])  # cap: 10
+    await world.run(tickets.follow, ticket.id, world.ids["reporter"], utcnow())
+    await world.resident_en.press(data(TicketAction.PHOTO, ticket))
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    for n in range(5):
+        mine = answer_to(await world.resident_en.photo(f"r-{n}"), world.resident_en)
+        theirs = answer_to(await world.reporter.photo(f"f-{n}"), world.reporter)
+    await world.resident_en.press(mine.button("Done"))
+    team_before = len(h.calls_to(world.secretary.id))
+
+    done = answer_to(await world.reporter.press(theirs.button("完成")), world.reporter)
+
+    assert done.text == (
+        f"同时已有他人为 {ticket.number} 添加了照片，您的 1 张照片未能添加：每张工单最多 10 张。\n"
+        f"谢谢！已为 {ticket.number} 添加 4 张照片，并已告知网格团队。"
+    )
+    told = h.calls_to(world.secretary.id)[team_before:]
+    assert [c.name for c in told] == ["SendMediaGroup", "SendMessage"]
+    assert [m.media for m in told[0].method.media] == [f"f-{n}" for n in range(4)]
+    assert f"added 4 photos to {ticket.number}" in told[1].text
+    async with world.session_factory() as session:
+        photos = await tickets.ticket_photos(session, ticket.id, PhotoKind.REPORT)
+    assert [p.file_id for p in photos][-4:] == [f"f-{n}" for n in range(4)]
+    assert len(photos) == 10
+
+    # none fits any more: nothing is added, nobody is told
+    full = await world.ticket(by="resident_en", photos=[("n0", "un0")])
+    nine = [(f"n{n}", f"un{n}") for n in range(1, 9)]
+    await world.run(
+        tickets.add_photos, full.id, world.actor("resident_en"), utcnow(), nine, limit=10
+    )
+    await world.resident_en.press(data(TicketAction.PHOTO, full))
+    last = answer_to(await world.resident_en.photo("late"), world.resident_en)
+    await world.run(
+        tickets.add_photos, full.id, world.actor("resident_en"), utcnow(), [("x", "ux")], limit=10
+    )
+    team_before = len(h.calls_to(world.secretary.id))
+    done = answer_to(await world.resident_en.press(last.button("Done")), world.resident_en)
+    assert done.text == (
+        f"Meanwhile others added photos to {full.number}, so 1 photo of yours did not fit: "
+        "a ticket holds at most 10."
+    )
+    assert len(h.calls_to(world.secretary.id)) == team_before
+
+
 async def test_one_more_fits_in_english(world):
     ticket = await world.ticket(by="resident_en", photos=[(f"f{n}", f"u{n}") for n in range(5)])
     await world.run(tickets.follow, ticket.id, world.ids["reporter"], utcnow())

@@ -249,6 +249,35 @@ async def test_accept_resolve_with_photo_rate_satisfied(world):
     assert (await world.events(ticket.id)).count(EventKind.RATED) == 1
 
 
+async def test_an_album_as_the_photo_of_the_result_keeps_its_first_and_is_answered_once(world):
+    h = world.harness
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.RESOLVE, ticket))
+    await world.secretary.text("已清理")
+
+    calls = []
+    for n in range(3):
+        calls += await world.secretary.photo(f"result-{n}", media_group_id="results")
+
+    [done] = [call for call in messages(calls) if call.chat_id == world.secretary.id]
+    assert done.text == (
+        f"🏁 {ticket.number} is resolved. The reporter was asked to rate the result.\n"
+        "A ticket keeps one photo of the result: only the album's first was kept."
+    )
+    assert "did not understand" not in texts(h, world.secretary.id)  # no idle menu
+    async with world.session_factory() as session:
+        [photo] = await tickets.ticket_photos(session, ticket.id, PhotoKind.RESOLUTION)
+    assert photo.file_id == "result-0"
+    [sent] = [call for call in h.calls_to(world.reporter.id) if call.name == "SendPhoto"]
+    assert sent.method.photo == "result-0"
+    # the next album is the idle chat's again: one menu
+    calls = []
+    for n in range(2):
+        calls += await world.secretary.photo(f"later-{n}", media_group_id="later")
+    [menu] = messages(calls)
+    assert "did not understand" in menu.text
+
+
 async def test_unsatisfied_sends_it_back_for_rework(world):
     h = world.harness
     ticket = await world.resolved()

@@ -920,15 +920,26 @@ async def test_two_people_adding_photos_at_once_both_succeed_in_order(session_fa
     ]
 
 
-async def test_photos_past_the_cap_are_refused_whole_even_in_a_race(session_factory, world):
+async def test_photos_past_the_cap_keep_those_that_fit_even_in_a_race(session_factory, world):
     ticket = await report(session_factory, world, photos=[("f0", "u0")])
     await run(session_factory, tickets.follow, ticket.id, world.neighbour.person_id, NOW)
-    [refused] = await _add_while_another_holds_the_ticket(session_factory, world, ticket, 4)
-    assert isinstance(refused, tickets.PhotoLimitReached)
-    assert (refused.limit, refused.room) == (4, 1)
+    [added] = await _add_while_another_holds_the_ticket(session_factory, world, ticket, 4)
+    assert [(p.file_id, p.position) for p in added] == [("n1", 3)]
     async with session_factory() as session:
         photos = await tickets.ticket_photos(session, ticket.id, PhotoKind.REPORT)
-    assert [p.file_id for p in photos] == ["f0", "r1", "r2"]  # none of the follower's
+    assert [p.file_id for p in photos] == ["f0", "r1", "r2", "n1"]  # the follower's first
+    assert (await history(session_factory, ticket.id)).count(EventKind.PHOTO) == 3
+    with pytest.raises(tickets.PhotoLimitReached) as full:  # none fits: nothing added
+        await run(
+            session_factory,
+            tickets.add_photos,
+            ticket.id,
+            world.resident,
+            NOW,
+            [("x", "ux")],
+            limit=4,
+        )
+    assert (full.value.limit, full.value.room) == (4, 0)
     closed = await report(session_factory, world)
     await run(session_factory, tickets.mark_invalid, closed.id, world.worker_a, NOW, "测试")
     with pytest.raises(IllegalTransition):

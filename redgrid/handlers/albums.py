@@ -6,7 +6,9 @@ sees one update each. A step that answered every one of them would flood the cha
 - a step that takes the photos (``album_of`` + ``reply``) answers the album's first photo
   with a message that its later photos edit (the count goes up);
 - a hint for something a step does not expect (``answered``) goes to the album's first
-  photo only, and so does the idle fallback's menu.
+  photo only, and so does the idle fallback's menu;
+- a step that ends with an album's first photo (Resolve's photo of the result) marks the
+  album answered (``mark_answered``), so its later photos get no idle menu.
 
 What was answered lives in the conversation data under ``answered_album``, written with the update
 like every step. A person's updates are handled one at a time, each seeing the last one's
@@ -87,6 +89,12 @@ async def answered(message: Message, state: FSMContext) -> bool:
         return False
     if album.counts.get("hinted") or album.message_id is not None:
         return True
+    await mark_answered(state, album)
+    return False
+
+
+async def mark_answered(state: FSMContext, album: Album) -> None:
+    """The album's later photos get no reply: the step that took its first photo answered
+    for all of it (and may have ended, so they would otherwise reach the idle menu)."""
     album.counts["hinted"] = 1
     await save(state, album)
-    return False

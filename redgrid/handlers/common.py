@@ -14,8 +14,8 @@ from redgrid.bot.i18n import SUPPORTED_LOCALES
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import LanguageCb, MenuCb, MenuItem
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.models import Person, Role
-from redgrid.services.people import Actor, memberships, set_locale
+from redgrid.models import Person, Role, Ticket
+from redgrid.services.people import Actor, left_team_of, memberships, set_locale
 
 router = Blueprint(__name__)
 router.messages_only()  # commands only
@@ -64,6 +64,24 @@ def refuse_button(callback_answer: CallbackAnswer, text: str | None = None) -> N
     """
     callback_answer.text = text or _("This button is no longer valid.")
     callback_answer.show_alert = True
+
+
+def left_team_text() -> str:
+    return _(
+        "You are no longer on this ticket's team, so you cannot act on it any more. "
+        "If that is a mistake, ask the district admin."
+    )
+
+
+async def refuse_ticket_button(
+    session: AsyncSession, actor: Actor, ticket: Ticket | None, callback_answer: CallbackAnswer
+) -> None:
+    """Refuse a ticket's team button to someone who may not act on it: one taken off its
+    team is told so; anyone else learns nothing (not even that the ticket exists)."""
+    if ticket is not None and await left_team_of(session, actor.person_id, ticket):
+        refuse_button(callback_answer, left_team_text())
+    else:
+        refuse_button(callback_answer)
 
 
 def main_menu(*, team: bool) -> InlineKeyboardMarkup:

@@ -44,7 +44,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -69,7 +69,7 @@ from redgrid.handlers.callbacks import (
     TicketCb,
     VoiceCb,
 )
-from redgrid.handlers.common import refuse_button
+from redgrid.handlers.common import refuse_button, refuse_ticket_button
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import load_ticket, no_longer_applies, tell_team
 from redgrid.models import (
@@ -672,19 +672,19 @@ async def first_photo(
 
 
 async def _refused_as_too_many(message: Message, state: FSMContext) -> bool:
-    """Whether the draft has all the photos it may take, so this one is refused (said
-    once per album)."""
-    data = await state.get_data()
-    if len(data.get("photos", [])) < MAX_PHOTOS:
+    """Whether the draft has all the photos it may take, so this one is refused; an album
+    gets one reply (``albums``), counting its photos that were not added."""
+    if len((await state.get_data()).get("photos", [])) < MAX_PHOTOS:
         return False
-    group = message.media_group_id
-    if group is None or data.get("refused") != group:
-        await state.update_data(album=group, refused=group)
-        await message.answer(
-            _("A report takes at most {limit} photos, so this one was not added.").format(
-                limit=MAX_PHOTOS
-            )
-        )
+    album = await albums.album_of(message, state)
+    refused = album.counts["refused"] = album.counts.get("refused", 0) + 1
+    await state.update_data(album=message.media_group_id)
+    text = ngettext(
+        "A report takes at most {limit} photos, so {count} photo was not added.",
+        "A report takes at most {limit} photos, so {count} photos were not added.",
+        refused,
+    ).format(limit=MAX_PHOTOS, count=refused)
+    await albums.reply(message, state, album, text)
     return True
 
 
@@ -1348,8 +1348,11 @@ async def grade_chosen(
         else:
             refuse_button(callback_answer)
         return
-    except (NotAllowed, NotAReport):
+    except NotAReport:
         refuse_button(callback_answer)
+        return
+    except NotAllowed:
+        await refuse_ticket_button(session, actor, ticket, callback_answer)
         return
     stats = await informants.informant_stats(session, ticket.reporter_id, now, tz=settings.tz)
     await push_to_reporter(
@@ -1430,7 +1433,10 @@ async def play_voice(
     allowed = ticket is not None and (
         ticket.reporter_id == actor.person_id or await can_handle(session, actor, ticket)
     )
-    file_id = await informants.voice_note(session, ticket.id) if allowed else None
+    if not allowed:
+        await refuse_ticket_button(session, actor, ticket, callback_answer)
+        return
+    file_id = await informants.voice_note(session, ticket.id)
     if file_id is None:
         refuse_button(callback_answer)
         return

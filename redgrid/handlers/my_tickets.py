@@ -46,7 +46,7 @@ from redgrid.handlers.callbacks import (
     TicketAction,
     TicketCb,
 )
-from redgrid.handlers.common import refuse_button
+from redgrid.handlers.common import refuse_button, refuse_ticket_button
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import (
     Community,
@@ -558,7 +558,7 @@ async def ticket_detail(
         else None
     )
     if view is None:
-        refuse_button(callback_answer)
+        await refuse_ticket_button(session, actor, ticket, callback_answer)
         return
     if not private and not await shown_in_chat(session, ticket, query.message.chat.id):
         # A queue listed in another group: the card carries the reporter's contact.
@@ -771,8 +771,9 @@ async def photos_done(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    """Done at the photo step: the photos kept are added to the ticket, all or none, and
-    the team is told once, with the photos."""
+    """Done at the photo step: the photos kept are added to the ticket, as many as still
+    fit (others may have added theirs meanwhile), and the team is told once, with the
+    photos added."""
     data = await state.get_data()
     photos = [tuple(photo) for photo in data.get("photos", [])]
     captions = data.get("captions", [])
@@ -785,21 +786,13 @@ async def photos_done(
     try:
         if ticket is None:
             raise TicketNotFound(0)
-        await tickets.add_photos(
+        added = await tickets.add_photos(
             session, ticket, actor, now, photos, limit=settings.max_ticket_photos
         )
         for caption in captions:
             await tickets.add_comment(session, ticket, actor, now, caption)
-    except tickets.PhotoLimitReached as full:
-        await query.message.answer(
-            ngettext(
-                "Meanwhile others added photos to {number}: only {count} more fits now, so "
-                "yours were not added. Press «Add a photo» to send again.",
-                "Meanwhile others added photos to {number}: only {count} more fit now, so "
-                "yours were not added. Press «Add a photo» to send again.",
-                full.room,
-            ).format(number=ticket.number, count=full.room)
-        )
+    except tickets.PhotoLimitReached:
+        await query.message.answer(_photos_left_out(ticket, len(photos), settings))
         return
     except IllegalTransition:
         await query.message.answer(no_longer_applies(ticket))
@@ -813,8 +806,8 @@ async def photos_done(
         text = ngettext(
             "📷 {who} added {count} photo to {number}.",
             "📷 {who} added {count} photos to {number}.",
-            len(photos),
-        ).format(who=_who_added(ticket, reporter, actor), count=len(photos), number=ticket.number)
+            len(added),
+        ).format(who=_who_added(ticket, reporter, actor), count=len(added), number=ticket.number)
         if captions:
             text += "\n\n" + "\n".join(html.escape(caption) for caption in captions)
         return text
@@ -827,16 +820,31 @@ async def photos_done(
         ticket,
         render,
         keyboard=lambda: open_keyboard(ticket),
-        photos=[file_id for file_id, _unique in photos],
+        photos=[photo.file_id for photo in added],
     )
     await session.commit()
-    await query.message.answer(
+    lines = []
+    if len(added) < len(photos):
+        lines.append(_photos_left_out(ticket, len(photos) - len(added), settings))
+    lines.append(
         ngettext(
             "Thank you: {count} photo was added to {number}, and the grid team was told.",
             "Thank you: {count} photos were added to {number}, and the grid team was told.",
-            len(photos),
-        ).format(count=len(photos), number=ticket.number)
+            len(added),
+        ).format(count=len(added), number=ticket.number)
     )
+    await query.message.answer("\n".join(lines))
+
+
+def _photos_left_out(ticket: Ticket, count: int, settings: Settings) -> str:
+    """Done found the ticket fuller than when the photos were sent: others added theirs."""
+    return ngettext(
+        "Meanwhile others added photos to {number}, so {count} photo of yours did not fit: "
+        "a ticket holds at most {limit}.",
+        "Meanwhile others added photos to {number}, so {count} photos of yours did not fit: "
+        "a ticket holds at most {limit}.",
+        count,
+    ).format(number=ticket.number, count=count, limit=settings.max_ticket_photos)
 
 
 # The answer to the team's question --------------------------------------------------------

@@ -51,6 +51,7 @@ from redgrid.handlers.callbacks import (
 from redgrid.handlers.common import (
     anonymous_admin_text,
     is_team_member,
+    left_team_text,
     private_state,
     refuse_button,
 )
@@ -175,13 +176,6 @@ async def team_ticket(
         refuse_button(callback_answer, no_longer_applies(ticket))
         return None
     return ticket
-
-
-def left_team_text() -> str:
-    return _(
-        "You are no longer on this ticket's team, so you cannot act on it any more. "
-        "If that is a mistake, ask the district admin."
-    )
 
 
 async def refuse_outsider(
@@ -838,7 +832,11 @@ async def finish_resolve(
     actor: Actor,
     i18n: I18n,
     settings: Settings,
+    *,
+    from_album: bool = False,
 ) -> None:
+    """Resolve with the note and the photo of the result, if any (``from_album``: the
+    first photo of an album, the one kept)."""
     ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
@@ -898,11 +896,12 @@ async def finish_resolve(
         exclude_person_id=actor.person_id,
     )
     await session.commit()
-    await message.answer(
-        _("🏁 {number} is resolved. The reporter was asked to rate the result.").format(
-            number=ticket.number
-        )
+    text = _("🏁 {number} is resolved. The reporter was asked to rate the result.").format(
+        number=ticket.number
     )
+    if from_album:
+        text += "\n" + _("A ticket keeps one photo of the result: only the album's first was kept.")
+    await message.answer(text)
     await offer_grade(message, session, ticket)  # an informant's report: 评单
 
 
@@ -917,6 +916,8 @@ async def resolve_photo_sent(
     i18n: I18n,
     settings: Settings,
 ) -> None:
+    """The photo of the result. An album's first photo is the one kept; the step ends with
+    it, so its other photos would reach the idle menu: the album is marked answered."""
     largest = message.photo[-1]
     await finish_resolve(
         message,
@@ -928,7 +929,10 @@ async def resolve_photo_sent(
         actor,
         i18n,
         settings,
+        from_album=message.media_group_id is not None,
     )
+    if message.media_group_id is not None and await state.get_state() is None:
+        await albums.mark_answered(state, albums.Album(message.media_group_id))
 
 
 # Extend -----------------------------------------------------------------------------------

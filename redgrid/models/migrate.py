@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions: the schema this code is written for. Bump it
 # with every new migration (tests/test_migrations.py fails until it matches).
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
 
 

@@ -63,6 +63,9 @@ class Membership(SQLModel, table=True):
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When the role was taken away (set with ``active`` False, cleared when it is granted
+    # again). Rows deactivated before revision 0006 have none: removed, date unknown.
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def scope(self) -> Scope:

@@ -406,8 +406,9 @@ async def set_status(
             .where(
                 col(Membership.person_id) == person_id,
                 col(Membership.role) == Role.INFORMANT,
+                col(Membership.active),
             )
-            .values(active=False)
+            .values(active=False, removed_at=now)
         )
     await session.flush()
     return profile

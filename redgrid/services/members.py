@@ -69,6 +69,7 @@ class MemberRow:
     community: Community | None
     active: bool
     since: datetime
+    removed_at: datetime | None  # None for an active row, or one removed before it was kept
 
 
 async def find_any_grid(session: AsyncSession, code: str) -> Grid:
@@ -123,6 +124,7 @@ async def list_members(
             community=community,
             active=membership.active,
             since=membership.created_at,
+            removed_at=membership.removed_at,
         )
         for membership, person, grid, community in rows
     ]
@@ -159,7 +161,10 @@ class Removal:
 
 
 async def remove_membership(
-    session: AsyncSession, membership_id: int, admin_telegram_ids: Collection[int]
+    session: AsyncSession,
+    membership_id: int,
+    admin_telegram_ids: Collection[int],
+    now: datetime,
 ) -> Removal:
     """Deactivate a team membership and drop the pending pushes of its work (see the
     module's notes); say what its grid or community lacks now."""
@@ -171,6 +176,7 @@ async def remove_membership(
     if not membership.active:
         raise AlreadyRemoved(f"membership {membership_id} is already removed")
     membership.active = False
+    membership.removed_at = now
     session.add(membership)
     await session.flush()
     person = await session.get(Person, membership.person_id)

@@ -216,6 +216,7 @@ async def grant_role(
         )
         session.add(existing)
     existing.active = True
+    existing.removed_at = None
     await session.flush()
     return existing
 
@@ -346,7 +347,9 @@ async def forget_person(session: AsyncSession, person: Person, now: datetime) ->
     the account. Tickets stay, now reported by a nameless row.
     """
     await session.exec(
-        update(Membership).where(col(Membership.person_id) == person.id).values(active=False)
+        update(Membership)
+        .where(col(Membership.person_id) == person.id, col(Membership.active))
+        .values(active=False, removed_at=now)
     )
     await session.exec(delete(TicketFollower).where(col(TicketFollower.person_id) == person.id))
     person.telegram_id = -person.id
@@ -411,6 +414,7 @@ async def export_person_data(session: AsyncSession, person: Person) -> dict[str,
                 "community_id": m.community_id,
                 "active": m.active,
                 "created_at": _iso(m.created_at),
+                "removed_at": _iso(m.removed_at),
             }
             for m in roles
         ],

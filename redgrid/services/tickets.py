@@ -776,8 +776,9 @@ async def add_photos(
     limit: int,
 ) -> list[TicketPhoto]:
     """More photos of the problem (``(file_id, file_unique_id)`` pairs) from the reporter or
-    a follower: all of them, or none when the ticket would then hold more than ``limit``
-    report photos (``PhotoLimitReached`` says how many still fit).
+    a follower: as many as fit under ``limit`` report photos, the first ones first; the
+    caller tells the person how many were left out. None fitting raises
+    ``PhotoLimitReached`` (nothing is added).
 
     The ticket is locked first (``_lock``), so two people adding at once are served one
     after the other: the second sees the first one's photos, both for the positions and
@@ -789,10 +790,10 @@ async def add_photos(
     await _lock(session, ticket)
     _require_open(ticket, "add a photo")
     room = max(0, limit - await report_photo_count(session, ticket.id))
-    if len(photos) > room:
+    if not room:
         raise PhotoLimitReached(ticket.number, limit, room)
     added = []
-    for photo in photos:
+    for photo in photos[:room]:
         added.append(
             await _add_photo(session, ticket, PhotoKind.REPORT, photo, actor.person_id, now)
         )
