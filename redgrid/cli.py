@@ -234,7 +234,10 @@ def _telegram_refusals(settings: Settings) -> Iterator[None]:
         raise typer.Exit(EXIT_REFUSED) from None
     except TelegramNetworkError as error:
         where = settings.telegram_api_base or "api.telegram.org"
-        typer.echo(f"Cannot reach the Bot API at {where}: {error.message}", err=True)
+        # aiohttp names the URL of some failures, and the token is part of every URL.
+        token = settings.bot_token.get_secret_value()
+        reason = error.message.replace(token, "<BOT_TOKEN>")
+        typer.echo(f"Cannot reach the Bot API at {where}: {reason}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
 
 

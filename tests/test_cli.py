@@ -154,7 +154,15 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
         # Each of these failed only when `redgrid webhook` started, in a traceback.
         ({"WEBHOOK_SECRET": "hunter2 pass!"}, "WEBHOOK_SECRET: 1 to 256 letters"),
         ({"WEBHOOK_URL": "http://bot.example.org/hook"}, "only to an https:// address"),
-        ({"WEBHOOK_PATH": "telegram/webhook"}, "WEBHOOK_PATH: "),
+        ({"WEBHOOK_PATH": "telegram/webhook"}, "WEBHOOK_PATH: must start with /"),
+        # These named a regular expression, not what to write.
+        ({"DIGEST_TIME": "8:30"}, "DIGEST_TIME: a 24-hour time HH:MM, e.g. 08:30"),
+        ({"TICKET_PREFIX": "dx"}, "TICKET_PREFIX: 1 to 6 capital letters"),
+        ({"BOT_USERNAME": "@rg"}, "BOT_USERNAME: 5 to 32 letters"),
+        # These failed only when the bot started: Redis with "at : ...", the Bot API with
+        # the whole URL, the bot's token included.
+        ({"REDIS_URL": "hunter2@127.0.0.1:6379"}, "REDIS_URL: must start with redis://"),
+        ({"TELEGRAM_API_BASE": "127.0.0.1:8081"}, "TELEGRAM_API_BASE: must start with http"),
     ],
 )
 def test_a_bad_setting_is_named_in_one_line_without_its_value(
@@ -168,6 +176,7 @@ def test_a_bad_setting_is_named_in_one_line_without_its_value(
     assert named in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert "hunter2" not in result.output
+    assert "pattern" not in result.output
 
 
 @pytest.mark.parametrize(
@@ -241,3 +250,27 @@ def test_an_unreachable_redis_stops_the_start(redgrid, monkeypatch):
         assert result.exit_code == EXIT_REFUSED, result.output
         assert result.output.startswith("Cannot reach Redis (REDIS_URL) at 127.0.0.1:1: ")
         assert "hunter2" not in result.output
+
+
+def test_a_bot_api_failure_never_prints_the_token(redgrid, monkeypatch):
+    """aiohttp names the URL of some failures, and the token is part of the URL's path."""
+    from aiogram.exceptions import TelegramNetworkError
+    from aiogram.methods import GetMe
+
+    from redgrid.bot import app as bot_app
+
+    token = "123456:TEST-token"
+
+    async def refused(settings):
+        url = f"{settings.telegram_api_base}/bot{token}/getMe"
+        raise TelegramNetworkError(GetMe(), f"NonHttpUrlClientError: {url}")
+
+    monkeypatch.setenv("BOT_TOKEN", token)
+    monkeypatch.setenv("TELEGRAM_API_BASE", "http://127.0.0.1:1")
+    monkeypatch.setattr(bot_app, "run_polling", refused)
+    assert redgrid("db", "upgrade").exit_code == 0
+    result = redgrid("run")
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert result.output.startswith("Cannot reach the Bot API at http://127.0.0.1:1: ")
+    assert "TEST-token" not in result.output
+    assert "/bot<BOT_TOKEN>/getMe" in result.output
