@@ -28,6 +28,7 @@ from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.models.db import create_engine, create_session_factory
 from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.district import (
+    ImportReport,
     build_routing_index,
     district_is_empty,
     district_overview,
@@ -96,7 +97,7 @@ class _SettingsFaults(TyperGroup):
 app = typer.Typer(
     cls=_SettingsFaults,
     rich_markup_mode="markdown",
-    help="redgrid: the district, its grids and routing, from the shell.",
+    help="redgrid: run the bot; set up the database, the district, invites and the team.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -325,7 +326,15 @@ def district_import(
         raise typer.Exit(EXIT_REFUSED) from None
     _echo_plan(plan)
     if dry_run:
-        typer.echo("Dry run: nothing written.")
+        report = _with_engine(lambda engine: _rehearse_import(engine, plan, partial))
+        if report is None:
+            typer.echo("Dry run: nothing written (no database at the current schema to compare).")
+            return
+        typer.echo(f"Dry run, nothing written. The import would do: {_summary(report)}")
+        if report.retired:
+            typer.echo(f"It would retire: {', '.join(report.retired)}")
+            if not partial:
+                typer.echo("Does the file hold only some grids? Then import it with --partial.")
         return
 
     async def work(engine: AsyncEngine):
@@ -334,14 +343,30 @@ def district_import(
             return await import_district(session, plan, retire_missing=not partial)
 
     report = _with_engine(work)
-    typer.echo(
-        f"Imported: {len(report.created)} created, {len(report.updated)} updated,"
-        f" {len(report.unchanged)} unchanged, {len(report.retired)} retired;"
-        f" {_plural(len(report.communities_created), 'new community', 'new communities')}."
-        f" District revision {report.revision}."
-    )
+    typer.echo(f"Imported: {_summary(report)} District revision {report.revision}.")
     if report.retired:
         typer.echo(f"Retired grids: {', '.join(report.retired)}")
+
+
+async def _rehearse_import(
+    engine: AsyncEngine, plan: DistrictPlan, partial: bool
+) -> ImportReport | None:
+    """The import, rolled back: a dry run shows the grids a real one would retire."""
+    if await migrate.current_revision(engine) != migrate.SCHEMA_REVISION:
+        return None
+    async with create_session_factory(engine)() as session:
+        try:
+            return await import_district(session, plan, retire_missing=not partial)
+        finally:
+            await session.rollback()
+
+
+def _summary(report: ImportReport) -> str:
+    return (
+        f"{len(report.created)} created, {len(report.updated)} updated,"
+        f" {len(report.unchanged)} unchanged, {len(report.retired)} retired;"
+        f" {_plural(len(report.communities_created), 'new community', 'new communities')}."
+    )
 
 
 def _echo_plan(plan: DistrictPlan) -> None:

@@ -118,8 +118,39 @@ def test_bad_file_is_refused_and_nothing_is_written(redgrid, district_file, tmp_
 def test_dry_run_writes_nothing(redgrid, district_file):
     result = redgrid("district", "import", "--dry-run", str(district_file))
     assert result.exit_code == 0
-    assert "Dry run: nothing written." in result.output
+    assert "Dry run, nothing written. The import would do: 3 created," in result.output
     assert redgrid("district", "show").exit_code == EXIT_REFUSED
+
+
+def test_dry_run_names_the_grids_an_import_would_retire(redgrid, district_file, tmp_path):
+    """A file with some grids only, checked without --partial: the dry run said nothing of
+    the grids the real import then retired."""
+    assert redgrid("district", "import", str(district_file)).exit_code == 0
+    only_a = tmp_path / "only-a.geojson"
+    district = small_district()
+    district["features"] = district["features"][:1]
+    only_a.write_bytes(dumps(district))
+
+    result = redgrid("district", "import", "--dry-run", str(only_a))
+    assert result.exit_code == 0, result.output
+    assert "0 created, 0 updated, 1 unchanged, 2 retired" in result.output
+    assert "It would retire: B, C" in result.output
+    assert "import it with --partial" in result.output
+    partial = redgrid("district", "import", "--dry-run", "--partial", str(only_a))
+    assert "1 unchanged, 0 retired" in partial.output
+    assert "retire:" not in partial.output
+    assert "Total: 2 communities, 3 grids" in redgrid("district", "show").output
+
+
+def test_dry_run_without_a_database_checks_the_file(settings_env, monkeypatch, tmp_path):
+    """Checking a file on a laptop with no database is still a check."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'none.db'}")
+    district = tmp_path / "district.geojson"
+    district.write_bytes(dumps(small_district()))
+    result = runner.invoke(app, ["district", "import", "--dry-run", str(district)])
+    assert result.exit_code == 0, result.output
+    assert "Checked 3 grids in 2 communities." in result.output
+    assert "Dry run: nothing written (no database" in result.output
 
 
 def test_init_loads_the_sample_once(redgrid):
