@@ -155,16 +155,37 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the database schema (to the newest revision by default)."""
     with _alembic_refusals():
-        _with_engine(lambda engine: migrate.upgrade(engine, revision))
-    typer.echo(f"Database upgraded to {revision}.")
+        before, after = _with_engine(lambda engine: _migrated(engine, migrate.upgrade, revision))
+    if before != after:
+        typer.echo(f"Database upgraded from {before or 'none'} to {after}.")
+    elif revision == "head" or revision == after:
+        typer.echo(f"Nothing to do: the database is at {after}.")
+    else:  # Alembic takes "upgrade" to an older revision as done
+        typer.echo(
+            f"Nothing done: the database is at {after or 'none'}, past {revision};"
+            f" to go back, `redgrid db downgrade {revision}`."
+        )
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Downgrade the database schema to REVISION ("base" drops every table)."""
     with _alembic_refusals():
-        _with_engine(lambda engine: migrate.downgrade(engine, revision))
-    typer.echo(f"Database downgraded to {revision}.")
+        before, after = _with_engine(lambda engine: _migrated(engine, migrate.downgrade, revision))
+    if before == after:
+        typer.echo(f"Nothing to do: the database is at {after or 'none'}.")
+    else:
+        typer.echo(f"Database downgraded from {before} to {after or 'none'}.")
+
+
+async def _migrated(
+    engine: AsyncEngine, step: Callable[[AsyncEngine, str], Awaitable[None]], revision: str
+) -> tuple[str | None, str | None]:
+    """The schema revision before and after: the revision asked for may not be where
+    Alembic left the database."""
+    before = await migrate.current_revision(engine)
+    await step(engine, revision)
+    return before, await migrate.current_revision(engine)
 
 
 @contextmanager

@@ -174,6 +174,25 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
     assert f"current: {head}; head: {head}" in current.output
 
 
+def test_migrations_report_where_the_database_is(settings_env, monkeypatch, tmp_path):
+    """`db upgrade 0003` on a newer database said "Database upgraded to 0003." and did
+    nothing: Alembic takes an upgrade to an older revision as done."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    head = migrate.head_revision()
+    first = runner.invoke(app, ["db", "upgrade"], catch_exceptions=False)
+    assert first.output == f"Database upgraded from none to {head}.\n"
+    again = runner.invoke(app, ["db", "upgrade"], catch_exceptions=False)
+    assert again.output == f"Nothing to do: the database is at {head}.\n"
+    back = runner.invoke(app, ["db", "upgrade", "0001"], catch_exceptions=False)
+    assert back.exit_code == 0
+    assert back.output.startswith(f"Nothing done: the database is at {head}, past 0001;")
+    assert "`redgrid db downgrade 0001`" in back.output
+    down = runner.invoke(app, ["db", "downgrade", "0001"], catch_exceptions=False)
+    assert down.output == f"Database downgraded from {head} to 0001.\n"
+    gone = runner.invoke(app, ["db", "downgrade", "base"], catch_exceptions=False)
+    assert gone.output == "Database downgraded from 0001 to none.\n"
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
