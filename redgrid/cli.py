@@ -28,6 +28,7 @@ from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.models.db import create_engine, create_session_factory
 from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.district import (
+    ImportReport,
     build_routing_index,
     district_is_empty,
     district_overview,
@@ -96,7 +97,7 @@ class _SettingsFaults(TyperGroup):
 app = typer.Typer(
     cls=_SettingsFaults,
     rich_markup_mode="markdown",
-    help="redgrid: the district, its grids and routing, from the shell.",
+    help="redgrid: run the bot; set up the database, the district, invites and the team.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -154,16 +155,37 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the database schema (to the newest revision by default)."""
     with _alembic_refusals():
-        _with_engine(lambda engine: migrate.upgrade(engine, revision))
-    typer.echo(f"Database upgraded to {revision}.")
+        before, after = _with_engine(lambda engine: _migrated(engine, migrate.upgrade, revision))
+    if before != after:
+        typer.echo(f"Database upgraded from {before or 'none'} to {after}.")
+    elif revision == "head" or revision == after:
+        typer.echo(f"Nothing to do: the database is at {after}.")
+    else:  # Alembic takes "upgrade" to an older revision as done
+        typer.echo(
+            f"Nothing done: the database is at {after or 'none'}, past {revision};"
+            f" to go back, `redgrid db downgrade {revision}`."
+        )
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Downgrade the database schema to REVISION ("base" drops every table)."""
     with _alembic_refusals():
-        _with_engine(lambda engine: migrate.downgrade(engine, revision))
-    typer.echo(f"Database downgraded to {revision}.")
+        before, after = _with_engine(lambda engine: _migrated(engine, migrate.downgrade, revision))
+    if before == after:
+        typer.echo(f"Nothing to do: the database is at {after or 'none'}.")
+    else:
+        typer.echo(f"Database downgraded from {before} to {after or 'none'}.")
+
+
+async def _migrated(
+    engine: AsyncEngine, step: Callable[[AsyncEngine, str], Awaitable[None]], revision: str
+) -> tuple[str | None, str | None]:
+    """The schema revision before and after: the revision asked for may not be where
+    Alembic left the database."""
+    before = await migrate.current_revision(engine)
+    await step(engine, revision)
+    return before, await migrate.current_revision(engine)
 
 
 @contextmanager
@@ -234,7 +256,10 @@ def _telegram_refusals(settings: Settings) -> Iterator[None]:
         raise typer.Exit(EXIT_REFUSED) from None
     except TelegramNetworkError as error:
         where = settings.telegram_api_base or "api.telegram.org"
-        typer.echo(f"Cannot reach the Bot API at {where}: {error.message}", err=True)
+        # aiohttp names the URL of some failures, and the token is part of every URL.
+        token = settings.bot_token.get_secret_value()
+        reason = error.message.replace(token, "<BOT_TOKEN>")
+        typer.echo(f"Cannot reach the Bot API at {where}: {reason}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -322,7 +347,15 @@ def district_import(
         raise typer.Exit(EXIT_REFUSED) from None
     _echo_plan(plan)
     if dry_run:
-        typer.echo("Dry run: nothing written.")
+        report = _with_engine(lambda engine: _rehearse_import(engine, plan, partial))
+        if report is None:
+            typer.echo("Dry run: nothing written (no database at the current schema to compare).")
+            return
+        typer.echo(f"Dry run, nothing written. The import would do: {_summary(report)}")
+        if report.retired:
+            typer.echo(f"It would retire: {', '.join(report.retired)}")
+            if not partial:
+                typer.echo("Does the file hold only some grids? Then import it with --partial.")
         return
 
     async def work(engine: AsyncEngine):
@@ -331,14 +364,30 @@ def district_import(
             return await import_district(session, plan, retire_missing=not partial)
 
     report = _with_engine(work)
-    typer.echo(
-        f"Imported: {len(report.created)} created, {len(report.updated)} updated,"
-        f" {len(report.unchanged)} unchanged, {len(report.retired)} retired;"
-        f" {_plural(len(report.communities_created), 'new community', 'new communities')}."
-        f" District revision {report.revision}."
-    )
+    typer.echo(f"Imported: {_summary(report)} District revision {report.revision}.")
     if report.retired:
         typer.echo(f"Retired grids: {', '.join(report.retired)}")
+
+
+async def _rehearse_import(
+    engine: AsyncEngine, plan: DistrictPlan, partial: bool
+) -> ImportReport | None:
+    """The import, rolled back: a dry run shows the grids a real one would retire."""
+    if await migrate.current_revision(engine) != migrate.SCHEMA_REVISION:
+        return None
+    async with create_session_factory(engine)() as session:
+        try:
+            return await import_district(session, plan, retire_missing=not partial)
+        finally:
+            await session.rollback()
+
+
+def _summary(report: ImportReport) -> str:
+    return (
+        f"{len(report.created)} created, {len(report.updated)} updated,"
+        f" {len(report.unchanged)} unchanged, {len(report.retired)} retired;"
+        f" {_plural(len(report.communities_created), 'new community', 'new communities')}."
+    )
 
 
 def _echo_plan(plan: DistrictPlan) -> None:

@@ -118,8 +118,39 @@ def test_bad_file_is_refused_and_nothing_is_written(redgrid, district_file, tmp_
 def test_dry_run_writes_nothing(redgrid, district_file):
     result = redgrid("district", "import", "--dry-run", str(district_file))
     assert result.exit_code == 0
-    assert "Dry run: nothing written." in result.output
+    assert "Dry run, nothing written. The import would do: 3 created," in result.output
     assert redgrid("district", "show").exit_code == EXIT_REFUSED
+
+
+def test_dry_run_names_the_grids_an_import_would_retire(redgrid, district_file, tmp_path):
+    """A file with some grids only, checked without --partial: the dry run said nothing of
+    the grids the real import then retired."""
+    assert redgrid("district", "import", str(district_file)).exit_code == 0
+    only_a = tmp_path / "only-a.geojson"
+    district = small_district()
+    district["features"] = district["features"][:1]
+    only_a.write_bytes(dumps(district))
+
+    result = redgrid("district", "import", "--dry-run", str(only_a))
+    assert result.exit_code == 0, result.output
+    assert "0 created, 0 updated, 1 unchanged, 2 retired" in result.output
+    assert "It would retire: B, C" in result.output
+    assert "import it with --partial" in result.output
+    partial = redgrid("district", "import", "--dry-run", "--partial", str(only_a))
+    assert "1 unchanged, 0 retired" in partial.output
+    assert "retire:" not in partial.output
+    assert "Total: 2 communities, 3 grids" in redgrid("district", "show").output
+
+
+def test_dry_run_without_a_database_checks_the_file(settings_env, monkeypatch, tmp_path):
+    """Checking a file on a laptop with no database is still a check."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'none.db'}")
+    district = tmp_path / "district.geojson"
+    district.write_bytes(dumps(small_district()))
+    result = runner.invoke(app, ["district", "import", "--dry-run", str(district)])
+    assert result.exit_code == 0, result.output
+    assert "Checked 3 grids in 2 communities." in result.output
+    assert "Dry run: nothing written (no database" in result.output
 
 
 def test_init_loads_the_sample_once(redgrid):
@@ -143,6 +174,25 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
     assert f"current: {head}; head: {head}" in current.output
 
 
+def test_migrations_report_where_the_database_is(settings_env, monkeypatch, tmp_path):
+    """`db upgrade 0003` on a newer database said "Database upgraded to 0003." and did
+    nothing: Alembic takes an upgrade to an older revision as done."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    head = migrate.head_revision()
+    first = runner.invoke(app, ["db", "upgrade"], catch_exceptions=False)
+    assert first.output == f"Database upgraded from none to {head}.\n"
+    again = runner.invoke(app, ["db", "upgrade"], catch_exceptions=False)
+    assert again.output == f"Nothing to do: the database is at {head}.\n"
+    back = runner.invoke(app, ["db", "upgrade", "0001"], catch_exceptions=False)
+    assert back.exit_code == 0
+    assert back.output.startswith(f"Nothing done: the database is at {head}, past 0001;")
+    assert "`redgrid db downgrade 0001`" in back.output
+    down = runner.invoke(app, ["db", "downgrade", "0001"], catch_exceptions=False)
+    assert down.output == f"Database downgraded from {head} to 0001.\n"
+    gone = runner.invoke(app, ["db", "downgrade", "base"], catch_exceptions=False)
+    assert gone.output == "Database downgraded from 0001 to none.\n"
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -154,7 +204,15 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
         # Each of these failed only when `redgrid webhook` started, in a traceback.
         ({"WEBHOOK_SECRET": "hunter2 pass!"}, "WEBHOOK_SECRET: 1 to 256 letters"),
         ({"WEBHOOK_URL": "http://bot.example.org/hook"}, "only to an https:// address"),
-        ({"WEBHOOK_PATH": "telegram/webhook"}, "WEBHOOK_PATH: "),
+        ({"WEBHOOK_PATH": "telegram/webhook"}, "WEBHOOK_PATH: must start with /"),
+        # These named a regular expression, not what to write.
+        ({"DIGEST_TIME": "8:30"}, "DIGEST_TIME: a 24-hour time HH:MM, e.g. 08:30"),
+        ({"TICKET_PREFIX": "dx"}, "TICKET_PREFIX: 1 to 6 capital letters"),
+        ({"BOT_USERNAME": "@rg"}, "BOT_USERNAME: 5 to 32 letters"),
+        # These failed only when the bot started: Redis with "at : ...", the Bot API with
+        # the whole URL, the bot's token included.
+        ({"REDIS_URL": "hunter2@127.0.0.1:6379"}, "REDIS_URL: must start with redis://"),
+        ({"TELEGRAM_API_BASE": "127.0.0.1:8081"}, "TELEGRAM_API_BASE: must start with http"),
     ],
 )
 def test_a_bad_setting_is_named_in_one_line_without_its_value(
@@ -168,6 +226,7 @@ def test_a_bad_setting_is_named_in_one_line_without_its_value(
     assert named in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert "hunter2" not in result.output
+    assert "pattern" not in result.output
 
 
 @pytest.mark.parametrize(
@@ -241,3 +300,27 @@ def test_an_unreachable_redis_stops_the_start(redgrid, monkeypatch):
         assert result.exit_code == EXIT_REFUSED, result.output
         assert result.output.startswith("Cannot reach Redis (REDIS_URL) at 127.0.0.1:1: ")
         assert "hunter2" not in result.output
+
+
+def test_a_bot_api_failure_never_prints_the_token(redgrid, monkeypatch):
+    """aiohttp names the URL of some failures, and the token is part of the URL's path."""
+    from aiogram.exceptions import TelegramNetworkError
+    from aiogram.methods import GetMe
+
+    from redgrid.bot import app as bot_app
+
+    token = "123456:TEST-token"
+
+    async def refused(settings):
+        url = f"{settings.telegram_api_base}/bot{token}/getMe"
+        raise TelegramNetworkError(GetMe(), f"NonHttpUrlClientError: {url}")
+
+    monkeypatch.setenv("BOT_TOKEN", token)
+    monkeypatch.setenv("TELEGRAM_API_BASE", "http://127.0.0.1:1")
+    monkeypatch.setattr(bot_app, "run_polling", refused)
+    assert redgrid("db", "upgrade").exit_code == 0
+    result = redgrid("run")
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert result.output.startswith("Cannot reach the Bot API at http://127.0.0.1:1: ")
+    assert "TEST-token" not in result.output
+    assert "/bot<BOT_TOKEN>/getMe" in result.output

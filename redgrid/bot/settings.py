@@ -19,6 +19,7 @@ Locale = Literal["zh_CN", "en"]
 DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 # An invite is for someone about to join; a year is far beyond any real wait.
 MAX_INVITE_TTL_DAYS = 365
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseSettings):
@@ -26,7 +27,7 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     # The bot's @username, for invite links printed by `redgrid invite` (else asked via getMe).
-    bot_username: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{5,32}$")
+    bot_username: str | None = None
     database_url: str = "sqlite+aiosqlite:///redgrid.db"
     redis_url: SecretStr | None = None
     telegram_api_base: str | None = None
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
     default_locale: Locale = "zh_CN"
     routing_buffer_m: float = Field(default=300.0, ge=0, le=5000)
 
-    ticket_prefix: str = Field(default="DX", pattern=r"^[A-Z]{1,6}$")
+    ticket_prefix: str = "DX"
     daily_ticket_limit: int = Field(default=10, ge=1)
     auto_close_days: float = Field(default=3, gt=0)
     invite_ttl_days: float = Field(default=7, gt=0, le=MAX_INVITE_TTL_DAYS)
@@ -59,19 +60,67 @@ class Settings(BaseSettings):
 
     reminder_share: float = Field(default=0.8, gt=0, lt=1)
     escalation_grace_hours: float = Field(default=24, ge=0)
-    digest_time: str = Field(default="08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    digest_time: str = "08:30"
     sweep_interval_seconds: float = Field(default=60, gt=0)
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
-    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/")
+    webhook_path: str = "/telegram/webhook"
 
-    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @field_validator(
+        "webhook_url", "webhook_secret", "telegram_api_base", "redis_url", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
+        """An uncommented ``REDIS_URL=`` in .env means unset, not a URL that fails at start."""
         return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _http_base(cls, url: str | None) -> str | None:
+        """Else aiohttp refuses the first request with the whole URL, the token in its path."""
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8081")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: SecretStr | None) -> SecretStr | None:
+        """The value is never repeated: it may hold a password."""
+        if url is not None and not url.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return url
+
+    # Pydantic's own message for these would be the regular expression itself.
+    @field_validator("bot_username")
+    @classmethod
+    def _username_shape(cls, username: str | None) -> str | None:
+        if username is not None and not re.fullmatch(r"[A-Za-z0-9_]{5,32}", username):
+            raise ValueError("5 to 32 letters, digits and _ (the bot's @username without @)")
+        return username
+
+    @field_validator("ticket_prefix")
+    @classmethod
+    def _prefix_shape(cls, prefix: str) -> str:
+        if not re.fullmatch(r"[A-Z]{1,6}", prefix):
+            raise ValueError("1 to 6 capital letters A-Z, e.g. DX")
+        return prefix
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock_time(cls, time: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", time):
+            raise ValueError("a 24-hour time HH:MM, e.g. 08:30")
+        return time
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _absolute_path(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError("must start with /, e.g. /telegram/webhook")
+        return path
 
     @field_validator("webhook_url")
     @classmethod
