@@ -423,7 +423,7 @@ async def test_a_merge_across_grids_shows_the_originals_team_what_was_merged(wor
         assert [media.media for media in told[0].method.media] == ["report-1", "report-2"]
         assert told[1].method.latitude == pytest.approx(INSIDE_A[0])
         card = told[2]
-        assert f"{duplicate.number} 已由 Qian 合并到你们的 {original.number}" in card.text
+        assert f"{duplicate.number} 已由 Qian 合并到您团队办理的 {original.number}" in card.text
         assert "Bins &lt;overflowing&gt; again" in card.text  # the duplicate's report
         assert "网格A" in card.text  # where it came from
         assert [b.text for b in card.buttons] == [f"📄 {original.number}"]
