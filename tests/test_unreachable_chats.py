@@ -20,7 +20,7 @@ from redgrid.models.base import utcnow
 from redgrid.services import people
 from redgrid.services.district import import_district
 from redgrid.services.district_file import parse_district_file
-from redgrid.services.invites import unbind_team_chat
+from redgrid.services.invites import move_team_chat, unbind_team_chat
 from tests.bot_harness import TOKEN
 from tests.district_files import dumps, small_district
 from tests.fake_bot_api import FakeApiError, FakeBotApi
@@ -132,6 +132,38 @@ async def test_two_transactions_unbinding_one_chat_find_it_once(session_factory,
     assert (grid_b, told_b) == (None, [])
     assert sorted(row.chat_id for row in told_a) == [WORKER_EN, WORKER_ZH]
     assert await team_chat(session_factory, grid_id) is None
+
+
+async def test_two_transactions_moving_one_chat_find_it_once(session_factory, grid_id):
+    """The old group's and the supergroup's service messages (or a refused push) at once:
+    one moves the grid, the other finds nothing to do. Read first and written after, both
+    moved it, and a grid bound elsewhere in between would have been taken back."""
+    supergroup = TEAM_CHAT - 1_000_000_000_000
+    first_moved, release = asyncio.Event(), asyncio.Event()
+
+    async def first():
+        async with session_factory() as session:
+            grid = await move_team_chat(session, TEAM_CHAT, supergroup, utcnow())
+            first_moved.set()
+            await release.wait()
+            await session.commit()
+            return grid
+
+    async def second():
+        await first_moved.wait()
+        async with session_factory() as session:
+            moving = asyncio.create_task(move_team_chat(session, TEAM_CHAT, supergroup, utcnow()))
+            await asyncio.sleep(0.2)  # its UPDATE waits for the first transaction
+            release.set()
+            grid = await moving
+            await session.commit()
+            return grid
+
+    moved_a, moved_b = await asyncio.gather(first(), second())
+    assert moved_a is not None
+    assert moved_a.team_chat_id == supergroup
+    assert moved_b is None
+    assert await team_chat(session_factory, grid_id) == supergroup
 
 
 async def test_unbinding_a_chat_that_is_no_team_chat_gives_none(session_factory, grid_id):
