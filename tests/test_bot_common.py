@@ -165,12 +165,16 @@ async def test_blocking_the_bot_marks_the_person_unreachable(harness, session_fa
     assert await unreachable_at() is None
 
 
-async def test_a_refused_reply_marks_only_a_person_who_blocked_the_bot(harness, session_factory):
-    """A reply Telegram refuses in a private chat means the person blocked the bot; one
+@pytest.mark.parametrize("gone", [False, True], ids=["blocked", "chat-not-found"])
+async def test_a_refused_reply_marks_only_a_person_who_blocked_the_bot(
+    harness, session_factory, gone
+):
+    """A reply Telegram refuses in a private chat means the person blocked the bot (403)
+    or the account is gone (400 "chat not found", as a refused push counts it); one
     refused in a group says nothing about the person who wrote there."""
     resident, secretary = harness.person(language_code="en"), harness.person(language_code="en")
     group = -100777
-    harness.session.blocked.update({resident.id, group})
+    (harness.session.gone if gone else harness.session.blocked).update({resident.id, group})
     assert await resident.text("/start") == []
     in_group = Message(
         message_id=next(harness.update_ids),

@@ -336,6 +336,74 @@ async def test_no_commit_records_a_block_without_its_hand_over(world):
         assert not failed or (marked and handed_over == failed)
 
 
+async def push_card_with_media(world, ticket_id, *, later: timedelta = timedelta(0)) -> None:
+    """The new ticket's push with its album and map pin (three rows to each recipient),
+    sent ``later`` than it was staged (a restart, a 429: the rows waited)."""
+    async with world.session_factory() as session:
+        notifier = Notifier(session)
+        ticket = await session.get(Ticket, ticket_id)
+        ticket.latitude, ticket.longitude = 28.2314, 116.6021
+        with world.i18n.context():
+            await push_to_team(
+                session,
+                notifier,
+                world.i18n,
+                world.settings,
+                CATALOGUE,
+                ticket,
+                lambda: "New complaint",
+                with_media=True,
+                report_photos=["photo-1", "photo-2"],
+            )
+        for row in notifier.staged:
+            row.created_at -= later
+        await session.commit()
+    await world.sender.deliver(notifier.staged)
+    await world.sender.wait_idle()
+
+
+def pushed_to(world, chat_id) -> list[str]:
+    return [call.name for call in world.recording.calls if call.chat_id == chat_id]
+
+
+async def test_a_push_of_several_rows_is_handed_over_once_and_whole(world):
+    """Album, map pin and card are one push: when the whole team has blocked the bot, the
+    officer gets it once, in order, at once, however long the rows waited. (The members'
+    rows alternate, as Telegram's interval between messages to one person has them.)"""
+    world.sender.pacer = SendPacer(Limits(per_second=10_000, private_chat_interval=0.05))
+    async with world.session_factory() as session, session.begin():
+        worker = await people.get_or_create_person(session, 9105, "Sun", "zh_CN")
+        await people.grant_role(session, worker.id, Role.GRID_WORKER, grid_id=world.grid_id)
+    ticket_id = await world.file()
+    world.recording.blocked.update({SECRETARY, 9105})
+
+    await push_card_with_media(world, ticket_id, later=timedelta(minutes=1))
+
+    assert pushed_to(world, OFFICER) == ["SendMediaGroup", "SendLocation", "SendMessage"]
+    await world.sender.drain()  # nothing else was owed to anyone
+    await world.sender.wait_idle()
+    assert pushed_to(world, OFFICER) == ["SendMediaGroup", "SendLocation", "SendMessage"]
+    async with world.session_factory() as session:
+        rows = (await session.exec(select(OutboxMessage))).all()
+    tried = [row for row in rows if row.chat_id in (SECRETARY, 9105)]
+    assert [row.status for row in tried] == [OutboxStatus.FAILED] * 6
+    assert sum(row.attempts for row in tried) == 2  # one refusal each; the rest given up
+
+
+async def test_a_push_nobody_can_take_over_is_logged_as_an_error(world, caplog):
+    """The secretary, the officer and the admin all blocked the bot: the push is lost, and
+    the operator reads which ticket's, and why, in the log."""
+    ticket_id = await world.file()
+    world.recording.blocked.update({SECRETARY, OFFICER, ADMIN})
+
+    await push_card_with_media(world, ticket_id)
+
+    assert [call for call in world.recording.calls if call.chat_id > 0] == []
+    [error] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "DX-000001" in error.getMessage()
+    assert "nobody who can act on it can be reached" in error.getMessage()
+
+
 async def test_a_blocked_member_of_a_team_changes_nothing_for_the_others(world):
     async with world.session_factory() as session, session.begin():
         worker = await people.get_or_create_person(session, 9105, "Sun", "zh_CN")

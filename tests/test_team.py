@@ -813,6 +813,50 @@ async def test_a_delivered_question_sends_no_notice_back(world):
     assert "was sent" in reply
 
 
+@pytest.mark.parametrize("with_photo", [False, True], ids=["note", "note-and-photo"])
+async def test_a_reporter_who_cannot_rate_is_reported_back_to_the_team_once(world, with_photo):
+    """The reporter blocked the bot and the bot does not know it yet: the "resolved, please
+    rate" push fails (with the photo of the result before it, the photo is refused and the
+    message given up), and each member of the team hears once, in their language, that the
+    ticket will close unrated."""
+    h = world.harness
+    ticket = await world.accepted()
+    h.session.blocked.add(world.reporter.id)
+
+    await world.worker.press(data(TicketAction.RESOLVE, ticket))
+    await world.worker.text("已清理")
+    if with_photo:
+        await world.worker.photo("result-1")
+    else:
+        await world.worker.press(h.last_to(world.worker.id).button("跳过"))
+
+    assert (await world.load(ticket.id)).status is TicketStatus.RESOLVED
+    await h.sender.drain()  # a notice that waited for its chat's previous push
+    await h.sender.wait_idle()
+    english = (
+        f"{ticket.number} is resolved, but the reporter could not be reached to rate it. "
+        "It will close unrated in 3 days."
+    )
+    chinese = f"{ticket.number} 已办结，但无法联系到反映人进行评价，将在 3 天后自动结案（未评价）。"
+    for member, expected in [
+        (world.secretary, english),
+        (world.secretary2, english),
+        (world.worker, chinese),
+    ]:
+        assert [call.text for call in h.calls_to(member.id)].count(f"❗ {expected}") == 1
+    assert "could not be reached" not in texts(h, world.officer.id)
+
+
+async def test_a_reporter_who_rates_sends_no_notice_to_the_team(world):
+    h = world.harness
+    ticket = await world.accepted()
+    await world.worker.press(data(TicketAction.RESOLVE, ticket))
+    await world.worker.text("已清理")
+    await world.worker.press(h.last_to(world.worker.id).button("跳过"))
+    assert h.last_to(world.reporter.id).button("满意")
+    assert "could not be reached" not in texts(h, world.secretary.id)
+
+
 async def test_transfer_to_a_grid_retired_meanwhile_asks_again(world):
     h = world.harness
     ticket = await world.ticket()

@@ -10,17 +10,20 @@ from sqlmodel import select
 
 from redgrid.bot.factory import create_bot
 from redgrid.bot.i18n import create_i18n
-from redgrid.bot.notifier import Notifier, OutboxSender, UndeliveredNotice
+from redgrid.bot.lost_chats import GIVEN_UP, UndeliveredNotice
+from redgrid.bot.notifier import Notifier, OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.settings import Settings
 from redgrid.bot.team_chat import team_chat_lost
 from redgrid.handlers.team import QUESTION_UNDELIVERED
-from redgrid.models import Grid, OutboxMessage, OutboxStatus, Person, Role
+from redgrid.models import Grid, OutboxMessage, OutboxStatus, Person, Role, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.services import people
+from redgrid.services.categories import load_categories
 from redgrid.services.district import import_district
 from redgrid.services.district_file import parse_district_file
-from redgrid.services.invites import unbind_team_chat
+from redgrid.services.invites import move_team_chat, unbind_team_chat
+from redgrid.services.tickets import TicketDraft, create_ticket
 from tests.bot_harness import TOKEN
 from tests.district_files import dumps, small_district
 from tests.fake_bot_api import FakeApiError, FakeBotApi
@@ -32,6 +35,8 @@ I18N = create_i18n("zh_CN")
 REMOVED_EN = "I was removed from the group chat of grid 网格A (A)"
 REMOVED_ZH = "我已被移出网格A（A）的工作群"
 NOT_FOUND = "Bad Request: chat not found"
+NO_ADMINS: frozenset[int] = frozenset()
+CATALOGUE = load_categories()
 
 
 @pytest.fixture
@@ -106,7 +111,7 @@ async def test_two_transactions_unbinding_one_chat_find_it_once(session_factory,
     async def first():
         async with session_factory() as session:
             notifier = Notifier(session)
-            grid = await team_chat_lost(session, notifier, I18N, TEAM_CHAT, utcnow())
+            grid = await team_chat_lost(session, notifier, I18N, TEAM_CHAT, utcnow(), NO_ADMINS)
             first_unbound.set()
             await release.wait()
             await session.commit()
@@ -117,7 +122,7 @@ async def test_two_transactions_unbinding_one_chat_find_it_once(session_factory,
         async with session_factory() as session:
             notifier = Notifier(session)
             waiting = asyncio.create_task(
-                team_chat_lost(session, notifier, I18N, TEAM_CHAT, utcnow())
+                team_chat_lost(session, notifier, I18N, TEAM_CHAT, utcnow(), NO_ADMINS)
             )
             await asyncio.sleep(0.2)  # its UPDATE waits for the first transaction
             release.set()
@@ -132,6 +137,38 @@ async def test_two_transactions_unbinding_one_chat_find_it_once(session_factory,
     assert (grid_b, told_b) == (None, [])
     assert sorted(row.chat_id for row in told_a) == [WORKER_EN, WORKER_ZH]
     assert await team_chat(session_factory, grid_id) is None
+
+
+async def test_two_transactions_moving_one_chat_find_it_once(session_factory, grid_id):
+    """The old group's and the supergroup's service messages (or a refused push) at once:
+    one moves the grid, the other finds nothing to do. Read first and written after, both
+    moved it, and a grid bound elsewhere in between would have been taken back."""
+    supergroup = TEAM_CHAT - 1_000_000_000_000
+    first_moved, release = asyncio.Event(), asyncio.Event()
+
+    async def first():
+        async with session_factory() as session:
+            grid = await move_team_chat(session, TEAM_CHAT, supergroup, utcnow())
+            first_moved.set()
+            await release.wait()
+            await session.commit()
+            return grid
+
+    async def second():
+        await first_moved.wait()
+        async with session_factory() as session:
+            moving = asyncio.create_task(move_team_chat(session, TEAM_CHAT, supergroup, utcnow()))
+            await asyncio.sleep(0.2)  # its UPDATE waits for the first transaction
+            release.set()
+            grid = await moving
+            await session.commit()
+            return grid
+
+    moved_a, moved_b = await asyncio.gather(first(), second())
+    assert moved_a is not None
+    assert moved_a.team_chat_id == supergroup
+    assert moved_b is None
+    assert await team_chat(session_factory, grid_id) == supergroup
 
 
 async def test_unbinding_a_chat_that_is_no_team_chat_gives_none(session_factory, grid_id):
@@ -154,7 +191,7 @@ async def test_a_team_group_refusing_a_push_is_unbound_and_the_team_told_once(
         session_factory,
         lambda n: [n.message(TEAM_CHAT, "card"), n.message(TEAM_CHAT, "another card")],
     )
-    api.fail_next("sendMessage", error_code, description, times=2, chat_id=TEAM_CHAT)
+    api.fail_next("sendMessage", error_code, description, chat_id=TEAM_CHAT)
 
     await sender.deliver(rows)
     await sender.wait_idle()
@@ -165,17 +202,76 @@ async def test_a_team_group_refusing_a_push_is_unbound_and_the_team_told_once(
     assert REMOVED_EN in en
     assert REMOVED_ZH in zh
     async with session_factory() as session:
-        statuses = [(await session.get(OutboxMessage, row.id)).status for row in rows]
-    assert statuses == [OutboxStatus.FAILED, OutboxStatus.FAILED]
+        failed = [await session.get(OutboxMessage, row.id) for row in rows]
+    assert [row.status for row in failed] == [OutboxStatus.FAILED, OutboxStatus.FAILED]
+    # the other card was given up with the group, not sent to be refused in its turn
+    assert len(api.sent("sendMessage", chat_id=TEAM_CHAT, ok=False)) == 1
+    assert (failed[1].attempts, failed[1].last_error) == (0, GIVEN_UP)
+
+
+async def test_an_unbound_groups_pending_pushes_are_given_up_and_handed_over_once_in_order(
+    api, sender, session_factory, grid_id
+):
+    """The bot is removed (the my_chat_member update, or a refused push): the group's
+    pending rows fail in the same transaction as the unbinding, and each push the team
+    did not get in private reaches each member once, whole, in order."""
+    async with session_factory() as session, session.begin():
+        reporter = (await session.exec(select(Person).where(Person.telegram_id == REPORTER))).one()
+        draft = TicketDraft(TicketSource.RESIDENT, "safety", "电线裸露", grid_id=grid_id)
+        ticket_id = (await create_ticket(session, draft, reporter, CATALOGUE, utcnow())).id
+    worker_ids = [
+        await person_id(session_factory, WORKER_EN),
+        await person_id(session_factory, WORKER_ZH),
+    ]
+
+    def build(n: Notifier) -> None:
+        with n.push():  # the team has this one in private too
+            for chat_id, member_id in [(WORKER_EN, worker_ids[0]), (WORKER_ZH, worker_ids[1])]:
+                n.message(chat_id, "card", person_id=member_id, ticket_id=ticket_id)
+            n.message(TEAM_CHAT, "card", ticket_id=ticket_id)
+        with n.push():  # these two only went to the group
+            n.photos(TEAM_CHAT, ["photo-1", "photo-2"], ticket_id=ticket_id)
+            n.message(TEAM_CHAT, "first", ticket_id=ticket_id)
+        n.message(TEAM_CHAT, "second", ticket_id=ticket_id)
+        n.message(TEAM_CHAT, "no ticket: nothing to hand over")
+
+    rows = await stage(session_factory, build)
+    group_rows = [row for row in rows if row.chat_id == TEAM_CHAT]
+    async with session_factory() as session:
+        notifier = Notifier(session)
+        await team_chat_lost(session, notifier, I18N, TEAM_CHAT, utcnow(), NO_ADMINS)
+        await session.commit()
+    assert await sender.drain() == 10  # to each worker: their card, the removal, 3 rows handed over
+    await sender.wait_idle()
+
+    assert api.sent("sendMessage", chat_id=TEAM_CHAT) == []
+    async with session_factory() as session:
+        for row in group_rows:
+            assert (await session.get(OutboxMessage, row.id)).status is OutboxStatus.FAILED
+    for worker in (WORKER_EN, WORKER_ZH):
+        calls = api.sent(chat_id=worker, ok=True)
+        assert [call.method for call in calls] == [
+            "sendMessage",  # their own card
+            "sendMessage",  # the removal
+            "sendMediaGroup",
+            "sendMessage",
+            "sendMessage",
+        ]
+        assert calls[0].text == "card"
+        assert [call.text for call in calls[3:]] == ["first", "second"]
 
 
 async def test_a_push_refused_after_the_removal_was_announced_tells_nobody_again(
     api, sender, session_factory, grid_id
 ):
-    """The update came first and was announced; a push staged before it is refused later."""
-    rows = await stage(session_factory, lambda n: n.message(TEAM_CHAT, "card"))
+    """The update came first and was announced; a push staged by a transaction that read
+    the binding before it went (pushes staged earlier were given up with the unbinding) is
+    refused later."""
     async with session_factory() as session, session.begin():
-        assert await team_chat_lost(session, Notifier(session), I18N, TEAM_CHAT, utcnow())
+        assert await team_chat_lost(
+            session, Notifier(session), I18N, TEAM_CHAT, utcnow(), NO_ADMINS
+        )
+    rows = await stage(session_factory, lambda n: n.message(TEAM_CHAT, "card"))
     api.block_chat(TEAM_CHAT)
 
     await sender.deliver(rows)
@@ -204,7 +300,7 @@ async def test_a_private_chat_not_found_marks_the_person_unreachable(
 async def question_to_reporter(session_factory) -> list[OutboxMessage]:
     asker_id = await person_id(session_factory, ASKER)
     notice = UndeliveredNotice(
-        asker_id,
+        (asker_id,),
         QUESTION_UNDELIVERED,
         {"number": "DX-000007", "question": "Which <b>building</b>?"},
     )

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from typing import Any
 
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
-from redgrid.bot.notifier import Notifier, OutboxSender
+from redgrid.bot.notifier import CHAT_NOT_FOUND, Notifier, OutboxSender
 from redgrid.bot.storage import ROW_COLUMNS, CommitBoundStorage, DatabaseStorage, update_scope
 from redgrid.models import Person
 from redgrid.models.base import utcnow
@@ -44,8 +44,9 @@ class UpdateMiddleware(FSMContextMiddleware):
     sent right after it. The commit happens before the lock is released, so the sender's
     next update sees this one's conversation state.
 
-    When Telegram refuses a reply because the person blocked the bot, what the handler did
-    still stands (it is committed, and the person marked unreachable): a ticket must not
+    When Telegram refuses a reply because the person blocked the bot (403) or their account
+    is gone (400 "chat not found"), what the handler did still stands (it is committed,
+    and the person marked unreachable, as a refused push marks them): a ticket must not
     vanish, nor a finished conversation come back, because its confirmation could not be
     delivered.
     """
@@ -137,11 +138,15 @@ class UpdateMiddleware(FSMContextMiddleware):
             if context is not None:
                 data["raw_state"] = await context.get_state()
             result = await handler(event, data)
-        except TelegramForbiddenError as error:
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            if not _chat_refused(error):
+                await session.rollback()
+                raise
             logger.info("reply refused, the work stands: %s", error.message)
             chat = data.get("event_chat")
-            if chat is not None and chat.type == "private":  # not a group that left
-                await mark_unreachable(session, person, utcnow())
+            refused_chat_id = getattr(error.method, "chat_id", None)
+            if chat is not None and chat.type == "private" and refused_chat_id == chat.id:
+                await mark_unreachable(session, person, utcnow())  # not a group that left
             result = None
         except BaseException:
             await session.rollback()
@@ -175,3 +180,12 @@ class UpdateMiddleware(FSMContextMiddleware):
         data["saved_locale"] = identified.person.locale
         data["actor"] = Actor(identified.person.id, user.id, identified.is_admin)
         return identified.person
+
+
+def _chat_refused(error: TelegramAPIError) -> bool:
+    """Telegram will not deliver to the chat at all: the person blocked the bot or the bot
+    left the group (403), or the account or group is gone (400 "chat not found"), as the
+    outbox judges a push (``bot/notifier.py``)."""
+    if isinstance(error, TelegramForbiddenError):
+        return True
+    return CHAT_NOT_FOUND in error.message.lower()

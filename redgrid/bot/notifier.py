@@ -9,11 +9,12 @@ crash, and at worst sent twice (a crash between the send and marking it sent).
 """
 
 import asyncio
-import html
 import logging
+import secrets
 from asyncio import FIRST_COMPLETED
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,14 +35,18 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.i18n import negotiate_locale
+from redgrid.bot.lost_chats import (
+    PUSH_KEY,
+    UndeliveredNotice,
+    give_up_chat,
+    tell_undelivered,
+)
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.team_chat import team_chat_lost
-from redgrid.models import OutboxMessage, OutboxStatus, Person, Ticket
+from redgrid.models import OutboxMessage, OutboxStatus, Person
 from redgrid.models.base import UTCDateTime, utcnow
 from redgrid.services import people
 from redgrid.services.invites import move_team_chat
-from redgrid.services.tickets import ticket_audience
 
 logger = logging.getLogger(__name__)
 
@@ -55,30 +60,35 @@ MAX_ALBUM = 10
 CHAT_NOT_FOUND = "chat not found"
 
 
-@dataclass(frozen=True, slots=True)
-class UndeliveredNotice:
-    """What to tell someone else if a row finally fails: ``msgid`` (marked with ``N_``),
-    rendered in ``person_id``'s language when the failure is recorded, with ``params``
-    HTML-escaped into it. Kept with the row as JSON (``OutboxMessage.if_undelivered``)."""
-
-    person_id: int
-    msgid: str
-    params: dict[str, str] = field(default_factory=dict)
-
-    def as_json(self) -> dict:
-        return {"person_id": self.person_id, "msgid": self.msgid, "params": self.params}
-
-    @classmethod
-    def from_json(cls, value: dict) -> "UndeliveredNotice":
-        return cls(value["person_id"], value["msgid"], dict(value.get("params") or {}))
-
-
 @dataclass
 class Notifier:
     """Collects the pushes of one unit of work as outbox rows in its session."""
 
     session: AsyncSession
     staged: list[OutboxMessage] = field(default_factory=list)
+    _push: str | None = field(default=None, init=False, repr=False)
+
+    @contextmanager
+    def push(self) -> Iterator[None]:
+        """The rows staged inside make one push: a ticket's album, map pin and card, to
+        each of its readers. Should a reader be out of reach, the push is handed over
+        whole and once, and not to someone who got it (``bot/lost_chats.py``). A block
+        inside another joins it; a row staged outside any is a push of its own."""
+        if self._push is not None:
+            yield
+            return
+        self._push = secrets.token_hex(8)
+        try:
+            yield
+        finally:
+            self._push = None
+
+    def _push_key(self) -> str:
+        return self._push or secrets.token_hex(8)
+
+    def copy(self, row: OutboxMessage, chat_id: int, person_id: int | None) -> None:
+        """``row`` again, as part of the same push, for another reader (a hand-over)."""
+        self._stage(chat_id, row.method, dict(row.params), person_id, row.ticket_id)
 
     def _stage(
         self,
@@ -119,7 +129,7 @@ class Notifier:
         if_undelivered: UndeliveredNotice | None = None,
     ) -> None:
         """``if_undelivered``: what to tell whom should this message never arrive."""
-        params: dict = {"text": text}
+        params: dict = {"text": text, PUSH_KEY: self._push_key()}
         if reply_markup is not None:
             params["reply_markup"] = reply_markup.model_dump(mode="json", exclude_none=True)
         self._stage(chat_id, "message", params, person_id, ticket_id, if_undelivered)
@@ -134,9 +144,10 @@ class Notifier:
         ticket_id: int | None = None,
     ) -> None:
         """One photo, or an album of up to ten, by Telegram file id."""
+        push = self._push_key()
         for start in range(0, len(file_ids), MAX_ALBUM):
             chunk = list(file_ids[start : start + MAX_ALBUM])
-            params = {"file_ids": chunk, "caption": caption if start == 0 else None}
+            params = {"file_ids": chunk, "caption": caption if start == 0 else None, PUSH_KEY: push}
             self._stage(chat_id, "photos", params, person_id, ticket_id)
 
     def location(
@@ -148,7 +159,7 @@ class Notifier:
         person_id: int | None = None,
         ticket_id: int | None = None,
     ) -> None:
-        params = {"latitude": latitude, "longitude": longitude}
+        params = {"latitude": latitude, "longitude": longitude, PUSH_KEY: self._push_key()}
         self._stage(chat_id, "location", params, person_id, ticket_id)
 
 
@@ -176,20 +187,6 @@ def build_method(row: OutboxMessage) -> TelegramMethod:
             chat_id=row.chat_id, latitude=params["latitude"], longitude=params["longitude"]
         )
     raise ValueError(f"unknown outbox method {row.method!r}")
-
-
-async def _was_told_alongside(session: AsyncSession, row: OutboxMessage, chat_id: int) -> bool:
-    """Whether ``chat_id`` got its own copy of ``row`` (staged with it, for the same ticket)."""
-    window = timedelta(seconds=5)
-    found = await session.exec(
-        select(OutboxMessage.id).where(
-            OutboxMessage.ticket_id == row.ticket_id,
-            OutboxMessage.chat_id == chat_id,
-            OutboxMessage.method == row.method,
-            col(OutboxMessage.created_at).between(row.created_at - window, row.created_at + window),
-        )
-    )
-    return found.first() is not None
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -336,9 +333,10 @@ class OutboxSender:
     second later and so comes back, and requests that leave together arrive spread out.
 
     A send's outcome is written with what follows from it, in one transaction: a person
-    who cannot be reached is marked so and the push handed over, a team chat the bot is out
-    of is unbound and its team told, a row that finally failed sends its
-    ``UndeliveredNotice``. ``i18n`` renders those in their readers' languages.
+    who cannot be reached is marked so, a team chat the bot is out of is unbound and its
+    team told, and either chat's pending rows are given up, each push handed over once
+    (``bot/lost_chats.py``); a row that finally failed sends its ``UndeliveredNotice``.
+    ``i18n`` renders those in their readers' languages.
     """
 
     def __init__(
@@ -548,9 +546,12 @@ class OutboxSender:
     @staticmethod
     def _unreachable(row: OutboxMessage, lease: datetime, error: str) -> _Outcome:
         """A 403 (the person blocked the bot, the bot is out of the group) or "chat not
-        found" (the account or the group is gone): the row fails, and more follows."""
+        found" (the account or the group is gone): the row fails, and more follows. The
+        chat stops here: its other pending rows are given up with it."""
         logger.info("chat %s is unreachable: %s", row.chat_id, error)
-        return _Outcome(row, lease, OutboxStatus.FAILED, row.attempts + 1, error, unreachable=True)
+        return _Outcome(
+            row, lease, OutboxStatus.FAILED, row.attempts + 1, error, go_on=False, unreachable=True
+        )
 
     async def _finish_with_consequences(
         self, session: AsyncSession, notifier: Notifier, outcome: _Outcome, now: datetime
@@ -582,11 +583,23 @@ class OutboxSender:
         if outcome.moved_to is not None:
             return await self._follow_chat(session, row, outcome.moved_to, now)
         if outcome.unreachable and row.chat_id < 0:  # groups have negative ids
-            await team_chat_lost(session, notifier, self.i18n, row.chat_id, now)
+            await team_chat_lost(
+                session,
+                notifier,
+                self.i18n,
+                row.chat_id,
+                now,
+                self.admin_telegram_ids,
+                refused=row,
+            )
         elif outcome.unreachable:
-            await self._hand_over(session, notifier, row, now)
+            person = await session.get(Person, row.person_id) if row.person_id else None
+            await people.mark_unreachable(session, person, now)
+            await give_up_chat(
+                session, notifier, self.i18n, row.chat_id, self.admin_telegram_ids, refused=row
+            )
         if outcome.status is OutboxStatus.FAILED and row.if_undelivered:
-            await self._tell_undelivered(session, notifier, row)
+            await tell_undelivered(session, notifier, self.i18n, row)
         return []
 
     async def _follow_chat(
@@ -598,39 +611,3 @@ class OutboxSender:
         params = {"old_chat_id": row.chat_id, "new_chat_id": chat_id}
         await session.exec(_MOVE_CHAT, params=params)
         return list((await session.exec(_PENDING_IN_CHAT, params={"chat_id": chat_id})).all())
-
-    async def _hand_over(
-        self, session: AsyncSession, notifier: Notifier, row: OutboxMessage, now: datetime
-    ) -> None:
-        """The person cannot be reached: mark them so, and give what they were told about
-        an open ticket to whoever can act on it now (another member of the team, else the
-        community's officers, else the district admins), unless those already have it."""
-        if row.person_id is None:
-            return
-        person = await session.get(Person, row.person_id)
-        if person is None:
-            return
-        await people.mark_unreachable(session, person, now)
-        ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
-        if ticket is None or not ticket.status.is_open or ticket.reporter_id == person.id:
-            return
-        audience = await ticket_audience(session, ticket, self.admin_telegram_ids)
-        if person in audience.followers:
-            return
-        for member in audience.team:
-            if not await _was_told_alongside(session, row, member.telegram_id):
-                notifier._stage(member.telegram_id, row.method, row.params, member.id, ticket.id)
-
-    async def _tell_undelivered(
-        self, session: AsyncSession, notifier: Notifier, row: OutboxMessage
-    ) -> None:
-        """The row will never arrive: send its ``UndeliveredNotice``, unless its reader is
-        gone or cannot be reached either."""
-        notice = UndeliveredNotice.from_json(row.if_undelivered)
-        person = await session.get(Person, notice.person_id)
-        if person is None or person.forgotten_at is not None or person.unreachable_at is not None:
-            return
-        locale = negotiate_locale(person.locale, None, self.i18n.default_locale)
-        params = {name: html.escape(value) for name, value in notice.params.items()}
-        text = self.i18n.gettext(notice.msgid, locale=locale).format(**params)
-        notifier.message(person.telegram_id, text, person_id=person.id)

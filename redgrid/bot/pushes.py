@@ -16,7 +16,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
-from redgrid.bot.notifier import Notifier, UndeliveredNotice
+from redgrid.bot.lost_chats import UndeliveredNotice
+from redgrid.bot.notifier import Notifier
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
@@ -221,24 +222,27 @@ async def push_to_team(
     ]
     if team_chat_id is not None:
         recipients.append((team_chat_id, settings.default_locale, None))
-    for chat_id, locale, person_id in recipients:
-        with i18n.use_locale(locale):
-            card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=True)
-            text = f"{headline()}\n\n{card}"
-            markup = keyboard() if keyboard is not None else team_keyboard(ticket)
-        if photos:
-            notifier.photos(chat_id, photos, person_id=person_id, ticket_id=team_of.id)
-        if with_media and ticket.latitude is not None:
-            notifier.location(
-                chat_id,
-                ticket.latitude,
-                ticket.longitude,
-                person_id=person_id,
-                ticket_id=team_of.id,
+    with notifier.push():
+        for chat_id, locale, person_id in recipients:
+            with i18n.use_locale(locale):
+                card = await ticket_card(
+                    session, ticket, catalogue, settings, locale, for_team=True
+                )
+                text = f"{headline()}\n\n{card}"
+                markup = keyboard() if keyboard is not None else team_keyboard(ticket)
+            if photos:
+                notifier.photos(chat_id, photos, person_id=person_id, ticket_id=team_of.id)
+            if with_media and ticket.latitude is not None:
+                notifier.location(
+                    chat_id,
+                    ticket.latitude,
+                    ticket.longitude,
+                    person_id=person_id,
+                    ticket_id=team_of.id,
+                )
+            notifier.message(
+                chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=team_of.id
             )
-        notifier.message(
-            chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=team_of.id
-        )
 
 
 async def push_to_reporter(
@@ -261,17 +265,18 @@ async def push_to_reporter(
     people = [audience.reporter] if audience.reporter is not None else []
     if followers:
         people.extend(audience.followers)
-    for person in people:
-        with i18n.use_locale(locale_of(person, settings)):
-            text, markup = render(), keyboard()
-        notifier.message(
-            person.telegram_id,
-            text,
-            reply_markup=markup,
-            person_id=person.id,
-            ticket_id=ticket.id,
-            if_undelivered=if_undelivered if person is audience.reporter else None,
-        )
+    with notifier.push():
+        for person in people:
+            with i18n.use_locale(locale_of(person, settings)):
+                text, markup = render(), keyboard()
+            notifier.message(
+                person.telegram_id,
+                text,
+                reply_markup=markup,
+                person_id=person.id,
+                ticket_id=ticket.id,
+                if_undelivered=if_undelivered if person is audience.reporter else None,
+            )
 
 
 async def push_to_followers(

@@ -17,7 +17,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import N_, negotiate_locale
-from redgrid.models import Grid
+from redgrid.bot.lost_chats import give_up_chat
+from redgrid.models import Grid, OutboxMessage
 from redgrid.services.invites import unbind_team_chat
 from redgrid.services.people import team_members
 
@@ -39,15 +40,26 @@ MUTED = N_(
 
 
 async def team_chat_lost(
-    session: AsyncSession, notifier: "Notifier", i18n: I18n, chat_id: int, now: datetime
+    session: AsyncSession,
+    notifier: "Notifier",
+    i18n: I18n,
+    chat_id: int,
+    now: datetime,
+    admin_telegram_ids: frozenset[int],
+    *,
+    refused: OutboxMessage | None = None,
 ) -> Grid | None:
     """The bot is out of the group ``chat_id``: unbind it from its grid and tell the
-    grid's members, in private, that its tickets reach them there only. Returns the grid,
-    or None when ``chat_id`` is no grid's team chat (or someone else unbound it first)."""
+    grid's members, in private, that its tickets reach them there only; the pushes still
+    pending for the group are given up in the same transaction, each handed over once, in
+    order (``refused``: the push to the group that told us, handed over too). Returns the
+    grid, or None when ``chat_id`` is no grid's team chat (or someone else unbound it
+    first)."""
     grid = await unbind_team_chat(session, chat_id, now)
     if grid is not None:
         logger.warning("grid %s: the bot was removed from its team chat %s", grid.code, chat_id)
         await _tell_members(session, notifier, i18n, grid, REMOVED)
+    await give_up_chat(session, notifier, i18n, chat_id, admin_telegram_ids, refused=refused)
     return grid
 
 

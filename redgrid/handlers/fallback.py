@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.notifier import Notifier
+from redgrid.bot.settings import Settings
 from redgrid.bot.team_chat import team_chat_lost, team_chat_muted
 from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint
@@ -127,7 +128,11 @@ async def blocked_or_back(
 
 @router.my_chat_member(F.chat.type.in_(GROUP_CHATS))
 async def removed_or_muted_in_group(
-    event: ChatMemberUpdated, session: AsyncSession, notifier: Notifier, i18n: I18n
+    event: ChatMemberUpdated,
+    session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
     """The bot was removed from a team's group, or may no longer post there: every push to
     it would fail, so the grid's members are told that its tickets now reach them in
@@ -139,6 +144,6 @@ async def removed_or_muted_in_group(
     )
     muted = isinstance(member, ChatMemberRestricted) and not member.can_send_messages
     if removed:
-        await team_chat_lost(session, notifier, i18n, event.chat.id, utcnow())
+        await team_chat_lost(session, notifier, i18n, event.chat.id, utcnow(), settings.admin_ids)
     elif muted:
         await team_chat_muted(session, notifier, i18n, event.chat.id)

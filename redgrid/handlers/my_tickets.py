@@ -225,14 +225,15 @@ async def tell_team(
     ]
     if audience.team_chat_id is not None:
         recipients.append((audience.team_chat_id, settings.default_locale, None))
-    for chat_id, locale, person_id in recipients:
-        with i18n.use_locale(locale):
-            text, markup = render(), keyboard()
-        if photos:
-            notifier.photos(chat_id, photos, person_id=person_id, ticket_id=ticket.id)
-        notifier.message(
-            chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=ticket.id
-        )
+    with notifier.push():
+        for chat_id, locale, person_id in recipients:
+            with i18n.use_locale(locale):
+                text, markup = render(), keyboard()
+            if photos:
+                notifier.photos(chat_id, photos, person_id=person_id, ticket_id=ticket.id)
+            notifier.message(
+                chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=ticket.id
+            )
 
 
 def nav_keyboard(*, done: bool = False) -> InlineKeyboardMarkup:

@@ -24,7 +24,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import N_
-from redgrid.bot.notifier import Notifier, UndeliveredNotice
+from redgrid.bot.lost_chats import UndeliveredNotice
+from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
     escape_clipped,
     local_time,
@@ -98,6 +99,11 @@ QUESTION_ECHO = 300
 QUESTION_UNDELIVERED = N_(
     "❗ Your question on {number} could not be delivered to the reporter, so no answer "
     "will come:\n\n{question}"
+)
+
+RATING_UNDELIVERED = N_(
+    "❗ {number} is resolved, but the reporter could not be reached to rate it. It will "
+    "close unrated in {days} days."
 )
 
 
@@ -854,36 +860,43 @@ async def finish_resolve(
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     people = [audience.reporter] if audience.reporter is not None else []
     people.extend(audience.followers)
-    if photo is not None:
-        for someone in people:
-            notifier.photos(
-                someone.telegram_id, [photo[0]], person_id=someone.id, ticket_id=ticket.id
-            )
-    await push_to_reporter(
-        session,
-        notifier,
-        i18n,
-        settings,
-        ticket,
-        lambda: _(
-            "🏁 Your ticket {number} has been resolved.\n\nWhat was done: {note}\n\n"
-            "How satisfied are you with the result?"
-        ).format(number=ticket.number, note=html.escape(note)),
-        keyboard=lambda: rating_keyboard(ticket),
-        followers=False,
-        audience=audience,
-    )
-    await push_to_followers(
-        session,
-        notifier,
-        i18n,
-        settings,
-        ticket,
-        lambda: _(
-            "🏁 Ticket {number}, which you follow, has been resolved.\n\nWhat was done: {note}"
-        ).format(number=ticket.number, note=html.escape(note)),
-        audience=audience,
-    )
+    with notifier.push():  # the photo of the result comes with the news
+        if photo is not None:
+            for someone in people:
+                notifier.photos(
+                    someone.telegram_id, [photo[0]], person_id=someone.id, ticket_id=ticket.id
+                )
+        await push_to_reporter(
+            session,
+            notifier,
+            i18n,
+            settings,
+            ticket,
+            lambda: _(
+                "🏁 Your ticket {number} has been resolved.\n\nWhat was done: {note}\n\n"
+                "How satisfied are you with the result?"
+            ).format(number=ticket.number, note=html.escape(note)),
+            keyboard=lambda: rating_keyboard(ticket),
+            followers=False,
+            audience=audience,
+            # The team learns that it will close unrated (``close_unrated_tickets``).
+            if_undelivered=UndeliveredNotice(
+                tuple(member.id for member in audience.team),
+                RATING_UNDELIVERED,
+                {"number": ticket.number, "days": f"{settings.auto_close_days:g}"},
+            ),
+        )
+        await push_to_followers(
+            session,
+            notifier,
+            i18n,
+            settings,
+            ticket,
+            lambda: _(
+                "🏁 Ticket {number}, which you follow, has been resolved.\n\nWhat was done: {note}"
+            ).format(number=ticket.number, note=html.escape(note)),
+            audience=audience,
+        )
     name = member_name(person)
     await tell_team(
         session,
@@ -1166,7 +1179,7 @@ async def question_typed(
         audience=audience,
         # Known to be out of reach already: the asker is told so at once, below.
         if_undelivered=UndeliveredNotice(
-            actor.person_id, QUESTION_UNDELIVERED, {"number": ticket.number, "question": echo}
+            (actor.person_id,), QUESTION_UNDELIVERED, {"number": ticket.number, "question": echo}
         )
         if reachable
         else None,

@@ -21,8 +21,9 @@ class OutboxMessage(SQLModel, table=True):
     Rows are written in the same transaction as the change that causes them, so a push is
     never lost to a crash: either the change and its pushes are committed, or neither.
     Rows of one chat are sent in id order. ``if_undelivered``: a notice owed to someone
-    else if the row finally fails (``bot.notifier.UndeliveredNotice`` as JSON), such as
-    the asker of a question the reporter never got.
+    else if the row finally fails (``bot.lost_chats.UndeliveredNotice`` as JSON), such as
+    the asker of a question the reporter never got. ``params`` also names the row's push
+    (``bot.lost_chats.PUSH_KEY``): the rows staged together for one message to its readers.
     """
 
     __tablename__ = "outbox_message"

@@ -270,15 +270,19 @@ async def move_team_chat(
 ) -> Grid | None:
     """A team's group became a supergroup, which Telegram gives a new chat id: the grid
     follows it. Returns the grid, or None if ``old_chat_id`` is no grid's team chat (or
-    the move was made already: Telegram tells it both in the old chat and the new one)."""
-    grid = (await session.exec(select(Grid).where(Grid.team_chat_id == old_chat_id))).one_or_none()
-    if grid is None:
-        return None
-    grid.team_chat_id = new_chat_id
-    grid.updated_at = now
-    session.add(grid)
-    await session.flush()
-    return grid
+    the move was made already: Telegram tells it both in the old chat and the new one).
+
+    One conditional UPDATE, like ``unbind_team_chat``: of the two service messages and a
+    refused push (perhaps in two instances), one moves the grid and the others find
+    nothing to do, and a grid bound to another group meanwhile stays there."""
+    moved = await session.exec(
+        update(Grid)
+        .where(col(Grid.team_chat_id) == old_chat_id)
+        .values(team_chat_id=new_chat_id, updated_at=now)
+        .returning(Grid)
+        .execution_options(populate_existing=True)
+    )
+    return moved.scalars().one_or_none()
 
 
 async def unbind_team_chat(session: AsyncSession, chat_id: int, now: datetime) -> Grid | None:
