@@ -9,7 +9,7 @@ from aiogram.types import Chat, Message, Update
 from sqlmodel import select
 
 from redgrid.bot.settings import Settings
-from redgrid.models import Person, Role, Ticket, TicketSource
+from redgrid.models import OutboxMessage, OutboxStatus, Person, Role, Ticket, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.services import people, tickets
 from redgrid.services.categories import load_categories
@@ -163,6 +163,48 @@ async def test_a_forged_confirm_only_affects_the_presser(harness, session_factor
     assert (victim_row.display_name, victim_row.forgotten_at) == ("Victim", None)
     async with session_factory() as session:
         assert (await session.get(Person, forger_before.id)).forgotten_at is not None
+
+
+async def test_forget_erases_the_pushes_that_carried_the_person(harness, session_factory):
+    """The outbox keeps the text it sent: after /forget neither the person's chat id (which
+    would link the erased profile back to the account) nor the sent cards with their name
+    and phone remain. A card still owed to the team stays: the team needs it."""
+    resident = harness.person(first_name="李四", language_code="zh-hans")
+    await resident.text("/start")
+    ticket = await file_ticket(session_factory, resident.id, "路灯坏了")
+    sent, pending = OutboxStatus.SENT, OutboxStatus.PENDING
+    rows = {
+        "to them, sent": (resident.id, None, sent),
+        "to them, pending": (resident.id, None, pending),
+        "their card, sent": (7000099, ticket.id, sent),
+        "their card, failed": (7000099, ticket.id, OutboxStatus.FAILED),
+        "their card, owed": (7000099, ticket.id, pending),
+        "someone else's": (7000098, None, sent),
+    }
+    async with session_factory() as session, session.begin():
+        person = await person_of(session_factory, resident.id)
+        for label, (chat_id, ticket_id, status) in rows.items():
+            to_them = chat_id == resident.id
+            session.add(
+                OutboxMessage(
+                    chat_id=chat_id,
+                    person_id=person.id if to_them else None,
+                    ticket_id=ticket_id,
+                    method="sendMessage",
+                    params={"text": f"{label}: 李四 13800000000"},
+                    status=status,
+                )
+            )
+
+    [prompt] = await resident.text("/forget")
+    await resident.press(prompt.button("删除我的信息"))
+
+    async with session_factory() as session:
+        left = (await session.exec(select(OutboxMessage))).all()
+    assert sorted(row.params["text"].split(":")[0] for row in left) == [
+        "someone else's",
+        "their card, owed",
+    ]
 
 
 async def test_forget_can_be_cancelled(harness, session_factory):

@@ -13,10 +13,19 @@ from redgrid.bot.i18n import create_i18n
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
 from redgrid.bot.storage import DatabaseStorage
-from redgrid.models import FsmRecord, Grid, Role, Ticket, TicketSource, TicketStatus
+from redgrid.models import (
+    FsmRecord,
+    Grid,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    Ticket,
+    TicketSource,
+    TicketStatus,
+)
 from redgrid.models.base import utcnow
 from redgrid.scheduler import ticker
-from redgrid.scheduler.jobs import close_unrated_tickets
+from redgrid.scheduler.jobs import close_unrated_tickets, purge_finished_pushes
 from redgrid.services import people, tickets
 from redgrid.services.categories import load_categories
 from redgrid.services.district import import_district
@@ -106,9 +115,16 @@ def test_a_start_after_the_digest_time_catches_up_what_is_due(monkeypatch, local
         dispatcher=SimpleNamespace(storage=None),
     )
     jobs = {job.id for job in ticker.create_ticker(app).get_jobs()}
-    assert jobs - {"outbox", "deadlines", "close-unrated", "daily-digest", "weekly-summary"} == (
-        catch_up
-    )
+    every_start = {
+        "outbox",
+        "deadlines",
+        "close-unrated",
+        "finished-pushes",
+        "daily-digest",
+        "weekly-summary",
+    }
+    assert every_start <= jobs
+    assert jobs - every_start == (catch_up)
 
 
 async def test_drafts_abandoned_for_30_days_are_deleted_every_hour(database_url, session_factory):
@@ -140,3 +156,35 @@ async def test_drafts_abandoned_for_30_days_are_deleted_every_hour(database_url,
     assert await job.func(*job.args) == 1
     assert await storage.get_state(abandoned) is None
     assert await storage.get_data(fresh) == {"category": "noise"}
+
+
+async def test_pushes_sent_or_failed_longer_ago_than_the_retention_are_deleted(
+    database_url, session_factory
+):
+    """A sent push's text (names, phones, answers) is kept for OUTBOX_RETENTION_DAYS, then
+    deleted; a push still owed to someone stays whatever its age."""
+    settings = Settings(bot_token=TOKEN, database_url=database_url, outbox_retention_days=30)
+    now = utcnow()
+    ages = {
+        "old sent": (31, OutboxStatus.SENT),
+        "old failed": (31, OutboxStatus.FAILED),
+        "old pending": (31, OutboxStatus.PENDING),
+        "recent sent": (29, OutboxStatus.SENT),
+    }
+    async with session_factory.begin() as session:
+        for label, (days, status) in ages.items():
+            session.add(
+                OutboxMessage(
+                    chat_id=1,
+                    method="sendMessage",
+                    params={"text": label},
+                    status=status,
+                    created_at=now - timedelta(days=days),
+                )
+            )
+
+    assert await purge_finished_pushes(session_factory, settings, now) == 2
+
+    async with session_factory() as session:
+        left = {row.params["text"] for row in (await session.exec(select(OutboxMessage))).all()}
+    assert left == {"old pending", "recent sent"}

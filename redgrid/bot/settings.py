@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # round): without a cap, "extend" would put off any deadline and hide it from the
     # district's figures. 0 turns extensions off.
     max_extensions: int = Field(default=2, ge=0)
+    # Days a sent or failed push stays in the outbox. Its rows hold each message's text, the
+    # reporter's name and phone included where they consented, so they are kept no longer
+    # than delivery and hand-over need them.
+    outbox_retention_days: float = Field(default=30, gt=0)
     # Photos of the problem a ticket holds in all: those it was filed with and those the
     # reporter and followers add later ("Add a photo"). The team's photo of the result
     # is not counted.

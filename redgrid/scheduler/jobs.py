@@ -21,7 +21,7 @@ from redgrid.bot.pushes import (
 from redgrid.bot.settings import Settings
 from redgrid.models import AlarmKind, DeadlineAlarm, Person, Ticket
 from redgrid.models.base import utcnow
-from redgrid.services import deadlines, people
+from redgrid.services import deadlines, people, retention
 from redgrid.services.categories import CategoryCatalogue
 from redgrid.services.digest import (
     QueueDigest,
@@ -82,6 +82,23 @@ async def close_unrated_tickets(
     if closed:
         logger.info("closed %d unrated tickets", len(closed))
     return len(closed)
+
+
+async def purge_finished_pushes(
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    now: datetime | None = None,
+) -> int:
+    """Delete pushes sent or failed more than ``OUTBOX_RETENTION_DAYS`` ago (their text
+    is personal data that has done its job)."""
+    keep = timedelta(days=settings.outbox_retention_days)
+    async with session_factory.begin() as session:
+        purged = await retention.purge_finished_pushes(session, now or utcnow(), keep)
+    if purged:
+        logger.info(
+            "deleted %d pushes older than %s days", purged, f"{settings.outbox_retention_days:g}"
+        )
+    return purged
 
 
 REMINDERS = (AlarmKind.RESPOND_REMINDER, AlarmKind.RESOLVE_REMINDER)

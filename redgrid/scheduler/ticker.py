@@ -19,6 +19,7 @@ from redgrid.bot.settings import Settings
 from redgrid.bot.storage import ABANDONED_AFTER, DatabaseStorage
 from redgrid.scheduler.jobs import (
     close_unrated_tickets,
+    purge_finished_pushes,
     send_daily_digests,
     send_weekly_summaries,
     sweep_deadlines,
@@ -28,6 +29,7 @@ from redgrid.services import deadlines
 OUTBOX_DRAIN_SECONDS = 5
 AUTO_CLOSE_MINUTES = 10
 ABANDONED_DRAFTS_HOURS = 1
+FINISHED_PUSHES_HOURS = 1
 
 
 def configure_deadlines(settings: Settings) -> None:
@@ -113,6 +115,14 @@ def create_ticker(app) -> Ticker:
             id="abandoned-drafts",
             next_run_time=start,
         )
+    scheduler.add_work(
+        purge_finished_pushes,
+        "interval",
+        args=(app.session_factory, settings),
+        hours=FINISHED_PUSHES_HOURS,
+        id="finished-pushes",
+        next_run_time=start,
+    )
     hour, minute = (int(part) for part in settings.digest_time.split(":"))
     scheduler.add_work(
         send_daily_digests, "cron", args=shared, hour=hour, minute=minute, id="daily-digest"

@@ -23,6 +23,7 @@ from redgrid.models import (
     TicketPhoto,
 )
 from redgrid.models.base import utcnow
+from redgrid.services import retention
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 TEAM_ROLES = (Role.SECRETARY, Role.GRID_WORKER)
@@ -340,12 +341,14 @@ def covers(roles: Collection[Membership], ticket: Ticket) -> bool:
 
 
 async def forget_person(session: AsyncSession, person: Person, now: datetime) -> None:
-    """Erase a person (PIPL): name, phone, language, roles and follows go.
+    """Erase a person (PIPL): name, phone, language, roles, follows and the pushes that
+    carried them (``retention.forget_pushes``) go.
 
     The row stays, because tickets and their history point at it, but its Telegram id
     becomes a negative tombstone (real user ids are positive) so nothing links it back to
     the account. Tickets stay, now reported by a nameless row.
     """
+    await retention.forget_pushes(session, person.id, person.telegram_id)
     await session.exec(
         update(Membership)
         .where(col(Membership.person_id) == person.id, col(Membership.active))
