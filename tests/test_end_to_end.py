@@ -33,7 +33,8 @@ from redgrid.handlers.callbacks import (
     TicketAction,
     TicketCb,
 )
-from redgrid.handlers.team import TEAM_NAV, Nav, TeamForm
+from redgrid.handlers.team.shared import TEAM_NAV, Nav
+from redgrid.handlers.team.states import TeamForm
 from redgrid.models import FsmRecord, Grid, Rating, Ticket, TicketStatus
 from redgrid.models.db import create_engine
 from redgrid.paths import SAMPLE_DISTRICT

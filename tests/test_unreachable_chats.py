@@ -15,7 +15,7 @@ from redgrid.bot.notifier import Notifier, OutboxSender
 from redgrid.bot.pacing import Limits, SendPacer
 from redgrid.bot.settings import Settings
 from redgrid.bot.team_chat import team_chat_lost
-from redgrid.handlers.team import QUESTION_UNDELIVERED
+from redgrid.handlers.team.ask import QUESTION_UNDELIVERED
 from redgrid.models import Grid, OutboxMessage, OutboxStatus, Person, Role, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.services import people
