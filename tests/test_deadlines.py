@@ -258,7 +258,8 @@ async def test_closed_tickets_send_no_reminders(world):
         assert (await session.get(Ticket, ticket_id)).status.value == "invalid"
 
 
-async def push_new_ticket(world, ticket_id) -> None:
+async def stage_new_ticket(world, ticket_id, **options) -> list[OutboxMessage]:
+    """The new ticket's push to its team, staged and committed, not sent yet."""
     async with world.session_factory() as session:
         notifier = Notifier(session)
         ticket = await session.get(Ticket, ticket_id)
@@ -271,10 +272,19 @@ async def push_new_ticket(world, ticket_id) -> None:
                 CATALOGUE,
                 ticket,
                 lambda: "New complaint",
+                **options,
             )
         await session.commit()
-    await world.sender.deliver(notifier.staged)
+    return notifier.staged
+
+
+async def send(world, rows: list[OutboxMessage]) -> None:
+    await world.sender.deliver(rows)
     await world.sender.wait_idle()
+
+
+async def push_new_ticket(world, ticket_id, **options) -> None:
+    await send(world, await stage_new_ticket(world, ticket_id, **options))
 
 
 async def test_a_blocked_sole_secretary_hands_the_ticket_to_the_officer(world):
@@ -302,6 +312,70 @@ async def test_a_sole_secretary_whose_account_is_gone_is_handed_over_like_a_bloc
     async with world.session_factory() as session:
         secretary = await session.get(Person, world.secretary.person_id)
         assert secretary.unreachable_at is not None
+
+
+TEAM_CHAT = -100901
+
+
+async def bind_team_chat(world) -> None:
+    async with world.session_factory() as session, session.begin():
+        (await session.get(Grid, world.grid_id)).team_chat_id = TEAM_CHAT
+
+
+async def speaks(world, telegram_id: int, locale: str) -> None:
+    async with world.session_factory() as session, session.begin():
+        found = await session.exec(select(Person).where(Person.telegram_id == telegram_id))
+        found.one().locale = locale
+
+
+def card_to(world, chat_id) -> list:
+    return [call for call in messages(world.recording.calls) if call.chat_id == chat_id]
+
+
+async def test_a_handed_over_card_speaks_its_new_readers_language(world):
+    """The secretary reads English, the officer Chinese: the officer gets the card and its
+    buttons in Chinese, not a copy of the secretary's English."""
+    ticket_id = await world.file()
+    world.recording.blocked.add(SECRETARY)
+    await push_new_ticket(world, ticket_id)
+    [card] = card_to(world, OFFICER)
+    assert "DX-000001" in card.text
+    assert "状态：" in card.text
+    assert "Status:" not in card.text
+    card.button("接单")
+
+
+async def test_a_team_groups_card_handed_over_speaks_its_new_readers_language(world):
+    """The group's copy is in the district's language; lost with the group when nobody in
+    the team can be reached any more, it reaches an English-speaking officer in English."""
+    await bind_team_chat(world)
+    await speaks(world, OFFICER, "en")
+    ticket_id = await world.file()
+    rows = await stage_new_ticket(world, ticket_id)
+    async with world.session_factory() as session, session.begin():
+        secretary = await session.get(Person, world.secretary.person_id)
+        await people.mark_unreachable(session, secretary, utcnow())
+    world.recording.blocked.add(TEAM_CHAT)
+    await send(world, rows)
+    [card] = card_to(world, OFFICER)
+    assert "DX-000001" in card.text
+    assert "Status: waiting to be accepted" in card.text
+    assert "状态" not in card.text
+    card.button("Accept")
+
+
+async def test_the_news_of_a_members_own_action_is_not_handed_back_to_them(world):
+    """A team of one with a group: the news of what the secretary did went to the group
+    only. Lost with the group, it goes to nobody: not back to the secretary, and not to
+    the officer either (the one who can act on it knows)."""
+    await bind_team_chat(world)
+    ticket_id = await world.file()
+    world.recording.blocked.add(TEAM_CHAT)
+    await push_new_ticket(world, ticket_id, exclude_person_id=world.secretary.person_id)
+    told = world.told(SECRETARY)
+    assert [text for text in told if "DX-000001" in text] == []
+    assert told  # the removal, and only that
+    assert world.told(OFFICER) == []
 
 
 async def test_no_commit_records_a_block_without_its_hand_over(world):

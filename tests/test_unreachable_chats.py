@@ -4,8 +4,18 @@ whose chat is gone is handed over like one who blocked the bot, a row's failure 
 written (and announced) once, and a row that never arrives sends its undelivered notice."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
+from aiogram.types import (
+    Chat,
+    ChatMemberBanned,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    Message,
+    Update,
+    User,
+)
 from sqlmodel import select
 
 from redgrid.bot.factory import create_bot
@@ -24,7 +34,7 @@ from redgrid.services.district import import_district
 from redgrid.services.district_file import parse_district_file
 from redgrid.services.invites import move_team_chat, unbind_team_chat
 from redgrid.services.tickets import TicketDraft, create_ticket
-from tests.bot_harness import TOKEN
+from tests.bot_harness import BOT_USER, TOKEN, bot_harness
 from tests.district_files import dumps, small_district
 from tests.fake_bot_api import FakeApiError, FakeBotApi
 
@@ -384,3 +394,116 @@ async def test_a_failure_is_written_and_announced_once_when_two_senders_had_the_
     async with session_factory() as session:
         row = await session.get(OutboxMessage, rows[0].id)
         assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
+
+
+@pytest.fixture
+async def harness(database_url, session_factory, grid_id):
+    settings = Settings(bot_token=TOKEN, database_url=database_url)
+    async with bot_harness(settings, session_factory) as harness:
+        yield harness
+
+
+async def file_ticket(session_factory, grid_id: int) -> int:
+    async with session_factory() as session, session.begin():
+        reporter = (await session.exec(select(Person).where(Person.telegram_id == REPORTER))).one()
+        draft = TicketDraft(TicketSource.RESIDENT, "safety", "电线裸露", grid_id=grid_id)
+        return (await create_ticket(session, draft, reporter, CATALOGUE, utcnow())).id
+
+
+async def test_a_person_blocking_the_bot_has_their_pending_pushes_handed_over_at_once(
+    harness, session_factory, grid_id
+):
+    """Telegram's my_chat_member update says the worker blocked the bot: their pending
+    pushes fail in the same transaction, and each goes to the team's other member once, in
+    order, instead of waiting to be refused one by one."""
+    ticket_id = await file_ticket(session_factory, grid_id)
+    zh_id = await person_id(session_factory, WORKER_ZH)
+
+    def build(n: Notifier) -> None:
+        with n.push():
+            n.photos(WORKER_ZH, ["photo-1"], person_id=zh_id, ticket_id=ticket_id)
+            n.message(WORKER_ZH, "card", person_id=zh_id, ticket_id=ticket_id)
+        n.message(WORKER_ZH, "note", person_id=zh_id, ticket_id=ticket_id)
+
+    rows = await stage(session_factory, build)
+    blocked = ChatMemberUpdated(
+        chat=Chat(id=WORKER_ZH, type="private"),
+        from_user=User(id=WORKER_ZH, is_bot=False, first_name="W", language_code="zh-hans"),
+        date=datetime.now(UTC),
+        old_chat_member=ChatMemberMember(user=BOT_USER),
+        new_chat_member=ChatMemberBanned(user=BOT_USER, until_date=0),
+    )
+
+    calls = await harness.feed(Update(update_id=next(harness.update_ids), my_chat_member=blocked))
+
+    assert [(call.name, call.chat_id, call.text) for call in calls] == [
+        ("SendPhoto", WORKER_EN, ""),
+        ("SendMessage", WORKER_EN, "card"),
+        ("SendMessage", WORKER_EN, "note"),
+    ]
+    async with session_factory() as session:
+        given_up = [await session.get(OutboxMessage, row.id) for row in rows]
+        assert (await session.get(Person, zh_id)).unreachable_at is not None
+    assert {(row.status, row.last_error) for row in given_up} == {(OutboxStatus.FAILED, GIVEN_UP)}
+
+
+async def test_the_supergroup_service_message_moves_the_groups_pending_pushes(
+    harness, session_factory, grid_id
+):
+    """Telegram says the group became a supergroup, in the old chat and in the new one:
+    the first moves the grid and the group's pending pushes, which go to the supergroup
+    in order; the second finds nothing left to do."""
+    supergroup = -1001234567890
+    rows = await stage(
+        session_factory, lambda n: [n.message(TEAM_CHAT, "first"), n.message(TEAM_CHAT, "second")]
+    )
+
+    def service(chat_id: int, **migration: int) -> Update:
+        message = Message(
+            message_id=next(harness.update_ids),
+            date=datetime.now(UTC),
+            chat=Chat(id=chat_id, type="group" if chat_id == TEAM_CHAT else "supergroup"),
+            from_user=User(id=WORKER_EN, is_bot=False, first_name="W", language_code="en"),
+            **migration,
+        )
+        return Update(update_id=next(harness.update_ids), message=message)
+
+    calls = await harness.feed(service(TEAM_CHAT, migrate_to_chat_id=supergroup))
+
+    assert [(call.chat_id, call.text) for call in calls] == [
+        (supergroup, "first"),
+        (supergroup, "second"),
+    ]
+    assert await team_chat(session_factory, grid_id) == supergroup
+    assert await harness.feed(service(supergroup, migrate_from_chat_id=TEAM_CHAT)) == []
+    async with session_factory() as session:
+        moved = [await session.get(OutboxMessage, row.id) for row in rows]
+    assert [(row.chat_id, row.status) for row in moved] == [(supergroup, OutboxStatus.SENT)] * 2
+
+
+async def test_a_refused_reply_hands_the_persons_pending_pushes_over_at_once(
+    harness, session_factory, grid_id
+):
+    """A reply refused because the worker blocked the bot marks them as a refused push
+    does, and gives up their pending pushes with it: the other member gets them now."""
+    ticket_id = await file_ticket(session_factory, grid_id)
+    zh_id = await person_id(session_factory, WORKER_ZH)
+    rows = await stage(
+        session_factory,
+        lambda n: n.message(WORKER_ZH, "card", person_id=zh_id, ticket_id=ticket_id),
+    )
+    harness.session.blocked.add(WORKER_ZH)
+    message = Message(
+        message_id=next(harness.update_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=WORKER_ZH, type="private"),
+        from_user=User(id=WORKER_ZH, is_bot=False, first_name="W", language_code="zh-hans"),
+        text="/help",
+    )
+
+    calls = await harness.feed(Update(update_id=next(harness.update_ids), message=message))
+
+    assert [(call.chat_id, call.text) for call in calls] == [(WORKER_EN, "card")]
+    async with session_factory() as session:
+        row = await session.get(OutboxMessage, rows[0].id)
+    assert (row.status, row.last_error) == (OutboxStatus.FAILED, GIVEN_UP)

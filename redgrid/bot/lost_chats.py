@@ -9,13 +9,17 @@ once, in order: to whoever can act on its ticket now, unless one of them has it 
 A push is the rows staged together for one message to its readers (``Notifier.push``): a
 new ticket's album, map pin and card, to each team member and the team's group. They share
 a key (``PUSH_KEY`` in the row's params), so a push is handed over whole, and a reader who
-got it in their own chat is known to have it.
+got it in their own chat is known to have it. A push may leave someone out (``LEFT_OUT_KEY``:
+the member whose action it reports); it is never handed over to them. Its messages keep
+their text in every language (``Notifier.localized``), so a copy reaches its new reader in
+theirs.
 """
 
 import html
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiogram.utils.i18n import I18n
@@ -25,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
 from redgrid.models import OutboxMessage, OutboxStatus, Person, Ticket
+from redgrid.services.people import mark_unreachable
 from redgrid.services.tickets import ticket_audience
 
 if TYPE_CHECKING:  # the notifier gives chats up through here
@@ -32,8 +37,13 @@ if TYPE_CHECKING:  # the notifier gives chats up through here
 
 logger = logging.getLogger(__name__)
 
-# The key in an outbox row's params that names its push (not sent to Telegram).
+# Keys in an outbox row's params that are not sent to Telegram: the push it belongs to;
+# the person the push leaves out (the member whose own action it reports); the language
+# its text is in, and its text in the other languages (``Notifier.localized``).
 PUSH_KEY = "push"
+LEFT_OUT_KEY = "left_out"
+LOCALE_KEY = "locale"
+OTHER_LOCALES_KEY = "other_locales"
 # What a row given up with its chat says in ``last_error``.
 GIVEN_UP = "not sent: the chat cannot be reached"
 
@@ -63,6 +73,24 @@ def push_key(row: OutboxMessage) -> str:
     return row.params.get(PUSH_KEY) or f"row-{row.id}"
 
 
+async def person_lost(
+    session: AsyncSession,
+    notifier: "Notifier",
+    i18n: I18n,
+    person: Person | None,
+    chat_id: int,
+    now: datetime,
+    admin_telegram_ids: frozenset[int],
+    *,
+    refused: OutboxMessage | None = None,
+) -> None:
+    """The person behind the private chat ``chat_id`` blocked the bot, or their account is
+    gone: they are marked unreachable (pushes skip them until they write again), and their
+    chat's pending rows are given up and handed over, in the same transaction."""
+    await mark_unreachable(session, person, now)
+    await give_up_chat(session, notifier, i18n, chat_id, admin_telegram_ids, refused=refused)
+
+
 async def give_up_chat(
     session: AsyncSession,
     notifier: "Notifier",
@@ -90,7 +118,7 @@ async def give_up_chat(
     for row in lost:
         if push_key(row) not in handed:
             handed.add(push_key(row))
-            await _hand_over(session, notifier, row, admin_telegram_ids)
+            await _hand_over(session, notifier, i18n, row, admin_telegram_ids)
     for row in given_up:
         if row.if_undelivered:
             await tell_undelivered(session, notifier, i18n, row)
@@ -100,13 +128,15 @@ async def give_up_chat(
 async def _hand_over(
     session: AsyncSession,
     notifier: "Notifier",
+    i18n: I18n,
     row: OutboxMessage,
     admin_telegram_ids: frozenset[int],
 ) -> None:
     """Give the push ``row`` belongs to, about an open ticket, to whoever can act on it now
     (the team's reachable members, else the community's officers, else the district
-    admins), unless one of them has it already. The reporter's and followers' news is
-    theirs alone; a push nobody can take is logged as an error."""
+    admins), each in their language, unless one of them has it already. The reporter's and
+    followers' news is theirs alone, and news of a member's own action is not theirs (a
+    push that left them out); a push nobody can take is logged as an error."""
     if row.ticket_id is None:
         return
     ticket = await session.get(Ticket, row.ticket_id)
@@ -126,8 +156,10 @@ async def _hand_over(
             row.chat_id,
         )
         return
+    # Left out, they did what it reports: with nobody else to take it, nobody needs it.
+    readers = [member for member in audience.team if member.id != row.params.get(LEFT_OUT_KEY)]
     key = push_key(row)
-    if await _has_push(session, key, [member.telegram_id for member in audience.team]):
+    if not readers or await _has_push(session, key, [member.telegram_id for member in readers]):
         return
     in_chat = await session.exec(
         select(OutboxMessage)
@@ -135,9 +167,10 @@ async def _hand_over(
         .order_by(col(OutboxMessage.id))
     )
     parts = in_chat.all() or [row]  # the row is its own push
-    for member in audience.team:
+    for member in readers:
+        locale = negotiate_locale(member.locale, None, i18n.default_locale)
         for part in parts:
-            notifier.copy(part, member.telegram_id, member.id)
+            notifier.copy(part, member.telegram_id, member.id, locale)
 
 
 def _in_push(key: str):

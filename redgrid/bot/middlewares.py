@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
+from redgrid.bot.lost_chats import person_lost
 from redgrid.bot.notifier import CHAT_NOT_FOUND, Notifier, OutboxSender
 from redgrid.bot.storage import ROW_COLUMNS, CommitBoundStorage, DatabaseStorage, update_scope
 from redgrid.models import Person
 from redgrid.models.base import utcnow
-from redgrid.services.people import Actor, identify, identify_query, mark_unreachable
+from redgrid.services.people import Actor, identify, identify_query
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class UpdateMiddleware(FSMContextMiddleware):
 
     When Telegram refuses a reply because the person blocked the bot (403) or their account
     is gone (400 "chat not found"), what the handler did still stands (it is committed,
-    and the person marked unreachable, as a refused push marks them): a ticket must not
+    and the person marked unreachable and their pending pushes handed over, as for a
+    refused push): a ticket must not
     vanish, nor a finished conversation come back, because its confirmation could not be
     delivered.
     """
@@ -146,7 +148,16 @@ class UpdateMiddleware(FSMContextMiddleware):
             chat = data.get("event_chat")
             refused_chat_id = getattr(error.method, "chat_id", None)
             if chat is not None and chat.type == "private" and refused_chat_id == chat.id:
-                await mark_unreachable(session, person, utcnow())  # not a group that left
+                # Not a group that left: the person, whose pending pushes go to others now.
+                await person_lost(
+                    session,
+                    notifier,
+                    self.sender.i18n,
+                    person,
+                    chat.id,
+                    utcnow(),
+                    self.admin_telegram_ids,
+                )
             result = None
         except BaseException:
             await session.rollback()

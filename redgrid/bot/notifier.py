@@ -13,7 +13,7 @@ import logging
 import secrets
 from asyncio import FIRST_COMPLETED
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,17 +36,18 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.lost_chats import (
+    LEFT_OUT_KEY,
+    LOCALE_KEY,
+    OTHER_LOCALES_KEY,
     PUSH_KEY,
     UndeliveredNotice,
-    give_up_chat,
+    person_lost,
     tell_undelivered,
 )
 from redgrid.bot.pacing import Limits, SendPacer
-from redgrid.bot.team_chat import team_chat_lost
+from redgrid.bot.team_chat import team_chat_lost, team_chat_moved
 from redgrid.models import OutboxMessage, OutboxStatus, Person
 from redgrid.models.base import UTCDateTime, utcnow
-from redgrid.services import people
-from redgrid.services.invites import move_team_chat
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ MAX_ALBUM = 10
 # Telegram's answer to a send to a chat that does not exist (any more) or that the bot may
 # not know: for a person, as good as having blocked the bot; for a group, as being removed.
 CHAT_NOT_FOUND = "chat not found"
+# The params of a message row that are its text in one language (``Notifier.localized``).
+RENDERED_KEYS = ("text", "reply_markup")
+
+
+def message_params(text: str, reply_markup: InlineKeyboardMarkup | None = None) -> dict:
+    """A message's text and buttons as an outbox row keeps them."""
+    params: dict = {"text": text}
+    if reply_markup is not None:
+        params["reply_markup"] = reply_markup.model_dump(mode="json", exclude_none=True)
+    return params
 
 
 @dataclass
@@ -67,28 +78,55 @@ class Notifier:
     session: AsyncSession
     staged: list[OutboxMessage] = field(default_factory=list)
     _push: str | None = field(default=None, init=False, repr=False)
+    _left_out: int | None = field(default=None, init=False, repr=False)
 
     @contextmanager
-    def push(self) -> Iterator[None]:
+    def push(self, *, leaving_out: int | None = None) -> Iterator[None]:
         """The rows staged inside make one push: a ticket's album, map pin and card, to
         each of its readers. Should a reader be out of reach, the push is handed over
-        whole and once, and not to someone who got it (``bot/lost_chats.py``). A block
-        inside another joins it; a row staged outside any is a push of its own."""
-        if self._push is not None:
-            yield
-            return
-        self._push = secrets.token_hex(8)
+        whole and once, and not to someone who got it (``bot/lost_chats.py``), nor to the
+        person it leaves out (``leaving_out``: the member whose own action it reports). A
+        block inside another joins it; a row staged outside any is a push of its own."""
+        left_out = self._left_out
+        self._left_out = leaving_out
         try:
-            yield
+            if self._push is not None:
+                yield
+                return
+            self._push = secrets.token_hex(8)
+            try:
+                yield
+            finally:
+                self._push = None
         finally:
-            self._push = None
+            self._left_out = left_out
 
-    def _push_key(self) -> str:
-        return self._push or secrets.token_hex(8)
+    def _push_params(self) -> dict:
+        """What every row of the current push carries besides what Telegram is sent."""
+        params = {PUSH_KEY: self._push or secrets.token_hex(8)}
+        if self._left_out is not None:
+            params[LEFT_OUT_KEY] = self._left_out
+        return params
 
-    def copy(self, row: OutboxMessage, chat_id: int, person_id: int | None) -> None:
-        """``row`` again, as part of the same push, for another reader (a hand-over)."""
-        self._stage(chat_id, row.method, dict(row.params), person_id, row.ticket_id)
+    def copy(self, row: OutboxMessage, chat_id: int, person_id: int | None, locale: str) -> None:
+        """``row`` again, as part of the same push, for another reader (a hand-over): in
+        their ``locale`` when the row keeps its text in it (``localized``), else as it
+        is (a photo, a map pin, a row written before rows kept their languages)."""
+        params = dict(row.params)
+        others = params.get(OTHER_LOCALES_KEY) or {}
+        if params.get(LOCALE_KEY) != locale and locale in others:
+            own = {key: params.pop(key) for key in RENDERED_KEYS if key in params}
+            params[OTHER_LOCALES_KEY] = {
+                **{other: text for other, text in others.items() if other != locale},
+                params[LOCALE_KEY]: own,
+            }
+            params.update(others[locale], **{LOCALE_KEY: locale})
+        self._stage(chat_id, row.method, params, person_id, row.ticket_id)
+
+    def moved(self, rows: Sequence[OutboxMessage]) -> None:
+        """Rows written earlier that now go to another chat (a group became a supergroup):
+        sent after the commit with the rows staged here."""
+        self.staged.extend(rows)
 
     def _stage(
         self,
@@ -129,10 +167,29 @@ class Notifier:
         if_undelivered: UndeliveredNotice | None = None,
     ) -> None:
         """``if_undelivered``: what to tell whom should this message never arrive."""
-        params: dict = {"text": text, PUSH_KEY: self._push_key()}
-        if reply_markup is not None:
-            params["reply_markup"] = reply_markup.model_dump(mode="json", exclude_none=True)
+        params = {**message_params(text, reply_markup), **self._push_params()}
         self._stage(chat_id, "message", params, person_id, ticket_id, if_undelivered)
+
+    def localized(
+        self,
+        chat_id: int,
+        locale: str,
+        renderings: Mapping[str, dict],
+        *,
+        person_id: int | None = None,
+        ticket_id: int | None = None,
+    ) -> None:
+        """A message rendered in every language (``renderings``: each locale's
+        ``message_params``), sent in the reader's ``locale``; it keeps the others, so
+        that, handed over, it reaches its new reader in theirs (``copy``)."""
+        others = {other: params for other, params in renderings.items() if other != locale}
+        params = {
+            **renderings[locale],
+            **self._push_params(),
+            LOCALE_KEY: locale,
+            OTHER_LOCALES_KEY: others,
+        }
+        self._stage(chat_id, "message", params, person_id, ticket_id)
 
     def photos(
         self,
@@ -144,10 +201,10 @@ class Notifier:
         ticket_id: int | None = None,
     ) -> None:
         """One photo, or an album of up to ten, by Telegram file id."""
-        push = self._push_key()
+        push = self._push_params()
         for start in range(0, len(file_ids), MAX_ALBUM):
             chunk = list(file_ids[start : start + MAX_ALBUM])
-            params = {"file_ids": chunk, "caption": caption if start == 0 else None, PUSH_KEY: push}
+            params = {"file_ids": chunk, "caption": caption if start == 0 else None, **push}
             self._stage(chat_id, "photos", params, person_id, ticket_id)
 
     def location(
@@ -159,7 +216,7 @@ class Notifier:
         person_id: int | None = None,
         ticket_id: int | None = None,
     ) -> None:
-        params = {"latitude": latitude, "longitude": longitude, PUSH_KEY: self._push_key()}
+        params = {"latitude": latitude, "longitude": longitude, **self._push_params()}
         self._stage(chat_id, "location", params, person_id, ticket_id)
 
 
@@ -250,22 +307,6 @@ _CLAIM = (
         .exists(),
     )
     .values(next_attempt_at=bindparam("lease", type_=UTCDateTime))
-)
-# A group that became a supergroup: its pending rows move to the new chat id.
-_MOVE_CHAT = (
-    update(_outbox)
-    .where(
-        _outbox.c.chat_id == bindparam("old_chat_id"),
-        _outbox.c.status == OutboxStatus.PENDING,
-    )
-    .values(chat_id=bindparam("new_chat_id"))
-)
-_PENDING_IN_CHAT = (
-    select(OutboxMessage)
-    .where(
-        OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.status == OutboxStatus.PENDING
-    )
-    .order_by(col(OutboxMessage.id))
 )
 # One row's outcome (an executemany writes the plain outcomes of a turn). A row that is not
 # to be retried keeps its next_attempt_at. Written only while the row is still claimed
@@ -449,9 +490,9 @@ class OutboxSender:
             return
         if plain:
             await session.exec(_FINISH, params=plain)
-        notifier, to_deliver = Notifier(session), []
+        notifier = Notifier(session)
         for outcome in weighty:
-            to_deliver += await self._finish_with_consequences(session, notifier, outcome, now)
+            await self._finish_with_consequences(session, notifier, outcome, now)
         claimed = False
         if row is not None:
             lease = now + CLAIM_LEASE
@@ -463,8 +504,8 @@ class OutboxSender:
             in_flight[asyncio.create_task(self._send(row, lease))] = row.chat_id
         elif row is not None:  # another sender has it, or it must wait: the chat stops here
             queues.pop(row.chat_id, None)
-        if to_deliver or notifier.staged:
-            self.deliver_soon([*to_deliver, *notifier.staged])
+        if notifier.staged:
+            self.deliver_soon(notifier.staged)
 
     def _idle_chats(
         self, queues: dict[int, deque[OutboxMessage]], in_flight: dict[asyncio.Task, int]
@@ -555,11 +596,11 @@ class OutboxSender:
 
     async def _finish_with_consequences(
         self, session: AsyncSession, notifier: Notifier, outcome: _Outcome, now: datetime
-    ) -> list[OutboxMessage]:
+    ) -> None:
         """Write one outcome and what follows from it, in a savepoint: both or neither.
         Nothing follows when the row was no longer this sender's to write (see
-        ``_FINISH``), so a failure is announced once. Returns rows to send after the commit
-        (those of a group that moved); staged pushes are in ``notifier``.
+        ``_FINISH``), so a failure is announced once. What is to be sent after the commit
+        (pushes staged, rows of a group that moved) is in ``notifier``.
 
         Consequences that cannot be made (a bug) are logged, and the outcome is written
         alone: the row must not go out again and again for them."""
@@ -567,21 +608,22 @@ class OutboxSender:
         try:
             async with session.begin_nested():
                 finished = await session.exec(_FINISH, params=outcome.values(now))
-                if finished.rowcount != 1:
-                    return []
-                return await self._consequences(session, notifier, outcome, now)
+                if finished.rowcount == 1:
+                    await self._consequences(session, notifier, outcome, now)
         except Exception:
             logger.exception("outbox row %s: what follows from its outcome failed", outcome.row.id)
             del notifier.staged[staged:]  # rolled back with the savepoint
             await session.exec(_FINISH, params=outcome.values(now))
-            return []
 
     async def _consequences(
         self, session: AsyncSession, notifier: Notifier, outcome: _Outcome, now: datetime
-    ) -> list[OutboxMessage]:
+    ) -> None:
         row = outcome.row
         if outcome.moved_to is not None:
-            return await self._follow_chat(session, row, outcome.moved_to, now)
+            # The group became a supergroup: its grid and its pending rows (the refused
+            # one among them) follow, in order.
+            await team_chat_moved(session, notifier, row.chat_id, outcome.moved_to, now)
+            return
         if outcome.unreachable and row.chat_id < 0:  # groups have negative ids
             await team_chat_lost(
                 session,
@@ -594,20 +636,15 @@ class OutboxSender:
             )
         elif outcome.unreachable:
             person = await session.get(Person, row.person_id) if row.person_id else None
-            await people.mark_unreachable(session, person, now)
-            await give_up_chat(
-                session, notifier, self.i18n, row.chat_id, self.admin_telegram_ids, refused=row
+            await person_lost(
+                session,
+                notifier,
+                self.i18n,
+                person,
+                row.chat_id,
+                now,
+                self.admin_telegram_ids,
+                refused=row,
             )
         if outcome.status is OutboxStatus.FAILED and row.if_undelivered:
             await tell_undelivered(session, notifier, self.i18n, row)
-        return []
-
-    async def _follow_chat(
-        self, session: AsyncSession, row: OutboxMessage, chat_id: int, now: datetime
-    ) -> list[OutboxMessage]:
-        """The group became a supergroup with a new id: its grid follows it, and the
-        group's pending rows (the refused one among them) go to the new chat, in order."""
-        await move_team_chat(session, row.chat_id, chat_id, now)
-        params = {"old_chat_id": row.chat_id, "new_chat_id": chat_id}
-        await session.exec(_MOVE_CHAT, params=params)
-        return list((await session.exec(_PENDING_IN_CHAT, params={"chat_id": chat_id})).all())

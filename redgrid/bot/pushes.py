@@ -1,12 +1,14 @@
 """What the bot tells people about a ticket, each in their own language.
 
-Rendering happens while the update is handled, once per recipient, under
-``i18n.use_locale(recipient's locale)``; the result is staged in the outbox by the
-notifier and sent after the commit.
+Rendering happens while the update is handled, under ``i18n.use_locale(locale)``: once per
+recipient for the reporter's and followers' news, once per language for what the team
+reads (``in_each_language``: every reader gets theirs, and a copy handed over to someone
+else reaches them in theirs). The result is staged in the outbox by the notifier and sent
+after the commit.
 """
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -15,9 +17,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.i18n import negotiate_locale
+from redgrid.bot.i18n import SUPPORTED_LOCALES, negotiate_locale
 from redgrid.bot.lost_chats import UndeliveredNotice
-from redgrid.bot.notifier import Notifier
+from redgrid.bot.notifier import Notifier, message_params
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
@@ -177,6 +179,20 @@ def rating_keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
     return keyboard.adjust(1).as_markup()
 
 
+async def in_each_language(
+    i18n: I18n, render: Callable[[str], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
+) -> dict[str, dict]:
+    """``render(locale)`` (a message's text and buttons) in every language, as outbox
+    params (``Notifier.localized``): what the team reads may be handed over to someone who
+    reads another language than its reader (``bot/lost_chats.py``). The text says the same
+    to each reader, so it is rendered once a language, not once a reader."""
+    renderings = {}
+    for locale in SUPPORTED_LOCALES:
+        with i18n.use_locale(locale):
+            renderings[locale] = message_params(*await render(locale))
+    return renderings
+
+
 async def push_to_team(
     session: AsyncSession,
     notifier: Notifier,
@@ -202,7 +218,8 @@ async def push_to_team(
 
     ``team_of``: another ticket whose team is told (the original a duplicate was merged
     into), and whose pushes these are should a member be unreachable; ``keyboard`` then
-    replaces the team's buttons."""
+    replaces the team's buttons. ``exclude_person_id``: the member whose own action it
+    reports, who gets it neither now nor handed over later."""
     team_of = team_of or ticket
     photos: Sequence[str] = ()
     if with_media and report_photos is not None:
@@ -222,14 +239,17 @@ async def push_to_team(
     ]
     if team_chat_id is not None:
         recipients.append((team_chat_id, settings.default_locale, None))
-    with notifier.push():
+    if not recipients:
+        return
+
+    async def render(locale: str) -> tuple[str, InlineKeyboardMarkup | None]:
+        card = await ticket_card(session, ticket, catalogue, settings, locale, for_team=True)
+        markup = keyboard() if keyboard is not None else team_keyboard(ticket)
+        return f"{headline()}\n\n{card}", markup
+
+    renderings = await in_each_language(i18n, render)
+    with notifier.push(leaving_out=exclude_person_id):
         for chat_id, locale, person_id in recipients:
-            with i18n.use_locale(locale):
-                card = await ticket_card(
-                    session, ticket, catalogue, settings, locale, for_team=True
-                )
-                text = f"{headline()}\n\n{card}"
-                markup = keyboard() if keyboard is not None else team_keyboard(ticket)
             if photos:
                 notifier.photos(chat_id, photos, person_id=person_id, ticket_id=team_of.id)
             if with_media and ticket.latitude is not None:
@@ -240,8 +260,8 @@ async def push_to_team(
                     person_id=person_id,
                     ticket_id=team_of.id,
                 )
-            notifier.message(
-                chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=team_of.id
+            notifier.localized(
+                chat_id, locale, renderings, person_id=person_id, ticket_id=team_of.id
             )
 
 

@@ -23,16 +23,16 @@ from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
+from redgrid.bot.lost_chats import person_lost
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.settings import Settings
-from redgrid.bot.team_chat import team_chat_lost, team_chat_muted
+from redgrid.bot.team_chat import team_chat_lost, team_chat_moved, team_chat_muted
 from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.common import refuse_button, show_menu
 from redgrid.models import Person
 from redgrid.models.base import utcnow
-from redgrid.services.invites import move_team_chat
-from redgrid.services.people import Actor, mark_unreachable
+from redgrid.services.people import Actor
 
 logger = logging.getLogger(__name__)
 router = Blueprint(__name__)
@@ -53,16 +53,17 @@ async def unknown_message(
 
 
 @router.message(F.migrate_to_chat_id | F.migrate_from_chat_id)
-async def group_became_supergroup(message: Message, session: AsyncSession) -> None:
+async def group_became_supergroup(
+    message: Message, session: AsyncSession, notifier: Notifier
+) -> None:
     """Telegram gives a group that becomes a supergroup a new id, and says so in the old
-    chat and in the new one: a team chat's grid follows, or its pushes would be refused."""
+    chat and in the new one: a team chat's grid follows, and so do the group's pending
+    pushes, or they would be refused."""
     if message.migrate_to_chat_id:
         old_chat_id, new_chat_id = message.chat.id, message.migrate_to_chat_id
     else:
         old_chat_id, new_chat_id = message.migrate_from_chat_id, message.chat.id
-    grid = await move_team_chat(session, old_chat_id, new_chat_id, utcnow())
-    if grid is not None:
-        logger.info("grid %s: its team chat %s is now %s", grid.code, old_chat_id, new_chat_id)
+    await team_chat_moved(session, notifier, old_chat_id, new_chat_id, utcnow())
 
 
 @router.message(F.chat.type == "private")
@@ -118,12 +119,20 @@ async def apologise(
 
 @router.my_chat_member(F.chat.type == "private")
 async def blocked_or_back(
-    event: ChatMemberUpdated, session: AsyncSession, person: Person | None = None
+    event: ChatMemberUpdated,
+    session: AsyncSession,
+    notifier: Notifier,
+    i18n: I18n,
+    settings: Settings,
+    person: Person | None = None,
 ) -> None:
     """Telegram says the person blocked the bot (or unblocked it): from now on their pushes
-    go to someone else in their team until they are back (``identify`` clears the mark)."""
-    if person is not None and event.new_chat_member.status == ChatMemberStatus.KICKED:
-        await mark_unreachable(session, person, utcnow())
+    go to someone else in their team until they are back (``identify`` clears the mark),
+    and those still pending are given up and handed over now, not refused one by one."""
+    if event.new_chat_member.status == ChatMemberStatus.KICKED:
+        await person_lost(
+            session, notifier, i18n, person, event.chat.id, utcnow(), settings.admin_ids
+        )
 
 
 @router.my_chat_member(F.chat.type.in_(GROUP_CHATS))

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
+    in_each_language,
     local_time,
     locale_of,
     push_to_followers,
@@ -216,7 +217,8 @@ async def tell_team(
     photos: Sequence[str] = (),
 ) -> None:
     """A short message (no card) to the ticket's team and its group chat, each in their
-    language; ``photos`` (file ids) go first."""
+    language; ``photos`` (file ids) go first. ``exclude_person_id``: the member whose own
+    action it reports, who gets it neither now nor handed over later."""
     audience = audience or await tickets.ticket_audience(session, ticket, settings.admin_ids)
     recipients = [
         (member.telegram_id, locale_of(member, settings), member.id)
@@ -225,14 +227,19 @@ async def tell_team(
     ]
     if audience.team_chat_id is not None:
         recipients.append((audience.team_chat_id, settings.default_locale, None))
-    with notifier.push():
+    if not recipients:
+        return
+
+    async def render_both(locale: str) -> tuple[str, InlineKeyboardMarkup | None]:
+        return render(), keyboard()
+
+    renderings = await in_each_language(i18n, render_both)
+    with notifier.push(leaving_out=exclude_person_id):
         for chat_id, locale, person_id in recipients:
-            with i18n.use_locale(locale):
-                text, markup = render(), keyboard()
             if photos:
                 notifier.photos(chat_id, photos, person_id=person_id, ticket_id=ticket.id)
-            notifier.message(
-                chat_id, text, reply_markup=markup, person_id=person_id, ticket_id=ticket.id
+            notifier.localized(
+                chat_id, locale, renderings, person_id=person_id, ticket_id=ticket.id
             )
 
 
