@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 from redgrid.bot.settings import MAX_INVITE_TTL_DAYS, EnvFileError, Settings, get_settings
 from redgrid.models import migrate
 from redgrid.models.base import MAX_ROW_ID, utcnow
-from redgrid.models.db import create_engine, create_session_factory
+from redgrid.models.db import create_engine, create_session_factory, is_sqlite
 from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.district import (
     ImportReport,
@@ -111,10 +111,18 @@ app.add_typer(district_app, name="district")
 T = TypeVar("T")
 
 
-def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    """Run one async unit of work against the configured database, then close the engine."""
+def _with_engine(
+    work: Callable[[AsyncEngine], Awaitable[T]], *, creates_database: bool = False
+) -> T:
+    """Run one async unit of work against the configured database, then close the engine.
+
+    Opening a SQLite file that is not there creates it: only the commands that set up the
+    database (``creates_database``) may; the others refuse, leaving no empty file behind."""
 
     url = get_settings().database_url
+    if not creates_database and (missing := _missing_database_file(url)) is not None:
+        typer.echo(f"No database at {missing}: run `redgrid init` first.", err=True)
+        raise typer.Exit(EXIT_REFUSED)
 
     async def main() -> T:
         engine = create_engine(url)
@@ -125,6 +133,17 @@ def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def _missing_database_file(url: str) -> str | None:
+    """The path of the SQLite file the URL names when no such file exists, else None (a
+    PostgreSQL server says for itself that a database is missing)."""
+    if not is_sqlite(url):
+        return None
+    parsed = make_url(url)
+    if parsed.database in (None, "", ":memory:") or parsed.query.get("uri") == "true":
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
 
 
 async def _connect_once(engine: AsyncEngine, url: str) -> None:
@@ -155,7 +174,9 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the database schema (to the newest revision by default)."""
     with _alembic_refusals():
-        before, after = _with_engine(lambda engine: _migrated(engine, migrate.upgrade, revision))
+        before, after = _with_engine(
+            lambda engine: _migrated(engine, migrate.upgrade, revision), creates_database=True
+        )
     if before != after:
         typer.echo(f"Database upgraded from {before or 'none'} to {after}.")
     elif revision == "head" or revision == after:
@@ -322,7 +343,7 @@ def init() -> None:
                 f" {len(report.created)} grids (synthetic boundaries, see data/README.md)."
             )
 
-    typer.echo(_with_engine(work))
+    typer.echo(_with_engine(work, creates_database=True))
 
 
 @district_app.command("import")
@@ -347,7 +368,11 @@ def district_import(
         raise typer.Exit(EXIT_REFUSED) from None
     _echo_plan(plan)
     if dry_run:
-        report = _with_engine(lambda engine: _rehearse_import(engine, plan, partial))
+        report = (
+            None
+            if _missing_database_file(get_settings().database_url) is not None
+            else _with_engine(lambda engine: _rehearse_import(engine, plan, partial))
+        )
         if report is None:
             typer.echo("Dry run: nothing written (no database at the current schema to compare).")
             return

@@ -1,6 +1,8 @@
 """The ``redgrid`` command as an admin uses it from the shell, on both databases."""
 
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -165,6 +167,7 @@ def test_init_loads_the_sample_once(redgrid):
 
 def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    sqlite3.connect(tmp_path / "new.db").close()  # there, never migrated
     result = runner.invoke(app, ["district", "show"])
     assert result.exit_code == EXIT_REFUSED
     assert "run `redgrid db upgrade`" in result.output
@@ -172,6 +175,49 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
     current = runner.invoke(app, ["db", "current"])
     head = migrate.head_revision()
     assert f"current: {head}; head: {head}" in current.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("district", "show"),
+        ("route", "28.2305", "116.6005"),
+        ("route", "--address", "湖滨花园"),
+        ("members",),
+        ("members", "--grid", "A"),
+        ("invites",),
+        ("informants", "--all"),
+        ("db", "current"),
+        ("db", "downgrade", "base"),
+        ("invite", "--role", "informant"),
+        ("invites", "--revoke", "1"),
+        ("informants", "--pause", "1"),
+        ("members", "--remove", "1"),
+        ("run",),
+    ],
+)
+def test_commands_in_a_folder_without_a_database_create_none(settings_env, monkeypatch, args):
+    """`redgrid district show` in an empty folder left an empty redgrid.db behind and then
+    said it was at revision none: only init and db upgrade set a database up."""
+    monkeypatch.setenv("BOT_TOKEN", "123456:TEST-token")
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert result.output == "No database at redgrid.db: run `redgrid init` first.\n"
+    assert not list(Path().iterdir())
+
+
+def test_a_dry_run_without_a_database_creates_none(settings_env, tmp_path):
+    district = tmp_path / "district.geojson"
+    district.write_bytes(dumps(small_district()))
+    result = runner.invoke(app, ["district", "import", "--dry-run", str(district)])
+    assert "Dry run: nothing written (no database" in result.output
+    assert not (tmp_path / "redgrid.db").exists()
+    refused = runner.invoke(app, ["district", "import", str(district)])
+    assert refused.exit_code == EXIT_REFUSED
+    assert refused.output.endswith("No database at redgrid.db: run `redgrid init` first.\n")
+    assert not (tmp_path / "redgrid.db").exists()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0  # which does create it
+    assert (tmp_path / "redgrid.db").exists()
 
 
 def test_migrations_report_where_the_database_is(settings_env, monkeypatch, tmp_path):
