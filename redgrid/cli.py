@@ -66,6 +66,7 @@ from redgrid.services.members import (
     remove_membership,
 )
 from redgrid.services.routing import InvalidCoordinates, RouteOutcome
+from redgrid.services.tickets import MAX_ADDRESS
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -457,19 +458,40 @@ def district_show() -> None:
 
 @app.command("route", no_args_is_help=True)
 def route(
-    lat: Annotated[float | None, typer.Argument(help="Latitude, WGS84 degrees.")] = None,
-    lon: Annotated[float | None, typer.Argument(help="Longitude, WGS84 degrees.")] = None,
+    lat: Annotated[
+        str | None, typer.Argument(metavar="LAT", help="Latitude, WGS84 degrees (a number).")
+    ] = None,
+    lon: Annotated[
+        str | None, typer.Argument(metavar="LON", help="Longitude, WGS84 degrees (a number).")
+    ] = None,
     address: Annotated[
         str | None, typer.Option("--address", "-a", help="A compound name or an address.")
     ] = None,
 ) -> None:
-    """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`."""
-    blank = address is not None and not address.strip()
-    by_address = address is not None and not blank and lat is None and lon is None
-    by_point = address is None and lat is not None and lon is not None
-    if not (by_address or by_point):
+    """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`.
+
+    An address is looked up as the bot looks up the one a resident types."""
+    if address is not None and (lat is not None or lon is not None):
+        # The shell splits an address with spaces: the rest arrives as LAT.
+        typer.echo(
+            "Give either LAT LON or --address TEXT; quote an address with spaces.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    if address is not None:
+        address = address.strip()
+        if not address:
+            typer.echo("Give either LAT LON or --address TEXT.", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        if len(address) > MAX_ADDRESS:
+            typer.echo(
+                f"The address is {len(address)} characters; at most {MAX_ADDRESS}.", err=True
+            )
+            raise typer.Exit(EXIT_USAGE)
+    elif lat is None or lon is None:
         typer.echo("Give either LAT LON or --address TEXT.", err=True)
         raise typer.Exit(EXIT_USAGE)
+    point = None if address is not None else (_number("latitude", lat), _number("longitude", lon))
 
     async def work(engine: AsyncEngine):
         await _require_current_schema(engine)
@@ -477,10 +499,19 @@ def route(
             return await build_routing_index(session, buffer_m=get_settings().routing_buffer_m)
 
     index = _with_engine(work)
-    if by_address:
+    if point is None:
         _route_address(index, address)
     else:
-        _route_point(index, lat, lon)
+        _route_point(index, *point)
+
+
+def _number(label: str, text: str) -> float:
+    """A coordinate as typed; a word where a number belongs is bad usage, in one line."""
+    try:
+        return float(text)
+    except ValueError:
+        typer.echo(f"Invalid coordinates: {label} must be a number, not {text!r}.", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _route_point(index, lat: float, lon: float) -> None:

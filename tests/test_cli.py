@@ -100,6 +100,55 @@ def test_route_addresses(redgrid, district_file, tmp_path):
     assert "Ambiguous: 2 candidates" in ambiguous.output
 
 
+def test_an_address_is_looked_up_as_the_bot_looks_it_up(redgrid):
+    """ "星河小区 3栋" found its grid in a complaint, and does here; "星河" is in no
+    compound's name or alias, as the bot finds too. What differed was the shell: unquoted,
+    "3栋" arrived as LAT and was refused as a bad number."""
+    assert redgrid("init").exit_code == 0
+    found = redgrid("route", "--address", "星河小区 3栋")
+    assert found.exit_code == 0, found.output
+    assert found.output.startswith("DX-DF-02 ")
+    assert "via 星河公寓 [normalised]" in found.output
+    assert redgrid("route", "--address", " 星河小区 ").output.startswith("DX-DF-02 ")
+    none = redgrid("route", "--address", "星河")
+    assert (none.exit_code, none.output) == (EXIT_REFUSED, "No compound matches '星河'.\n")
+    unquoted = redgrid("route", "--address", "星河小区", "3栋")
+    assert unquoted.exit_code == EXIT_USAGE
+    assert unquoted.output == (
+        "Give either LAT LON or --address TEXT; quote an address with spaces.\n"
+    )
+    too_long = redgrid("route", "--address", "星" * 201)  # the bot takes 200 at most
+    assert too_long.exit_code == EXIT_USAGE
+    assert too_long.output == "The address is 201 characters; at most 200.\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("28.2", "east"), "Invalid coordinates: longitude must be a number, not 'east'.\n"),
+        (("28.2",), "Give either LAT LON or --address TEXT.\n"),
+    ],
+)
+def test_a_coordinate_that_is_no_number_is_one_line(redgrid, district_file, args, said):
+    """Typer's boxed usage error, six lines, before."""
+    redgrid("district", "import", str(district_file))
+    result = redgrid("route", *args)
+    assert (result.exit_code, result.output) == (EXIT_USAGE, said)
+
+
+def test_a_file_that_is_not_a_database_is_one_line(settings_env, tmp_path, caplog):
+    """SQLAlchemy's pool logged a traceback to the terminal (it could not drop the failed
+    connection) before the line saying so."""
+    (tmp_path / "redgrid.db").write_text("not a database\n")
+    for args in (("district", "show"), ("init",)):
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == EXIT_REFUSED
+        assert result.output == (
+            "Cannot open the database sqlite+aiosqlite:///redgrid.db: file is not a database\n"
+        )
+    assert [record.getMessage() for record in caplog.records] == []
+
+
 def test_bad_file_is_refused_and_nothing_is_written(redgrid, district_file, tmp_path):
     assert redgrid("district", "import", str(district_file)).exit_code == 0
     before = redgrid("district", "show").output
