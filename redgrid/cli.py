@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 from redgrid.bot.settings import MAX_INVITE_TTL_DAYS, EnvFileError, Settings, get_settings
 from redgrid.models import migrate
 from redgrid.models.base import MAX_ROW_ID, utcnow
-from redgrid.models.db import create_engine, create_session_factory
+from redgrid.models.db import create_engine, create_session_factory, is_sqlite
 from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.district import (
     ImportReport,
@@ -66,6 +66,7 @@ from redgrid.services.members import (
     remove_membership,
 )
 from redgrid.services.routing import InvalidCoordinates, RouteOutcome
+from redgrid.services.tickets import MAX_ADDRESS
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -111,10 +112,18 @@ app.add_typer(district_app, name="district")
 T = TypeVar("T")
 
 
-def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    """Run one async unit of work against the configured database, then close the engine."""
+def _with_engine(
+    work: Callable[[AsyncEngine], Awaitable[T]], *, creates_database: bool = False
+) -> T:
+    """Run one async unit of work against the configured database, then close the engine.
+
+    Opening a SQLite file that is not there creates it: only the commands that set up the
+    database (``creates_database``) may; the others refuse, leaving no empty file behind."""
 
     url = get_settings().database_url
+    if not creates_database and (missing := _missing_database_file(url)) is not None:
+        typer.echo(f"No database at {missing}: run `redgrid init` first.", err=True)
+        raise typer.Exit(EXIT_REFUSED)
 
     async def main() -> T:
         engine = create_engine(url)
@@ -125,6 +134,17 @@ def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def _missing_database_file(url: str) -> str | None:
+    """The path of the SQLite file the URL names when no such file exists, else None (a
+    PostgreSQL server says for itself that a database is missing)."""
+    if not is_sqlite(url):
+        return None
+    parsed = make_url(url)
+    if parsed.database in (None, "", ":memory:") or parsed.query.get("uri") == "true":
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
 
 
 async def _connect_once(engine: AsyncEngine, url: str) -> None:
@@ -155,7 +175,9 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the database schema (to the newest revision by default)."""
     with _alembic_refusals():
-        before, after = _with_engine(lambda engine: _migrated(engine, migrate.upgrade, revision))
+        before, after = _with_engine(
+            lambda engine: _migrated(engine, migrate.upgrade, revision), creates_database=True
+        )
     if before != after:
         typer.echo(f"Database upgraded from {before or 'none'} to {after}.")
     elif revision == "head" or revision == after:
@@ -322,7 +344,7 @@ def init() -> None:
                 f" {len(report.created)} grids (synthetic boundaries, see data/README.md)."
             )
 
-    typer.echo(_with_engine(work))
+    typer.echo(_with_engine(work, creates_database=True))
 
 
 @district_app.command("import")
@@ -347,7 +369,11 @@ def district_import(
         raise typer.Exit(EXIT_REFUSED) from None
     _echo_plan(plan)
     if dry_run:
-        report = _with_engine(lambda engine: _rehearse_import(engine, plan, partial))
+        report = (
+            None
+            if _missing_database_file(get_settings().database_url) is not None
+            else _with_engine(lambda engine: _rehearse_import(engine, plan, partial))
+        )
         if report is None:
             typer.echo("Dry run: nothing written (no database at the current schema to compare).")
             return
@@ -432,19 +458,40 @@ def district_show() -> None:
 
 @app.command("route", no_args_is_help=True)
 def route(
-    lat: Annotated[float | None, typer.Argument(help="Latitude, WGS84 degrees.")] = None,
-    lon: Annotated[float | None, typer.Argument(help="Longitude, WGS84 degrees.")] = None,
+    lat: Annotated[
+        str | None, typer.Argument(metavar="LAT", help="Latitude, WGS84 degrees (a number).")
+    ] = None,
+    lon: Annotated[
+        str | None, typer.Argument(metavar="LON", help="Longitude, WGS84 degrees (a number).")
+    ] = None,
     address: Annotated[
         str | None, typer.Option("--address", "-a", help="A compound name or an address.")
     ] = None,
 ) -> None:
-    """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`."""
-    blank = address is not None and not address.strip()
-    by_address = address is not None and not blank and lat is None and lon is None
-    by_point = address is None and lat is not None and lon is not None
-    if not (by_address or by_point):
+    """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`.
+
+    An address is looked up as the bot looks up the one a resident types."""
+    if address is not None and (lat is not None or lon is not None):
+        # The shell splits an address with spaces: the rest arrives as LAT.
+        typer.echo(
+            "Give either LAT LON or --address TEXT; quote an address with spaces.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    if address is not None:
+        address = address.strip()
+        if not address:
+            typer.echo("Give either LAT LON or --address TEXT.", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        if len(address) > MAX_ADDRESS:
+            typer.echo(
+                f"The address is {len(address)} characters; at most {MAX_ADDRESS}.", err=True
+            )
+            raise typer.Exit(EXIT_USAGE)
+    elif lat is None or lon is None:
         typer.echo("Give either LAT LON or --address TEXT.", err=True)
         raise typer.Exit(EXIT_USAGE)
+    point = None if address is not None else (_number("latitude", lat), _number("longitude", lon))
 
     async def work(engine: AsyncEngine):
         await _require_current_schema(engine)
@@ -452,10 +499,19 @@ def route(
             return await build_routing_index(session, buffer_m=get_settings().routing_buffer_m)
 
     index = _with_engine(work)
-    if by_address:
+    if point is None:
         _route_address(index, address)
     else:
-        _route_point(index, lat, lon)
+        _route_point(index, *point)
+
+
+def _number(label: str, text: str) -> float:
+    """A coordinate as typed; a word where a number belongs is bad usage, in one line."""
+    try:
+        return float(text)
+    except ValueError:
+        typer.echo(f"Invalid coordinates: {label} must be a number, not {text!r}.", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _route_point(index, lat: float, lon: float) -> None:

@@ -1,6 +1,8 @@
 """The ``redgrid`` command as an admin uses it from the shell, on both databases."""
 
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -98,6 +100,55 @@ def test_route_addresses(redgrid, district_file, tmp_path):
     assert "Ambiguous: 2 candidates" in ambiguous.output
 
 
+def test_an_address_is_looked_up_as_the_bot_looks_it_up(redgrid):
+    """ "星河小区 3栋" found its grid in a complaint, and does here; "星河" is in no
+    compound's name or alias, as the bot finds too. What differed was the shell: unquoted,
+    "3栋" arrived as LAT and was refused as a bad number."""
+    assert redgrid("init").exit_code == 0
+    found = redgrid("route", "--address", "星河小区 3栋")
+    assert found.exit_code == 0, found.output
+    assert found.output.startswith("DX-DF-02 ")
+    assert "via 星河公寓 [normalised]" in found.output
+    assert redgrid("route", "--address", " 星河小区 ").output.startswith("DX-DF-02 ")
+    none = redgrid("route", "--address", "星河")
+    assert (none.exit_code, none.output) == (EXIT_REFUSED, "No compound matches '星河'.\n")
+    unquoted = redgrid("route", "--address", "星河小区", "3栋")
+    assert unquoted.exit_code == EXIT_USAGE
+    assert unquoted.output == (
+        "Give either LAT LON or --address TEXT; quote an address with spaces.\n"
+    )
+    too_long = redgrid("route", "--address", "星" * 201)  # the bot takes 200 at most
+    assert too_long.exit_code == EXIT_USAGE
+    assert too_long.output == "The address is 201 characters; at most 200.\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("28.2", "east"), "Invalid coordinates: longitude must be a number, not 'east'.\n"),
+        (("28.2",), "Give either LAT LON or --address TEXT.\n"),
+    ],
+)
+def test_a_coordinate_that_is_no_number_is_one_line(redgrid, district_file, args, said):
+    """Typer's boxed usage error, six lines, before."""
+    redgrid("district", "import", str(district_file))
+    result = redgrid("route", *args)
+    assert (result.exit_code, result.output) == (EXIT_USAGE, said)
+
+
+def test_a_file_that_is_not_a_database_is_one_line(settings_env, tmp_path, caplog):
+    """SQLAlchemy's pool logged a traceback to the terminal (it could not drop the failed
+    connection) before the line saying so."""
+    (tmp_path / "redgrid.db").write_text("not a database\n")
+    for args in (("district", "show"), ("init",)):
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+        assert result.exit_code == EXIT_REFUSED
+        assert result.output == (
+            "Cannot open the database sqlite+aiosqlite:///redgrid.db: file is not a database\n"
+        )
+    assert [record.getMessage() for record in caplog.records] == []
+
+
 def test_bad_file_is_refused_and_nothing_is_written(redgrid, district_file, tmp_path):
     assert redgrid("district", "import", str(district_file)).exit_code == 0
     before = redgrid("district", "show").output
@@ -165,6 +216,7 @@ def test_init_loads_the_sample_once(redgrid):
 
 def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    sqlite3.connect(tmp_path / "new.db").close()  # there, never migrated
     result = runner.invoke(app, ["district", "show"])
     assert result.exit_code == EXIT_REFUSED
     assert "run `redgrid db upgrade`" in result.output
@@ -172,6 +224,49 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
     current = runner.invoke(app, ["db", "current"])
     head = migrate.head_revision()
     assert f"current: {head}; head: {head}" in current.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("district", "show"),
+        ("route", "28.2305", "116.6005"),
+        ("route", "--address", "湖滨花园"),
+        ("members",),
+        ("members", "--grid", "A"),
+        ("invites",),
+        ("informants", "--all"),
+        ("db", "current"),
+        ("db", "downgrade", "base"),
+        ("invite", "--role", "informant"),
+        ("invites", "--revoke", "1"),
+        ("informants", "--pause", "1"),
+        ("members", "--remove", "1"),
+        ("run",),
+    ],
+)
+def test_commands_in_a_folder_without_a_database_create_none(settings_env, monkeypatch, args):
+    """`redgrid district show` in an empty folder left an empty redgrid.db behind and then
+    said it was at revision none: only init and db upgrade set a database up."""
+    monkeypatch.setenv("BOT_TOKEN", "123456:TEST-token")
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert result.output == "No database at redgrid.db: run `redgrid init` first.\n"
+    assert not list(Path().iterdir())
+
+
+def test_a_dry_run_without_a_database_creates_none(settings_env, tmp_path):
+    district = tmp_path / "district.geojson"
+    district.write_bytes(dumps(small_district()))
+    result = runner.invoke(app, ["district", "import", "--dry-run", str(district)])
+    assert "Dry run: nothing written (no database" in result.output
+    assert not (tmp_path / "redgrid.db").exists()
+    refused = runner.invoke(app, ["district", "import", str(district)])
+    assert refused.exit_code == EXIT_REFUSED
+    assert refused.output.endswith("No database at redgrid.db: run `redgrid init` first.\n")
+    assert not (tmp_path / "redgrid.db").exists()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0  # which does create it
+    assert (tmp_path / "redgrid.db").exists()
 
 
 def test_migrations_report_where_the_database_is(settings_env, monkeypatch, tmp_path):

@@ -482,6 +482,39 @@ async def test_a_photos_caption_reaches_the_team(world):
     ]
 
 
+async def test_only_the_captions_of_photos_added_become_the_comment(world):
+    """Done found room for 2 of the reporter's 3 captioned photos: the caption of the one
+    left out was still sent to the team and kept as the reporter's comment."""
+    h = world.harness
+    ticket = await world.ticket(photos=[(f"old-{n}", f"uold-{n}") for n in range(5)])  # cap: 10
+    more = [(f"more-{n}", f"umore-{n}") for n in range(2)]
+    await world.run(
+        tickets.add_photos, ticket.id, world.actor("reporter"), utcnow(), more, limit=10
+    )
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    for n in range(3):
+        photo = [PhotoSize(file_id=f"c-{n}", file_unique_id=f"uc-{n}", width=800, height=600)]
+        reply = answer_to(
+            await world.reporter.send(photo=photo, caption=f"caption {n}"), world.reporter
+        )
+    await world.run(
+        tickets.add_photos, ticket.id, world.actor("reporter"), utcnow(), [("x", "ux")], limit=10
+    )
+    team_before = len(h.calls_to(world.secretary.id))
+
+    done = answer_to(await world.reporter.press(reply.button("完成")), world.reporter)
+
+    assert done.text.startswith(f"同时已有他人为 {ticket.number} 添加了照片，您的 1 张照片未能添加")
+    assert "caption" not in done.text
+    told = h.calls_to(world.secretary.id)[team_before:]
+    assert [m.media for m in told[0].method.media] == ["c-0", "c-1"]
+    assert told[1].text.endswith("\n\ncaption 0\ncaption 1")
+    async with world.session_factory() as session:
+        events = await tickets.ticket_history(session, ticket.id)
+    comments = [e.note for e in events if e.kind is EventKind.COMMENT]
+    assert comments == ["caption 0", "caption 1"]
+
+
 async def test_the_menu_button_does_not_list_tickets_in_a_group(world):
     """/cancel in the team's group shows the main menu there; its My tickets button must
     not post the presser's tickets to the group (as /mytickets there does not)."""

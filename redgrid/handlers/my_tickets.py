@@ -705,7 +705,7 @@ async def photo_button(
         refuse_button(callback_answer, _photo_room_text(ticket, room, limit))
         return
     await state.set_state(ReporterForm.photo)
-    await state.set_data({"ticket_id": ticket.id, "photos": [], "captions": []})
+    await state.set_data({"ticket_id": ticket.id, "photos": [], "caption_of": {}})
     await query.message.answer(
         _(
             "Send photos of the problem for {number}, one by one or as an album, then press "
@@ -726,8 +726,9 @@ async def photo_sent(
 ) -> None:
     """A photo is kept in the step until Done, which adds them all and tells the team
     once; an album gets one reply (``albums``). A caption is what the person says about
-    the photo: with Done it becomes their comment. Past MAX_TICKET_PHOTOS a photo is
-    refused, and the reply says how many did not fit."""
+    the photo, kept by the photo's unique id: with Done the captions of the photos added
+    become their comment. Past MAX_TICKET_PHOTOS a photo is refused, and the reply says
+    how many did not fit."""
     data = await state.get_data()
     ticket = await load_ticket(session, data.get("ticket_id", 0))
     if ticket is None or not ticket.status.is_open:
@@ -737,7 +738,7 @@ async def photo_sent(
         )
         return
     album = await albums.album_of(message, state)
-    photos, captions = data["photos"], data["captions"]
+    photos, caption_of = data["photos"], data.get("caption_of", {})
     limit = settings.max_ticket_photos
     room = limit - await tickets.report_photo_count(session, ticket.id) - len(photos)
     largest = message.photo[-1]
@@ -747,8 +748,8 @@ async def photo_sent(
         photos.append([largest.file_id, largest.file_unique_id])
         room -= 1
         if caption := (message.caption or "").strip()[: tickets.MAX_TEXT]:
-            captions.append(caption)
-        await state.update_data(photos=photos, captions=captions)
+            caption_of[largest.file_unique_id] = caption
+        await state.update_data(photos=photos, caption_of=caption_of)
     lines = [
         ngettext(
             "📷 {count} photo ready for {number}.",
@@ -781,10 +782,11 @@ async def photos_done(
 ) -> None:
     """Done at the photo step: the photos kept are added to the ticket, as many as still
     fit (others may have added theirs meanwhile), and the team is told once, with the
-    photos added."""
+    photos added and their captions as the person's comment; a photo left out takes its
+    caption with it."""
     data = await state.get_data()
     photos = [tuple(photo) for photo in data.get("photos", [])]
-    captions = data.get("captions", [])
+    caption_of = data.get("caption_of", {})
     await state.clear()
     if not photos:
         await query.message.answer(_("No photos were sent, so nothing was added."))
@@ -797,6 +799,11 @@ async def photos_done(
         added = await tickets.add_photos(
             session, ticket, actor, now, photos, limit=settings.max_ticket_photos
         )
+        captions = [
+            caption_of[photo.file_unique_id]
+            for photo in added
+            if photo.file_unique_id in caption_of
+        ]
         for caption in captions:
             await tickets.add_comment(session, ticket, actor, now, caption)
     except tickets.PhotoLimitReached:

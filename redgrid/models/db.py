@@ -136,6 +136,11 @@ class _Connection(sqlite3.Connection):
     def commit(self) -> None:
         await_(_unless_busy(self, super().commit))
 
+    def terminate(self) -> None:
+        """How SQLAlchemy drops a connection that failed (a file that is not a database):
+        with no driver thread beside it, a close."""
+        self.close()
+
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
