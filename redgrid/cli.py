@@ -162,6 +162,14 @@ async def _connect_once(engine: AsyncEngine, url: str) -> None:
 
 async def _require_current_schema(engine: AsyncEngine) -> None:
     current, head = await migrate.current_revision(engine), migrate.SCHEMA_REVISION
+    if current is not None and current > head:  # revision ids are zero-padded numbers
+        typer.echo(
+            f"The database is at revision {current}, newer than this redgrid knows ({head}):"
+            " run the newer redgrid, or go back with its `redgrid db downgrade"
+            f" {head}` first.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_REFUSED)
     if current != head:
         typer.echo(
             f"The database is at revision {current or 'none'}, not {head}:"

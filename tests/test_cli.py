@@ -1,15 +1,18 @@
 """The ``redgrid`` command as an admin uses it from the shell, on both databases."""
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from redgrid.bot.settings import get_settings
 from redgrid.cli import EXIT_AMBIGUOUS, EXIT_REFUSED, EXIT_USAGE, app
 from redgrid.models import migrate
+from redgrid.models.db import create_engine
 from tests.district_files import collection, dumps, feature, polygon, small_district, square
 
 runner = CliRunner()
@@ -224,6 +227,31 @@ def test_commands_refuse_an_unmigrated_database(settings_env, monkeypatch, tmp_p
     current = runner.invoke(app, ["db", "current"])
     head = migrate.head_revision()
     assert f"current: {head}; head: {head}" in current.output
+
+
+async def _stamp(database_url: str, revision: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :revision"), {"revision": revision}
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_a_database_newer_than_the_code_is_not_sent_to_db_upgrade(redgrid, database_url):
+    """After a rollback of the code, `db upgrade` would do nothing: the way out is the newer
+    redgrid's downgrade."""
+    asyncio.run(_stamp(database_url, "0099"))
+    try:
+        result = redgrid("district", "show")
+    finally:  # PostgreSQL's test database is shared by the whole run
+        asyncio.run(_stamp(database_url, migrate.SCHEMA_REVISION))
+    assert result.exit_code == EXIT_REFUSED
+    assert "newer than this redgrid knows" in result.output
+    assert f"db downgrade {migrate.SCHEMA_REVISION}" in result.output
+    assert "db upgrade" not in result.output
 
 
 @pytest.mark.parametrize(
