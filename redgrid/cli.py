@@ -603,6 +603,10 @@ def invite(
     if grid is not None and community is not None:
         typer.echo("Give --grid or --community, not both.", err=True)
         raise typer.Exit(EXIT_USAGE)
+    for option, value in (("--grid", grid), ("--community", community)):
+        if value is not None and not value.strip():  # not "the whole district" by accident
+            typer.echo(f"{option} is empty: name one, or leave the option out.", err=True)
+            raise typer.Exit(EXIT_USAGE)
     settings = get_settings()
     days = settings.invite_ttl_days if ttl_days is None else ttl_days
     if not 0 < days <= MAX_INVITE_TTL_DAYS:  # NaN too

@@ -533,6 +533,10 @@ def test_cli_invite_refusals(redgrid):
         ("--role", "officer", "--grid", "A"),
         ("--role", "informant", "--grid", "A", "--community", "大富社区"),
         ("--role", "secretary", "--grid", "A", "--ttl-days", "0"),
+        # An empty name made a district-wide informant invite.
+        ("--role", "informant", "--community", ""),
+        ("--role", "informant", "--community", "  "),
+        ("--role", "secretary", "--grid", ""),
         # Each crashed after the checks, in timedelta: no invite, a traceback.
         *(("--role", "informant", "--ttl-days", days) for days in ("nan", "inf", "1e9", "366")),
     ):
