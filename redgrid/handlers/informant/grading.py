@@ -14,7 +14,7 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import push_to_reporter
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import GradeCb
-from redgrid.handlers.common import refuse_button, refuse_ticket_button
+from redgrid.handlers.common import left_team_text, refuse_button, refuse_ticket_button
 from redgrid.handlers.informant import router
 from redgrid.handlers.informant.shared import _close, grade_button, grade_name
 from redgrid.handlers.keyboards import InlineKeyboard
@@ -23,7 +23,7 @@ from redgrid.models import Grade, Ticket, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.services import informants, tickets
 from redgrid.services.informants import AlreadyGraded, NotAReport, NotGradable, PointsTable
-from redgrid.services.people import Actor, can_handle
+from redgrid.services.people import Actor, can_handle, left_team_of
 from redgrid.services.tickets import NotAllowed, TicketNotFound
 
 
@@ -147,7 +147,9 @@ async def grade_command(
     session: AsyncSession,
     actor: Actor | None = None,  # None: an anonymous group admin
 ) -> None:
-    """Grade a report later: ``/grade DX-000123``, in private or in the team's chat."""
+    """Grade a report later: ``/grade DX-000123``, in private or in the team's chat. Someone
+    taken off the ticket's team is told so, as by the grading buttons; anyone else who may
+    not grade it hears the same as for a number that does not exist."""
     reference = (command.args or "").strip()[:32]
     if not reference:
         await message.answer(_("Send the report's number, for example /grade DX-000123."))
@@ -157,6 +159,14 @@ async def grade_command(
     except TicketNotFound:
         ticket = None
     if ticket is None or actor is None or not await can_handle(session, actor, ticket):
+        left = (
+            ticket is not None
+            and actor is not None
+            and await left_team_of(session, actor.person_id, ticket)
+        )
+        if left:  # as the grading buttons say
+            await message.answer(left_team_text())
+            return
         await message.answer(
             _("Ticket {reference} was not found.").format(reference=html.escape(reference))
         )
