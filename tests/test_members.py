@@ -242,6 +242,29 @@ async def test_a_removed_member_pressing_a_grade_or_queue_button_is_told_why(wor
         assert await informants.grade_of(session, report.id) is None
 
 
+async def test_a_removed_member_sending_grade_is_told_why_as_the_button_does(world, redgrid):
+    """/grade NUMBER answered a removed member "not found" while the grading button told
+    them they had left the team; now both say so. A stranger still learns nothing."""
+    report = await world.ticket(source=TicketSource.INFORMANT)
+    await world.run(tickets.mark_invalid, report.id, world.actor("secretary2"), utcnow(), "无效")
+    await remove(redgrid, world, "worker")
+
+    command = f"/grade {report.number}"
+    for calls in (
+        await world.worker.text(command),
+        await say_in_group(world.worker, TEAM_CHAT, command),
+    ):
+        [reply] = messages(calls)
+        assert reply.text.startswith(LEFT_ZH)
+        assert not reply.buttons
+    [reply] = messages(await world.worker.text("/grade DX-999999"))
+    assert "未找到" in reply.text
+    [reply] = messages(await world.member_c.text(f"/grade {report.number}"))
+    assert reply.text == f"Ticket {report.number} was not found."
+    async with world.session_factory() as session:
+        assert await informants.grade_of(session, report.id) is None
+
+
 async def test_a_removed_member_mid_step_is_stopped_before_the_next_question(world, redgrid):
     """Removed while Resolve waits for the note: the note is refused, no photo is asked
     for. Removed while it waits for the photo: the photo is refused. Removed while Extend
