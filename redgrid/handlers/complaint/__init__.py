@@ -30,15 +30,22 @@ Each flow is a module of this package: ``start`` (/new, the menu button, Cancel,
 nearby-duplicate hint), ``contact`` (consent and the phone), ``summary`` (Edit, Confirm) and
 ``wrong_input`` (stale buttons and unexpected input). ``steps`` shows a step and moves
 between steps, ``states`` holds the steps and how they link, ``shared`` the helpers several
-flows use, ``router`` the one router they all register on.
+flows use. ``router`` below is the one router they all register on.
 """
+
+from redgrid.handlers.blueprint import Blueprint
+from redgrid.handlers.callbacks import CategoryCb, ChoiceCb, DraftCb, MenuCb, TicketCb
+from redgrid.handlers.complaint.states import Complaint
+
+router = Blueprint(__name__)
+router.messages_only(Complaint)
+router.callbacks_only(CategoryCb, ChoiceCb, DraftCb, MenuCb, TicketCb)
 
 # isort: off
 # Importing a flow registers its handlers on ``router``, and aiogram tries them in
 # registration order: keep this order (wrong input last), and never import one flow from
 # another (it would register early).
-from redgrid.handlers.complaint.router import router
-from redgrid.handlers.complaint import (  # noqa: F401
+from redgrid.handlers.complaint import (  # noqa: E402, F401
     start,
     description,
     photos,
@@ -49,5 +56,3 @@ from redgrid.handlers.complaint import (  # noqa: F401
     wrong_input,
 )
 # isort: on
-
-__all__ = ["router"]

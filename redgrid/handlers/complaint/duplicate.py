@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import DraftAction, DraftCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button, show_menu
-from redgrid.handlers.complaint.router import router
+from redgrid.handlers.complaint import router
 from redgrid.handlers.complaint.shared import Ctx, _close
 from redgrid.handlers.complaint.states import Complaint
 from redgrid.handlers.complaint.steps import _advance

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.bot.settings import Settings
 from redgrid.handlers import albums
 from redgrid.handlers.callbacks import DraftAction, DraftCb
-from redgrid.handlers.complaint.router import router
+from redgrid.handlers.complaint import router
 from redgrid.handlers.complaint.shared import Ctx, _close, _with_photo
 from redgrid.handlers.complaint.states import Complaint
 from redgrid.handlers.complaint.steps import _advance, _keyboard, _photos_ack

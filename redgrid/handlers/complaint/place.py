@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import ChoiceCb, DraftAction, DraftCb
 from redgrid.handlers.common import refuse_button
-from redgrid.handlers.complaint.router import router
+from redgrid.handlers.complaint import router
 from redgrid.handlers.complaint.shared import ADDR, KEEP, Ctx, _close, _grid_label, _nav
 from redgrid.handlers.complaint.states import PLACE_STATES, Complaint
 from redgrid.handlers.complaint.steps import _advance, _drop_reply_keyboard, _show

@@ -17,7 +17,7 @@ from redgrid.bot.pushes import local_time, push_to_team, queue_name
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import ChoiceCb, DraftAction, DraftCb
 from redgrid.handlers.common import refuse_button, show_menu
-from redgrid.handlers.complaint.router import router
+from redgrid.handlers.complaint import router
 from redgrid.handlers.complaint.shared import EDIT, Ctx, _close, _first_missing, _limit_text
 from redgrid.handlers.complaint.states import EDIT_TARGETS, Complaint
 from redgrid.handlers.complaint.steps import _show

@@ -14,7 +14,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers import albums
 from redgrid.handlers.callbacks import CategoryCb, ChoiceCb, DraftCb
 from redgrid.handlers.common import refuse_button
-from redgrid.handlers.complaint.router import router
+from redgrid.handlers.complaint import router
 from redgrid.handlers.complaint.shared import ADDR, EDIT, KEEP, Ctx
 from redgrid.handlers.complaint.states import HINTS, Complaint
 from redgrid.handlers.complaint.steps import _keyboard

@@ -1,4 +1,4 @@
-"""评单: the team grades a resolved or invalid report (``handlers/team.py`` calls
+"""评单: the team grades a resolved or invalid report (``handlers/team/`` calls
 ``offer_grade``, or ``/grade NUMBER`` later), and the informant hears of the points."""
 
 import html
@@ -53,7 +53,7 @@ def grade_prompt(ticket: Ticket) -> str:
 
 
 async def offer_grade(message: Message, session: AsyncSession, ticket: Ticket) -> None:
-    """After the team resolved a report or marked it invalid (``handlers/team.py``): ask
+    """After the team resolved a report or marked it invalid (``handlers/team/``): ask
     for its grade. Anything else (a resident's ticket, a graded report) asks nothing."""
     if await informants.gradable(session, ticket):
         await message.answer(grade_prompt(ticket), reply_markup=grade_keyboard(ticket))
