@@ -265,6 +265,29 @@ async def test_a_removed_member_sending_grade_is_told_why_as_the_button_does(wor
         assert await informants.grade_of(session, report.id) is None
 
 
+async def test_a_removed_member_sending_ticket_is_told_why_as_the_buttons_do(world, redgrid):
+    """/ticket NUMBER answered a removed member "not found" while the card's buttons told
+    them they had left the team; now it says so too, in private and in the team's chat. A
+    stranger, a number that does not exist and another group still learn nothing."""
+    ticket = await world.accepted()
+    await remove(redgrid, world, "worker")
+
+    command = f"/ticket {ticket.number}"
+    for calls in (
+        await world.worker.text(command),
+        await say_in_group(world.worker, TEAM_CHAT, command),
+    ):
+        [reply] = messages(calls)
+        assert reply.text.startswith(LEFT_ZH)
+        assert not reply.buttons
+    [reply] = messages(await world.worker.text("/ticket DX-999999"))
+    assert "未找到" in reply.text
+    [reply] = messages(await say_in_group(world.worker, -100999, command))
+    assert "未找到" in reply.text
+    [reply] = messages(await world.member_c.text(command))
+    assert reply.text == f"Ticket {ticket.number} was not found."
+
+
 async def test_a_removed_member_mid_step_is_stopped_before_the_next_question(world, redgrid):
     """Removed while Resolve waits for the note: the note is refused, no photo is asked
     for. Removed while it waits for the photo: the photo is refused. Removed while Extend

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.bot.pushes import local_time, status_name
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import MenuCb, MenuItem, TicketAction, TicketCb
-from redgrid.handlers.common import anonymous_admin_text, is_team_member
+from redgrid.handlers.common import anonymous_admin_text, is_team_member, left_team_text
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import shown_in_chat, ticket_view
 from redgrid.handlers.team import router
@@ -20,7 +20,7 @@ from redgrid.models import TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
-from redgrid.services.people import Actor
+from redgrid.services.people import Actor, left_team_of
 from redgrid.services.tickets import TicketNotFound
 
 QUEUE_LIMIT = 30
@@ -108,6 +108,9 @@ async def ticket_command(
     i18n: I18n,
     actor: Actor | None = None,  # None: an anonymous group admin
 ) -> None:
+    """One ticket by number. Someone taken off its team is told so, as by the card's
+    buttons; anyone else who may not read it hears the same as for a number that does not
+    exist, and a group other than the ticket's team chat never sees it."""
     if actor is None:
         await message.reply(anonymous_admin_text())
         return
@@ -134,6 +137,9 @@ async def ticket_command(
         else None
     )
     if view is None:
+        if ticket is not None and await left_team_of(session, actor.person_id, ticket):
+            await message.answer(left_team_text())  # as the card's buttons say
+            return
         # The same answer for a stranger's ticket as for none at all.
         await message.answer(
             _("Ticket {reference} was not found.").format(reference=html.escape(reference[:32]))
