@@ -1028,3 +1028,19 @@ async def test_someone_not_on_the_team_pressing_in_its_group_is_told_why(world):
         calls = await world.resident_en.press(data(TicketAction.ACCEPT, ticket), chat_id)
         assert alert(calls) == "This button is no longer valid."
     assert (await world.load(ticket.id)).status is TicketStatus.DISPATCHED
+
+
+async def test_an_over_long_transfer_note_is_re_asked_with_skip_still_offered(world):
+    """The transfer note step offers Skip; its too-long hint dropped Skip (only Back and
+    Cancel), as if the note were now required. The hint offers all three, and Skip on it
+    still transfers."""
+    ticket = await world.ticket()
+    calls = await world.worker.press(data(TicketAction.TRANSFER, ticket))
+    await world.worker.press(answer_to(calls, world.worker).button("网格B"))
+
+    hint = answer_to(await world.worker.text("很" * 1001), world.worker)
+
+    assert "1000" in hint.text
+    assert [button.text for button in hint.buttons] == ["⏭ 跳过", "⬅️ 返回", "✖️ 取消"]
+    await world.worker.press(hint.button("跳过"))
+    assert (await world.load(ticket.id)).grid_id == world.grids["B"].id

@@ -197,13 +197,14 @@ def typed_text(message: Message) -> str | None:
     return text
 
 
-async def too_long(message: Message, *, back: bool = False) -> None:
+async def too_long(message: Message, *, back: bool = False, skip: bool = False) -> None:
+    """Re-ask for a step's text, offering the same Back and Skip as the step's question."""
     length = len((message.text or "").strip())
     await message.answer(
         _("Please keep it to {limit} characters (yours has {length}).").format(
             limit=tickets.MAX_TEXT, length=length
         ),
-        reply_markup=nav_keyboard(back=back),
+        reply_markup=nav_keyboard(back=back, skip=skip),
     )
 
 

@@ -292,7 +292,7 @@ async def transfer_note_typed(
 ) -> None:
     note = typed_text(message)
     if note is None:
-        await too_long(message, back=True)
+        await too_long(message, back=True, skip=True)
         return
     await finish_transfer(
         message, state, note, session, notifier, person, actor, i18n, settings, catalogue
