@@ -961,3 +961,44 @@ async def test_html_in_the_description_is_escaped(world):
     card = world.harness.calls_to(world.secretary.id)[-1]
     assert "&lt;b&gt;bold&lt;/b&gt;" in card.text
     assert "<b>bold" not in card.text
+
+
+async def test_switching_language_mid_draft_keeps_the_draft_and_says_how_to_go_on(world):
+    """/language in the middle of a complaint: the draft goes on, so the reply says so in
+    the new language and offers no main menu (whose buttons would lead away from it)."""
+    resident = world.harness.person("Chen", language_code="zh-TW")
+    await to_place(resident)
+    [prompt] = await resident.text("/language")
+    assert "语言" in prompt.text
+
+    reply = answer_of(await resident.press(prompt.button("English")), resident)
+
+    assert "Language: English" in reply.text
+    assert "/cancel" in reply.text
+    assert not reply.buttons
+    assert (await world.state(resident))[0] == "Complaint:place"
+    hint = answer_of(await resident.sticker(), resident)
+    assert "Please share a location" in hint.text
+    calls = await resident.location(*INSIDE_A)
+    assert "May the grid team see your name" in messages(calls)[-1].text
+
+
+async def test_forget_mid_draft_takes_the_location_keyboard_away(world):
+    """/forget ends the draft like /cancel does, so the "share location" keyboard of the
+    place step must go too: pressed afterwards, it would send a location to nothing."""
+    resident = world.harness.person("Zhou", language_code="zh-hans")
+    await to_place(resident)
+    [question] = await resident.text("/forget")
+
+    calls = await resident.press(question.button("删除"))
+
+    [erased] = messages(calls)
+    assert "已删除" in erased.text
+    assert isinstance(erased.method.reply_markup, ReplyKeyboardRemove)
+    assert (await world.state(resident))[0] is None
+
+
+def answer_of(calls, client: Client):
+    """The one message sent to ``client`` among ``calls``."""
+    [answer] = [call for call in messages(calls) if call.chat_id == client.id]
+    return answer

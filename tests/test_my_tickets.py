@@ -560,3 +560,35 @@ async def test_residents_read_only_their_own_words_and_the_teams(world):
     )
     for words in ("13800001111", "我是王阿姨", "邻居补充"):
         assert words in team.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="my_tickets.photo_sent adds 'Send more' after saying no more fit (fix in the "
+    "package my_tickets moves into: append it only while room > 0)",
+)
+async def test_the_photo_that_fills_the_ticket_does_not_ask_for_more(world):
+    ticket = await world.accepted()  # filed with 2 photos; 8 more fit
+    await world.reporter.press(data(TicketAction.PHOTO, ticket))
+    for n in range(8):
+        await world.reporter.photo(f"fill-{n}", media_group_id="fill")
+    reply = world.harness.last_to(world.reporter.id)
+    assert f"{ticket.number} 已有 10 张照片" in reply.text
+    assert "可继续发送" not in reply.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="act_on_step_ticket answers a typed comment with the button refusal; it should "
+    "say the comment was not passed on and, for a duplicate, name the ticket it went to",
+)
+async def test_a_comment_typed_after_a_merge_says_where_it_should_go(world):
+    original = await world.ticket()
+    duplicate = await world.ticket(by="resident_en", description="same")
+    await world.resident_en.press(data(TicketAction.COMMENT, duplicate))
+    await world.run(
+        tickets.mark_duplicate, duplicate.id, world.actor("secretary"), utcnow(), original.id
+    )
+    reply = answer_to(await world.resident_en.text("more details"), world.resident_en)
+    assert "button" not in reply.text
+    assert original.number in reply.text

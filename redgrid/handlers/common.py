@@ -161,6 +161,7 @@ async def language_chosen(
     query: CallbackQuery,
     callback_data: LanguageCb,
     callback_answer: CallbackAnswer,
+    state: FSMContext,
     session: AsyncSession,
     person: Person,
     actor: Actor,
@@ -175,6 +176,12 @@ async def language_chosen(
         text = _("Language: {language}").format(language=LANGUAGE_NAMES[callback_data.locale])
         if query.message.chat.type != "private":  # /language in a group: no menu there
             callback_answer.text = text
+            return
+        if await state.get_state() is not None:
+            # Switched half-way through a draft or a step, which goes on: the menu's
+            # buttons would lead away from it without a word.
+            text += "\n" + _("Carry on where you left off, or send /cancel to stop.")
+            await query.message.answer(text)
             return
         await show_menu(query.message, session, actor, text)
 

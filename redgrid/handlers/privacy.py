@@ -12,7 +12,13 @@ from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardRemove,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -102,7 +108,9 @@ async def forget_confirmed(
         _(
             "Your personal data has been erased. The complaints you raised stay, without "
             "your name. Send /start whenever you need us again."
-        )
+        ),
+        # Takes away a keyboard of the step they were in (the location button), as /cancel.
+        reply_markup=ReplyKeyboardRemove(),
     )
     await remove_buttons(query)
 
