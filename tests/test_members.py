@@ -141,7 +141,7 @@ async def test_remove_tells_the_person_in_their_language_once(world, redgrid):
     assert not h.calls_to(world.worker.id)
     await h.sender.drain()
     [farewell] = h.calls_to(world.worker.id)
-    assert "您已不再担任网格 网格A（A）的网格员" in farewell.text
+    assert "您已不再担任网格A（A）的网格员" in farewell.text
 
     again = await redgrid("members", "--remove", str(zhang))
     assert again.exit_code == EXIT_REFUSED
