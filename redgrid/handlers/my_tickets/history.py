@@ -13,7 +13,7 @@ from redgrid.handlers.my_tickets.shared import reporter_label
 from redgrid.models import EventKind, Person, Rating, Ticket, TicketEvent
 from redgrid.services import tickets
 
-# Ticket ids are 32-bit integers: a forged larger one must not reach the database.
+# Telegram's limit on the text of one message: the history is cut to fit beside the card.
 MAX_MESSAGE = 4096
 HISTORY_NOTE_CHARS = 200
 
