@@ -18,7 +18,7 @@ from redgrid.handlers.common import left_team_text, refuse_button, refuse_ticket
 from redgrid.handlers.informant import router
 from redgrid.handlers.informant.shared import _close, grade_button, grade_name
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets import load_ticket, no_longer_applies
+from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies
 from redgrid.models import Grade, Ticket, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.services import informants, tickets

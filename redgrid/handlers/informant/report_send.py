@@ -36,7 +36,7 @@ from redgrid.handlers.informant.shared import (
 )
 from redgrid.handlers.informant.states import ReportForm
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets import tell_team
+from redgrid.handlers.my_tickets.shared import tell_team
 from redgrid.models import Person, Ticket
 from redgrid.models.base import utcnow
 from redgrid.services import informants, tickets

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.handlers.callbacks import VoiceCb
 from redgrid.handlers.common import refuse_button, refuse_ticket_button
 from redgrid.handlers.informant import router
-from redgrid.handlers.my_tickets import load_ticket
+from redgrid.handlers.my_tickets.shared import load_ticket
 from redgrid.services import informants
 from redgrid.services.people import Actor, can_handle
 

@@ -24,7 +24,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.informant import offer_grade
-from redgrid.handlers.my_tickets import load_ticket, no_longer_applies, tell_team
+from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies, tell_team
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     member_name,

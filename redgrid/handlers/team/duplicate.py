@@ -24,7 +24,12 @@ from redgrid.handlers.callbacks import MergeCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets import current_status, load_ticket, no_longer_applies, tell_team
+from redgrid.handlers.my_tickets.shared import (
+    current_status,
+    load_ticket,
+    no_longer_applies,
+    tell_team,
+)
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     member_name,

@@ -13,7 +13,7 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import ChoiceCb
 from redgrid.handlers.common import refuse_button
-from redgrid.handlers.my_tickets import load_ticket
+from redgrid.handlers.my_tickets.shared import load_ticket
 from redgrid.handlers.team import router
 from redgrid.handlers.team.duplicate import duplicate_prompt
 from redgrid.handlers.team.extend import extend_days_keyboard, extend_days_prompt

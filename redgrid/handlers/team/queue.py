@@ -14,7 +14,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import MenuCb, MenuItem, TicketAction, TicketCb
 from redgrid.handlers.common import anonymous_admin_text, is_team_member, left_team_text
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets import shown_in_chat, ticket_view
+from redgrid.handlers.my_tickets.view import shown_in_chat, ticket_view
 from redgrid.handlers.team import router
 from redgrid.models import TicketStatus
 from redgrid.models.base import utcnow

@@ -18,7 +18,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers import albums
 from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.handlers.informant import offer_grade
-from redgrid.handlers.my_tickets import no_longer_applies, tell_team
+from redgrid.handlers.my_tickets.shared import no_longer_applies, tell_team
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     member_name,

@@ -16,7 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.handlers.callbacks import ChoiceCb
 from redgrid.handlers.common import left_team_text, private_state, refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets import is_team_chat_of, load_ticket, no_longer_applies
+from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies
+from redgrid.handlers.my_tickets.view import is_team_chat_of
 from redgrid.models import Person, Ticket, TicketStatus
 from redgrid.services import tickets
 from redgrid.services.people import Actor, can_handle, left_team_of

@@ -17,7 +17,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import ChoiceCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets import queue_label, queue_of, tell_team
+from redgrid.handlers.my_tickets.shared import queue_label, queue_of, tell_team
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     TRANSFER_CODE,
