@@ -611,7 +611,7 @@ async def test_question_and_answer_keep_the_reporter_anonymous(world):
     assert "网格团队" in thanks.text
     answer = h.last_to(world.secretary.id)
     assert "3栋2单元" in answer.text
-    assert "the reporter answered" in answer.text
+    assert "from the reporter:" in answer.text
     assert "3栋2单元" in h.last_to(world.worker.id).text
     for member in (world.secretary, world.worker, world.secretary2):
         seen = texts(h, member.id)
@@ -632,7 +632,7 @@ async def test_with_consent_the_team_sees_who_answered(world):
     await world.reporter.press(h.last_to(world.reporter.id).button("回复"))
     await world.reporter.text("可以")
     answer = h.last_to(world.secretary.id)
-    assert "Meimei answered" in answer.text
+    assert "from Meimei:" in answer.text
     assert PHONE in answer.text
 
 

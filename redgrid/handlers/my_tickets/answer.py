@@ -101,7 +101,7 @@ async def answer_text(
         settings,
         catalogue,
         ticket,
-        lambda: _("💬 {who} answered the question on {number}:\n\n{text}").format(
+        lambda: _("💬 Answer to the question on {number} from {who}:\n\n{text}").format(
             who=reporter_label(ticket, reporter), number=ticket.number, text=html.escape(text)
         ),
         audience=audience,

@@ -83,7 +83,7 @@ async def comment_text(
         i18n,
         settings,
         ticket,
-        lambda: _("💬 {who} added a comment to {number}:\n\n{text}").format(
+        lambda: _("💬 Comment on {number} from {who}:\n\n{text}").format(
             who=who_added(ticket, reporter, actor), number=ticket.number, text=html.escape(text)
         ),
         keyboard=lambda: open_keyboard(ticket),

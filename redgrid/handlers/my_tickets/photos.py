@@ -18,6 +18,7 @@ from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
+    answer_too_late,
     load_ticket,
     nav_keyboard,
     no_longer_applies,
@@ -95,9 +96,10 @@ async def photo_sent(
     ticket = await load_ticket(session, data.get("ticket_id", 0))
     if ticket is None or not ticket.status.is_open:
         await state.clear()
-        await message.answer(
-            no_longer_applies(ticket) if ticket else _("You can no longer add to this ticket.")
-        )
+        if ticket is None:
+            await message.answer(_("You can no longer add to this ticket."))
+        else:
+            await answer_too_late(message, session, ticket)
         return
     album = await albums.album_of(message, state)
     photos, caption_of = data["photos"], data.get("caption_of", {})
@@ -128,8 +130,10 @@ async def photo_sent(
             ).format(count=refused, limit=limit)
         )
     lines.append(_photo_room_text(ticket, room, limit))
-    if photos:
+    if photos and room > 0:
         lines.append(_("Send more, or press Done to pass them to the grid team."))
+    elif photos:
+        lines.append(_("Press Done to pass them to the grid team."))
     await albums.reply(message, state, album, "\n".join(lines), nav_keyboard(done=bool(photos)))
 
 
@@ -181,8 +185,8 @@ async def photos_done(
 
     def render() -> str:
         text = ngettext(
-            "📷 {who} added {count} photo to {number}.",
-            "📷 {who} added {count} photos to {number}.",
+            "📷 {count} photo added to {number} by {who}.",
+            "📷 {count} photos added to {number} by {who}.",
             len(added),
         ).format(who=who_added(ticket, reporter, actor), count=len(added), number=ticket.number)
         if captions:

@@ -64,7 +64,7 @@ async def act_on_step_ticket(
             raise TicketNotFound(0)
         await act(ticket)
     except IllegalTransition:
-        await message.answer(no_longer_applies(ticket))
+        await answer_too_late(message, session, ticket)
         return None
     except (NotAllowed, TicketNotFound):
         await message.answer(refusal)
@@ -83,6 +83,30 @@ def no_longer_applies(ticket: Ticket) -> str:
     """The refusal for a button that came too late (someone else moved the ticket)."""
     return _("{number} is now {status}: this button no longer applies.").format(
         number=ticket.number, status=current_status(ticket.status)
+    )
+
+
+async def answer_too_late(message: Message, session: AsyncSession, ticket: Ticket) -> None:
+    """What someone typed (or sent) for a ticket that moved on meanwhile: it was not passed
+    on, and where it can go instead: the ticket it was merged into, if it was."""
+    original = (
+        await session.get(Ticket, ticket.duplicate_of_id)
+        if ticket.status is TicketStatus.DUPLICATE and ticket.duplicate_of_id
+        else None
+    )
+    if original is None:
+        await message.answer(
+            _("{number} is now {status}, so what you sent was not passed on.").format(
+                number=ticket.number, status=current_status(ticket.status)
+            )
+        )
+        return
+    await message.answer(
+        _(
+            "{number} was merged into {original}, so what you sent was not passed on. "
+            "Open {original} to add it there."
+        ).format(number=ticket.number, original=original.number),
+        reply_markup=open_keyboard(original),
     )
 
 
