@@ -868,3 +868,31 @@ def test_cli_lists_and_pauses_informants(settings_env, database_url, monkeypatch
     assert redgrid("informants", "--remove", str(person_id)).exit_code == 0
     assert redgrid("informants").output.startswith("No informants")
     assert "removed" in redgrid("informants", "--all").output
+
+
+async def test_an_album_refused_at_the_start_of_a_report_gets_one_reply(world):
+    """A paused informant, one at the daily limit, or one who owes the profile sends an
+    album: its first photo is told why, its other photos get no reply of their own."""
+    h = world.harness
+    rider = h.person("Li", language_code="zh-hans")
+    await join(world, rider)
+    [listing] = await world.admin.text("/informants")
+    await world.admin.press(listing.button("⏸"))
+    [told] = messages(await rider.photo("a1", media_group_id="paused"))
+    assert "暂停" in told.text
+    assert messages(await rider.photo("a2", media_group_id="paused")) == []
+
+    await world.admin.press(h.last_to(ADMIN_ID).button("▶️"))
+    await send_report(rider)
+    h.settings.informant_daily_limit = 1
+    [told] = messages(await rider.photo("b1", media_group_id="limit"))
+    assert "每日上限" in told.text
+    assert messages(await rider.photo("b2", media_group_id="limit")) == []
+
+    newcomer = h.person("Dave", language_code="en")
+    await newcomer.text(f"/start {await world.invite()}")
+    await newcomer.text("/cancel")
+    [told] = messages(await newcomer.photo("c1", media_group_id="profile"))
+    assert "Before your first report" in told.text
+    assert messages(await newcomer.photo("c2", media_group_id="profile")) == []
+    assert len(await world.tickets()) == 1

@@ -62,7 +62,7 @@ async def may_report(
 ) -> bool:
     """Whether the person may start a report now; if not, they were told why, a draft they
     had is dropped (it could not be sent), and someone who still owes their profile is
-    asked for it."""
+    asked for it. An album is told once: its later photos get no reply of their own."""
     found = await informants.standing(session, person.id)
     if found is Standing.NEEDS_PROFILE:
         await start_profile(
@@ -72,6 +72,7 @@ async def may_report(
             person,
             _("Before your first report, please tell us a little about yourself."),
         )
+        await albums.mark_answered(state, await albums.album_of(message, state))
         return False
     limit = settings.informant_daily_limit
     if found is Standing.NONE:
@@ -87,7 +88,11 @@ async def may_report(
         text, markup = limit_text(limit), informant_keyboard()
     else:
         return True
+    if await albums.answered(message, state):
+        return False
+    album = await albums.album_of(message, state)
     await state.clear()
+    await albums.mark_answered(state, album)
     await message.answer(text, reply_markup=markup)
     return False
 
