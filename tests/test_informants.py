@@ -650,6 +650,9 @@ async def test_grade_later_with_the_command(world):
     await join(world, rider, name="Dave")
     await send_report(rider, code="dispute")  # complex: 2 points
     [ticket] = await world.tickets()
+    for junk in ("/grade", "/grade abc", "/grade DX-"):  # how to write it, not "not found"
+        [reply] = await world.secretary.text(junk)
+        assert "for example /grade DX-000123" in reply.text, junk
     [reply] = await world.secretary.text(f"/grade {ticket.number}")
     assert "still open" in reply.text
     async with world.session_factory() as session, session.begin():

@@ -151,7 +151,7 @@ async def grade_command(
     taken off the ticket's team is told so, as by the grading buttons; anyone else who may
     not grade it hears the same as for a number that does not exist."""
     reference = (command.args or "").strip()[:32]
-    if not reference:
+    if not tickets.is_ticket_number(reference):  # nothing, or not written as a number
         await message.answer(_("Send the report's number, for example /grade DX-000123."))
         return
     try:
