@@ -320,6 +320,33 @@ async def test_a_follower_hears_of_the_result_without_rating_buttons(world):
 # Races and refusals -----------------------------------------------------------------------
 
 
+async def test_the_reporter_hears_who_accepted_by_the_tickets_queue(world):
+    """A community's officer or a district desk is not "the grid team": the reporter's
+    news names who took the ticket by its queue, in the reporter's language."""
+    h = world.harness
+    community = await world.ticket(category="utilities")  # routed to 大富社区's queue
+    assert (community.grid_id, community.community_id) == (None, world.grids["A"].community_id)
+    await world.officer.press(data(TicketAction.ACCEPT, community))
+    told = h.last_to(world.reporter.id).text
+    assert f"工单 {community.number} 已由大富社区受理" in told
+    assert "网格" not in told
+
+    in_english = await world.ticket(by="resident_en", category="utilities")
+    await world.officer.press(data(TicketAction.ACCEPT, in_english))
+    assert h.last_to(world.resident_en.id).text.startswith(
+        f"✅ Ticket {in_english.number} was accepted by community 大富社区. "
+    )
+
+    admin = bh.Person(h, User(id=1, is_bot=False, first_name="Admin", language_code="en"))
+    desk = await world.ticket(by="resident_en", category="enterprise")
+    assert desk.desk == "enterprise"
+    await admin.press(data(TicketAction.ACCEPT, desk))
+    assert (await world.load(desk.id)).status is TicketStatus.ACCEPTED
+    assert h.last_to(world.resident_en.id).text.startswith(
+        f"✅ Ticket {desk.number} was accepted by the district desk (enterprise). "
+    )
+
+
 async def test_two_secretaries_race_for_accept(world):
     ticket = await world.ticket()
     press = data(TicketAction.ACCEPT, ticket)
@@ -481,6 +508,15 @@ async def test_extend_tells_the_reporter_the_new_deadline(world):
     assert local in told.text
     assert "延期" in told.text
     assert "需要等物业配合" in told.text
+    # The rest of the team hears of it too, each in their language; the member who
+    # extended does not hear it twice.
+    colleague = h.last_to(world.secretary2.id)
+    assert colleague.text == (
+        f"⏳ Wang extended the deadline of {ticket.number} to {local}. Reason: 需要等物业配合"
+    )
+    assert local in h.last_to(world.worker.id).text
+    assert "需要等物业配合" in h.last_to(TEAM_CHAT).text
+    assert "extended the deadline" not in texts(h, world.secretary.id)
 
 
 async def test_extensions_stop_at_the_limit(world):
@@ -917,7 +953,7 @@ async def test_a_grid_button_left_from_another_tickets_transfer_is_refused(world
 async def test_a_step_ends_when_another_member_resolved_the_ticket_meanwhile(world):
     """Transfer, Extend or Resolve started, then a colleague resolves the ticket: the next
     press or note ends the step at once, instead of asking for a note, a reason or a photo
-    that would be refused afterwards."""
+    that would be refused afterwards. A press no longer applies; a note was not used."""
     h = world.harness
     stale = "is now resolved: this button no longer applies."
     for action, choice in ((TicketAction.TRANSFER, "网格B"), (TicketAction.EXTEND, "+3 days")):
@@ -937,10 +973,62 @@ async def test_a_step_ends_when_another_member_resolved_the_ticket_meanwhile(wor
     await world.secretary.press(data(TicketAction.RESOLVE, ticket))
     await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
     reply = answer_to(await world.secretary.text("清理完毕"), world.secretary)
-    assert reply.text == f"{ticket.number} {stale}"
+    assert reply.text == f"{ticket.number} is now resolved, so what you sent was not used."
     reply = answer_to(await world.secretary.sticker(), world.secretary)
     assert "did not understand" in reply.text
     assert (await world.load(ticket.id)).resolution_note == "已办"
+
+    # Skip pressed for the photo of the result: that button no longer applies.
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.RESOLVE, ticket))
+    skip = answer_to(await world.secretary.text("清理完毕"), world.secretary)
+    await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+    reply = answer_to(await world.secretary.press(skip.button("Skip")), world.secretary)
+    assert reply.text == f"{ticket.number} {stale}"
+
+
+async def test_text_typed_for_a_ticket_moved_on_meanwhile_is_said_to_be_unused(world):
+    """A colleague resolves the ticket while a member types a transfer note or a grid code,
+    a reason for more time or a question: no button was pressed, so the member is told that
+    what they typed was not used, and what the ticket is now."""
+    h = world.harness
+    not_used = "is now resolved, so what you sent was not used."
+    steps = (
+        (TicketAction.TRANSFER, ("网格B",)),
+        (TicketAction.TRANSFER, ("Type a grid code",)),
+        (TicketAction.EXTEND, ("+3 days",)),
+        (TicketAction.ASK, ()),
+    )
+    for action, choices in steps:
+        ticket = await world.accepted()
+        await world.secretary.press(data(action, ticket))
+        for choice in choices:
+            await world.secretary.press(h.last_to(world.secretary.id).button(choice))
+        await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+
+        reply = answer_to(await world.secretary.text("b"), world.secretary)
+
+        assert reply.text == f"{ticket.number} {not_used}", (action, choices)
+        stored = await world.load(ticket.id)
+        assert (stored.status, stored.grid_id) == (TicketStatus.RESOLVED, world.grids["A"].id)
+        assert EventKind.QUESTION not in await world.events(ticket.id)
+        assert not texts(h, world.reporter.id)
+
+
+async def test_a_reason_typed_for_a_ticket_merged_meanwhile_names_the_original(world):
+    h = world.harness
+    original = await world.ticket()
+    ticket = await world.ticket()
+    await world.worker.press(data(TicketAction.INVALID, ticket))
+    await world.run(
+        tickets.mark_duplicate, ticket.id, world.actor("secretary"), utcnow(), original.id
+    )
+
+    reply = answer_to(await world.worker.text("虚假信息"), world.worker)
+
+    assert reply.text == f"工单 {ticket.number} 已并入 {original.number}，您发送的内容未被采用。"
+    assert (await world.load(ticket.id)).status is TicketStatus.DUPLICATE
+    assert "虚假信息" not in texts(h, world.reporter.id)
 
 
 async def test_a_queue_entry_pressed_in_another_group_shows_no_card_there(world):

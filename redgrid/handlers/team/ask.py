@@ -100,7 +100,7 @@ async def question_typed(
     try:
         await tickets.ask_reporter(session, ticket, actor, utcnow(), question)
     except (IllegalTransition, NotAllowed) as error:
-        await refused(message, state, ticket, error)
+        await refused(message, state, session, ticket, error)
         return
     await state.clear()
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)

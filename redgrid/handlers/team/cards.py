@@ -24,7 +24,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.informant import offer_grade
-from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies, tell_team
+from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies, queue_of, tell_team
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     member_name,
@@ -39,7 +39,7 @@ from redgrid.handlers.team.shared import (
     typed_text,
 )
 from redgrid.handlers.team.states import TeamForm
-from redgrid.models import OPEN_STATUSES, Person
+from redgrid.models import OPEN_STATUSES, Community, Grid, Person, Ticket
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
@@ -47,6 +47,36 @@ from redgrid.services.people import Actor
 from redgrid.services.tickets import AlreadyTaken, IllegalTransition, NotAllowed, TicketNotFound
 
 # Accept -----------------------------------------------------------------------------------
+
+
+def accepted_by_queue(
+    ticket: Ticket, queue: tuple[Grid | None, Community | None, str | None], time: str
+) -> str:
+    """The reporter's news of an Accept, naming who took the ticket by its queue (as
+    ``queue_label`` does): a community's officers or a district desk are no grid team."""
+    grid, community, desk = queue
+    if grid is not None:
+        text = _(
+            "✅ Ticket {number} was accepted by the grid team. They will resolve it by {time}."
+        )
+    elif desk is not None:
+        text = _(
+            "✅ Ticket {number} was accepted by the district desk ({desk}). It will be "
+            "resolved by {time}."
+        )
+    elif community is not None:
+        text = _(
+            "✅ Ticket {number} was accepted by community {community}. It will be resolved "
+            "by {time}."
+        )
+    else:
+        text = _("✅ Ticket {number} was accepted by the district. It will be resolved by {time}.")
+    return text.format(
+        number=ticket.number,
+        time=time,
+        desk=html.escape(desk or ""),
+        community=html.escape(community.name if community is not None else ""),
+    )
 
 
 @router.callback_query(TicketCb.filter(F.action == TicketAction.ACCEPT))
@@ -88,15 +118,14 @@ async def accept_button(
         await refuse_outsider(session, actor, query, callback_answer, ticket)
         return
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    queue = await queue_of(session, ticket)
     await push_to_reporter(
         session,
         notifier,
         i18n,
         settings,
         ticket,
-        lambda: _(
-            "✅ Ticket {number} was accepted by the grid team. They will resolve it by {time}."
-        ).format(number=ticket.number, time=local_time(ticket.resolve_by, settings)),
+        lambda: accepted_by_queue(ticket, queue, local_time(ticket.resolve_by, settings)),
         audience=audience,
     )
     others = replace(audience, team=tuple(m for m in audience.team if m.id != actor.person_id))
@@ -210,7 +239,7 @@ async def invalid_reason(
     try:
         await tickets.mark_invalid(session, ticket, actor, utcnow(), reason)
     except (IllegalTransition, NotAllowed) as error:
-        await refused(message, state, ticket, error)
+        await refused(message, state, session, ticket, error)
         return
     await state.clear()
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)

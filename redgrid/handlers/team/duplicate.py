@@ -163,7 +163,7 @@ async def duplicate_of_typed(
     try:
         original = await tickets.merge_target(session, ticket, actor, reference)
     except (IllegalTransition, NotAllowed) as error:
-        await refused(message, state, ticket, error)
+        await refused(message, state, session, ticket, error)
         return
     except TicketNotFound:
         # The same answer for another grid's ticket as for none at all.

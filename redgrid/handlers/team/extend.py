@@ -1,4 +1,5 @@
-"""Extend: more time for an accepted ticket, with a reason the reporter reads."""
+"""Extend: more time for an accepted ticket, with a reason the reporter and the rest of the
+team read."""
 
 import html
 from datetime import timedelta
@@ -17,9 +18,11 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import ChoiceCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
+from redgrid.handlers.my_tickets.shared import tell_team
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     EXTEND_DAYS,
+    member_name,
     nav_keyboard,
     refused,
     start_step,
@@ -30,7 +33,7 @@ from redgrid.handlers.team.shared import (
     typed_text,
 )
 from redgrid.handlers.team.states import TeamForm
-from redgrid.models import Ticket, TicketStatus
+from redgrid.models import Person, Ticket, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.people import Actor
@@ -130,6 +133,7 @@ async def extend_reason_typed(
     state: FSMContext,
     session: AsyncSession,
     notifier: Notifier,
+    person: Person,
     actor: Actor,
     i18n: I18n,
     settings: Settings,
@@ -161,10 +165,11 @@ async def extend_reason_typed(
         await message.answer(extensions_used_up(ticket, error.limit))
         return
     except (IllegalTransition, NotAllowed) as error:
-        await refused(message, state, ticket, error)
+        await refused(message, state, session, ticket, error)
         return
     await state.clear()
     deadline = local_time(ticket.resolve_by, settings)
+    audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
     await push_to_reporter(
         session,
         notifier,
@@ -175,6 +180,20 @@ async def extend_reason_typed(
             "⏳ The grid team needs more time for ticket {number}. "
             "New deadline: {time}. Reason: {reason}"
         ).format(number=ticket.number, time=deadline, reason=html.escape(reason)),
+        audience=audience,
+    )
+    name = member_name(person)
+    await tell_team(
+        session,
+        notifier,
+        i18n,
+        settings,
+        ticket,
+        lambda: _("⏳ {name} extended the deadline of {number} to {time}. Reason: {reason}").format(
+            name=name, number=ticket.number, time=deadline, reason=html.escape(reason)
+        ),
+        audience=audience,
+        exclude_person_id=actor.person_id,
     )
     await session.commit()
     await message.answer(

@@ -58,11 +58,30 @@ async def team_nav(
         return
     if callback_data.index == Nav.SKIP and current == TeamForm.transfer_note.state:
         await finish_transfer(
-            query.message, state, None, session, notifier, person, actor, i18n, settings, catalogue
+            query.message,
+            state,
+            None,
+            session,
+            notifier,
+            person,
+            actor,
+            i18n,
+            settings,
+            catalogue,
+            pressed=True,
         )
     elif callback_data.index == Nav.SKIP and current == TeamForm.resolve_photo.state:
         await finish_resolve(
-            query.message, state, None, session, notifier, person, actor, i18n, settings
+            query.message,
+            state,
+            None,
+            session,
+            notifier,
+            person,
+            actor,
+            i18n,
+            settings,
+            pressed=True,
         )
     elif callback_data.index == Nav.BACK and current in (
         TeamForm.transfer_code.state,

@@ -18,12 +18,13 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers import albums
 from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.handlers.informant import offer_grade
-from redgrid.handlers.my_tickets.shared import no_longer_applies, tell_team
+from redgrid.handlers.my_tickets.shared import tell_team
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     member_name,
     nav_keyboard,
     refused,
+    sent_too_late,
     start_step,
     step_ticket,
     team_ticket,
@@ -90,7 +91,7 @@ async def resolve_note_typed(
         return
     if ticket.status is not TicketStatus.ACCEPTED:  # resolved or moved on meanwhile
         await state.clear()
-        await message.answer(no_longer_applies(ticket))
+        await message.answer(await sent_too_late(session, ticket))
         return
     await state.update_data(note=note)
     await state.set_state(TeamForm.resolve_photo)
@@ -112,9 +113,10 @@ async def finish_resolve(
     settings: Settings,
     *,
     from_album: bool = False,
+    pressed: bool = False,
 ) -> None:
     """Resolve with the note and the photo of the result, if any (``from_album``: the
-    first photo of an album, the one kept)."""
+    first photo of an album, the one kept; ``pressed``: Skip, no photo)."""
     ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
@@ -122,7 +124,7 @@ async def finish_resolve(
     try:
         await tickets.resolve(session, ticket, actor, utcnow(), note, photo)
     except (IllegalTransition, NotAllowed) as error:
-        await refused(message, state, ticket, error)
+        await refused(message, state, session, ticket, error, pressed=pressed)
         return
     except ValueError:
         await state.set_state(TeamForm.resolve_note)

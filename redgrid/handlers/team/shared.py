@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.handlers.callbacks import ChoiceCb
 from redgrid.handlers.common import left_team_text, private_state, refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies
+from redgrid.handlers.my_tickets.shared import current_status, load_ticket, no_longer_applies
 from redgrid.handlers.my_tickets.view import is_team_chat_of
 from redgrid.models import Person, Ticket, TicketStatus
 from redgrid.services import tickets
@@ -181,13 +181,42 @@ async def step_button_ticket(
     return ticket
 
 
-async def refused(message: Message, state: FSMContext, ticket: Ticket, error: Exception) -> None:
-    """A step ended by a service refusal: say why, end the conversation."""
+async def refused(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    ticket: Ticket,
+    error: Exception,
+    *,
+    pressed: bool = False,
+) -> None:
+    """A step ended by a service refusal: say why, end the conversation. When someone else
+    moved the ticket on meanwhile, a button (``pressed``: Skip) no longer applies, and what
+    the member typed or sent was not used."""
     await state.clear()
-    if isinstance(error, AlreadyTaken | IllegalTransition):
+    if not isinstance(error, AlreadyTaken | IllegalTransition):
+        await message.answer(_("You can no longer act on this ticket."))
+    elif pressed:
         await message.answer(no_longer_applies(ticket))
     else:
-        await message.answer(_("You can no longer act on this ticket."))
+        await message.answer(await sent_too_late(session, ticket))
+
+
+async def sent_too_late(session: AsyncSession, ticket: Ticket) -> str:
+    """What a member typed or sent for a ticket someone else moved on meanwhile was not
+    used: its status now, or the ticket it was merged into (where the work goes on)."""
+    original = (
+        await session.get(Ticket, ticket.duplicate_of_id)
+        if ticket.status is TicketStatus.DUPLICATE and ticket.duplicate_of_id
+        else None
+    )
+    if original is not None:
+        return _("{number} was merged into {original}, so what you sent was not used.").format(
+            number=ticket.number, original=original.number
+        )
+    return _("{number} is now {status}, so what you sent was not used.").format(
+        number=ticket.number, status=current_status(ticket.status)
+    )
 
 
 def typed_text(message: Message) -> str | None:

@@ -26,6 +26,7 @@ from redgrid.handlers.team.shared import (
     member_name,
     nav_keyboard,
     refused,
+    sent_too_late,
     start_step,
     step_button_ticket,
     step_ticket,
@@ -165,6 +166,10 @@ async def transfer_code_typed(
     ticket, _data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
+    if not ticket.status.is_open:  # moved on meanwhile: no note to ask for
+        await state.clear()
+        await message.answer(await sent_too_late(session, ticket))
+        return
     code = message.text.strip()[:64]
     grid = await tickets.active_grid_by_code(session, code)
     if grid is None:
@@ -196,7 +201,10 @@ async def finish_transfer(
     i18n: I18n,
     settings: Settings,
     catalogue: CategoryCatalogue,
+    *,
+    pressed: bool = False,
 ) -> None:
+    """Transfer to the queue chosen, with the note typed (``pressed``: Skip, no note)."""
     ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
@@ -214,7 +222,7 @@ async def finish_transfer(
             note=note,
         )
     except (IllegalTransition, NotAllowed) as error:
-        await refused(message, state, ticket, error)
+        await refused(message, state, session, ticket, error, pressed=pressed)
         return
     except tickets.GridNotInService:  # retired by a district import since it was chosen
         text, markup, grid_ids = await transfer_prompt(session, ticket)
