@@ -641,8 +641,15 @@ async def readable_by_team(session: AsyncSession, actor: Actor, ticket: Ticket) 
     it this is reading only."""
     if await people.can_handle(session, actor, ticket):
         return True
-    original = await session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
+    original = await merged_into(session, ticket)
     return original is not None and await people.can_handle(session, actor, original)
+
+
+async def merged_into(session: AsyncSession, ticket: Ticket) -> Ticket | None:
+    """The ticket a duplicate was merged into (where its work goes on); None for any other."""
+    if ticket.duplicate_of_id is None:
+        return None
+    return await session.get(Ticket, ticket.duplicate_of_id)
 
 
 async def mark_duplicate(

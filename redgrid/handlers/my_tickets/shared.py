@@ -90,8 +90,8 @@ async def answer_too_late(message: Message, session: AsyncSession, ticket: Ticke
     """What someone typed (or sent) for a ticket that moved on meanwhile: it was not passed
     on, and where it can go instead: the ticket it was merged into, if it was."""
     original = (
-        await session.get(Ticket, ticket.duplicate_of_id)
-        if ticket.status is TicketStatus.DUPLICATE and ticket.duplicate_of_id
+        await tickets.merged_into(session, ticket)
+        if ticket.status is TicketStatus.DUPLICATE
         else None
     )
     if original is None:

@@ -206,8 +206,8 @@ async def sent_too_late(session: AsyncSession, ticket: Ticket) -> str:
     """What a member typed or sent for a ticket someone else moved on meanwhile was not
     used: its status now, or the ticket it was merged into (where the work goes on)."""
     original = (
-        await session.get(Ticket, ticket.duplicate_of_id)
-        if ticket.status is TicketStatus.DUPLICATE and ticket.duplicate_of_id
+        await tickets.merged_into(session, ticket)
+        if ticket.status is TicketStatus.DUPLICATE
         else None
     )
     if original is not None:
