@@ -89,11 +89,7 @@ def no_longer_applies(ticket: Ticket) -> str:
 async def answer_too_late(message: Message, session: AsyncSession, ticket: Ticket) -> None:
     """What someone typed (or sent) for a ticket that moved on meanwhile: it was not passed
     on, and where it can go instead: the ticket it was merged into, if it was."""
-    original = (
-        await tickets.merged_into(session, ticket)
-        if ticket.status is TicketStatus.DUPLICATE
-        else None
-    )
+    original = await tickets.merged_into(session, ticket)
     if original is None:
         await message.answer(
             _("{number} is now {status}, so what you sent was not passed on.").format(

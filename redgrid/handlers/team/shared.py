@@ -205,11 +205,7 @@ async def refused(
 async def sent_too_late(session: AsyncSession, ticket: Ticket) -> str:
     """What a member typed or sent for a ticket someone else moved on meanwhile was not
     used: its status now, or the ticket it was merged into (where the work goes on)."""
-    original = (
-        await tickets.merged_into(session, ticket)
-        if ticket.status is TicketStatus.DUPLICATE
-        else None
-    )
+    original = await tickets.merged_into(session, ticket)
     if original is not None:
         return _("{number} was merged into {original}, so what you sent was not used.").format(
             number=ticket.number, original=original.number
