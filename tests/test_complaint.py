@@ -26,6 +26,7 @@ from redgrid.handlers.callbacks import (
     ChoiceCb,
     DraftAction,
     DraftCb,
+    FollowCb,
     MenuCb,
     MenuItem,
     TicketAction,
@@ -825,7 +826,7 @@ async def test_a_nearby_open_ticket_can_be_followed_instead(world):
     assert earlier.number in hint.text
     assert "m from here" in hint.text
     assert "垃圾桶满了" in hint.text
-    follow = button([hint], TicketCb(action=TicketAction.FOLLOW, ticket_id=earlier.id).pack())
+    follow = hint.button("Follow")
     [reply] = messages(await resident.press(follow))
     assert "You now follow" in reply.text
     assert earlier.number in reply.text
@@ -837,6 +838,40 @@ async def test_a_nearby_open_ticket_can_be_followed_instead(world):
     # following again, from anywhere, is harmless
     [reply] = messages(await resident.press(follow))
     assert "already follow" in reply.text
+
+
+async def test_only_the_hinted_ticket_can_be_followed_and_only_by_whom_it_was_shown(world):
+    """Following shows a ticket's photos and history and lets one add to it, so a Follow
+    button is honoured only for the ticket the hint showed, pressed by the person it was
+    shown to: a forged button naming another open ticket, or the hint's button pressed by
+    someone else (a forwarded hint), follows nothing and leaves the draft as it was."""
+    earlier = await world.file_directly(world.harness.person("Zhao"), INSIDE_A)
+    unseen = await world.file_directly(world.harness.person("Qian"), NEAR_A, code="noise")
+    resident = world.harness.person(language_code="en")
+    await to_place(resident)
+    [_ack, hint] = messages(await resident.location(*NEAR_INSIDE_A))
+    follow = hint.button("Follow").callback_data
+    stranger = world.harness.person(language_code="zh-hans")
+
+    presses = [
+        (resident, f"t1:fol:{unseen.id}"),  # the old layout, naming a ticket never shown
+        (resident, follow.replace(f":{earlier.id}:", f":{unseen.id}:")),
+        (resident, follow[:-1] + ("A" if follow[-1] != "A" else "B")),
+        (stranger, follow),
+    ]
+    for client, data in presses:
+        [answer] = await client.press(data)
+        assert answer.method.show_alert, data
+        assert answer.method.text in ("This button is no longer valid.", "该按钮已失效。"), data
+    async with world.session_factory() as session:
+        assert (await session.exec(select(TicketFollower))).all() == []
+        followed = select(TicketEvent).where(TicketEvent.kind == EventKind.FOLLOWED)
+        assert (await session.exec(followed)).all() == []
+    assert (await world.state(resident))[0] == "Complaint:duplicate"
+    assert await world.state(stranger) == (None, {})
+
+    [reply] = messages(await resident.press(follow))
+    assert "You now follow" in reply.text
 
 
 async def test_file_mine_anyway_and_other_categories_get_no_hint(world):
@@ -862,17 +897,18 @@ async def test_ones_own_nearby_ticket_is_shown_but_not_followed(world):
     await to_place(resident)
     [_ack, hint] = messages(await resident.location(*NEAR_INSIDE_A))
     assert "You reported it yourself" in hint.text
-    assert all(b.callback_data.split(":")[1] != "fol" for b in hint.buttons)
-    [refusal] = await resident.press(TicketCb(action=TicketAction.FOLLOW, ticket_id=mine.id).pack())
+    assert not any(b.callback_data.startswith("o1:") for b in hint.buttons)
+    secret = world.harness.settings.bot_token.get_secret_value()
+    [refusal] = await resident.press(FollowCb.offer(secret, resident.id, mine.id).pack())
     assert "your own complaint" in refusal.method.text
 
 
 async def test_an_old_follow_button_leaves_a_new_draft_alone(world):
-    earlier = await world.file_directly(world.harness.person("Zhao"), INSIDE_A)
+    await world.file_directly(world.harness.person("Zhao"), INSIDE_A)
     resident = world.harness.person(language_code="en")
     await to_place(resident)
     [_ack, hint] = messages(await resident.location(*NEAR_INSIDE_A))
-    follow = button([hint], TicketCb(action=TicketAction.FOLLOW, ticket_id=earlier.id).pack())
+    follow = hint.button("Follow")
     await resident.press(button([hint], NEW_ANYWAY))
     # the hint's button, pressed later while the draft is at the consent step
     [reply] = messages(await resident.press(follow))
@@ -947,7 +983,8 @@ async def test_forged_buttons_are_refused_politely(world):
     async with world.session_factory() as session, session.begin():
         ticket = await session.get(Ticket, closed.id)
         ticket.status = TicketStatus.CLOSED
-    [answer] = await resident.press(f"t1:fol:{closed.id}")
+    secret = world.harness.settings.bot_token.get_secret_value()
+    [answer] = await resident.press(FollowCb.offer(secret, resident.id, closed.id).pack())
     assert answer.method.show_alert
     async with world.session_factory() as session:
         assert (await session.exec(select(TicketFollower))).all() == []

@@ -6,8 +6,11 @@ a changed layout gets a new prefix, and buttons on old messages still decode or 
 the stale-button handler instead of being misread. Telegram allows 64 bytes.
 """
 
+import base64
+import hashlib
+import hmac
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
@@ -81,7 +84,6 @@ class TicketAction(StrEnum):
     DUPLICATE = "dup"
     # the reporter and followers
     DETAIL = "det"
-    FOLLOW = "fol"
     COMMENT = "com"
     PHOTO = "pho"
     ANSWER = "ans"
@@ -90,6 +92,31 @@ class TicketAction(StrEnum):
 class TicketCb(CallbackData, prefix="t1"):
     action: TicketAction
     ticket_id: RowId
+
+
+class FollowCb(CallbackData, prefix="o1"):
+    """Follow the open ticket the nearby-duplicate hint showed, instead of filing the same
+    problem. The hint was shown to one person, for the spot they sent, which the server no
+    longer knows when the button is pressed (the draft may be long gone); ``proof`` is a
+    keyed hash of the ticket and that person, so a button naming another ticket, or pressed
+    by someone else, is refused: following shows the ticket's photos and history."""
+
+    ticket_id: RowId
+    proof: str
+
+    @classmethod
+    def offer(cls, secret: str, telegram_id: int, ticket_id: int) -> Self:
+        return cls(ticket_id=ticket_id, proof=_follow_proof(secret, telegram_id, ticket_id))
+
+    def offered_to(self, secret: str, telegram_id: int) -> bool:
+        expected = _follow_proof(secret, telegram_id, self.ticket_id)
+        return hmac.compare_digest(self.proof, expected)
+
+
+def _follow_proof(secret: str, telegram_id: int, ticket_id: int) -> str:
+    message = f"follow:{telegram_id}:{ticket_id}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()  # 12 characters, no ':'
 
 
 class MergeCb(CallbackData, prefix="u1"):

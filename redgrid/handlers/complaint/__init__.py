@@ -34,12 +34,12 @@ flows use. ``router`` below is the one router they all register on.
 """
 
 from redgrid.handlers.blueprint import Blueprint
-from redgrid.handlers.callbacks import CategoryCb, ChoiceCb, DraftCb, MenuCb, TicketCb
+from redgrid.handlers.callbacks import CategoryCb, ChoiceCb, DraftCb, FollowCb, MenuCb
 from redgrid.handlers.complaint.states import Complaint
 
 router = Blueprint(__name__)
 router.messages_only(Complaint)
-router.callbacks_only(CategoryCb, ChoiceCb, DraftCb, MenuCb, TicketCb)
+router.callbacks_only(CategoryCb, ChoiceCb, DraftCb, FollowCb, MenuCb)
 
 # isort: off
 # Importing a flow registers its handlers on ``router``, and aiogram tries them in

@@ -10,7 +10,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.settings import Settings
-from redgrid.handlers.callbacks import DraftAction, DraftCb, TicketAction, TicketCb
+from redgrid.handlers.callbacks import DraftAction, DraftCb, FollowCb
 from redgrid.handlers.common import refuse_button, show_menu
 from redgrid.handlers.complaint import router
 from redgrid.handlers.complaint.shared import Ctx, _close
@@ -39,18 +39,23 @@ async def file_anyway(
     await _advance(Complaint.place, query.message, state, ctx)
 
 
-@router.callback_query(TicketCb.filter(F.action == TicketAction.FOLLOW))
+@router.callback_query(FollowCb.filter())
 async def follow_ticket(
     query: CallbackQuery,
-    callback_data: TicketCb,
+    callback_data: FollowCb,
     callback_answer: CallbackAnswer,
     state: FSMContext,
     session: AsyncSession,
     person: Person,
     actor: Actor,
+    settings: Settings,
 ) -> None:
     """Follow an open ticket instead of filing the same problem; pressed in the duplicate
-    hint or anywhere else, so it works in any state."""
+    hint or anywhere else, so it works in any state, but only by the person the hint
+    showed that ticket to."""
+    if not callback_data.offered_to(settings.bot_token.get_secret_value(), person.telegram_id):
+        refuse_button(callback_answer)
+        return
     ticket = await session.get(Ticket, callback_data.ticket_id)
     if ticket is None or not ticket.status.is_open:
         refuse_button(callback_answer)

@@ -22,8 +22,7 @@ from redgrid.handlers.callbacks import (
     ChoiceCb,
     DraftAction,
     DraftCb,
-    TicketAction,
-    TicketCb,
+    FollowCb,
 )
 from redgrid.handlers.complaint.shared import (
     ADDR,
@@ -105,9 +104,10 @@ def _keyboard(step: str, data: dict[str, Any], ctx: Ctx) -> InlineKeyboardMarkup
     elif step == Complaint.duplicate.state:
         duplicate = data.get("duplicate") or {}
         if duplicate and not duplicate.get("own"):
+            secret = ctx.settings.bot_token.get_secret_value()
             builder.button(
                 text=_("🔔 Follow this one"),
-                callback_data=TicketCb(action=TicketAction.FOLLOW, ticket_id=duplicate["id"]),
+                callback_data=FollowCb.offer(secret, ctx.person.telegram_id, duplicate["id"]),
             )
         builder.button(
             text=_("📝 File mine anyway"), callback_data=DraftCb(action=DraftAction.NEW_ANYWAY)
