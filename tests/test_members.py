@@ -326,6 +326,57 @@ async def test_a_removed_member_mid_step_is_stopped_before_the_next_question(wor
     assert stored.resolve_by == ticket.resolve_by  # not extended
 
 
+async def test_an_answer_reaches_the_asker_only_while_they_may_act_on_the_ticket(world, redgrid):
+    """The reporter's answer goes to the ticket's team as it is now, and to whoever asked
+    while they may still act on it (an officer or an admin who asked is on no grid's
+    team): a member removed since the question, or whose ticket went to another grid,
+    does not get the reporter's words, nor, with consent, their name and phone."""
+    h = world.harness
+
+    async def ask(asker, ticket, question: str):
+        await asker.press(data(TicketAction.ASK, ticket))
+        await asker.text(question)
+        return h.last_to(world.reporter.id).button("回复")
+
+    async def answer(button, text: str) -> None:
+        await world.reporter.press(button)
+        await world.reporter.text(text)
+
+    removed = await world.accepted(contact_consent=True)
+    transferred = await world.accepted(contact_consent=True)
+    by_officer = await world.accepted(contact_consent=True)
+    to_removed = await ask(world.worker, removed, "几楼？")
+    to_moved = await ask(world.secretary2, transferred, "哪个门？")
+    to_officer = await ask(world.officer, by_officer, "几点？")
+    await remove(redgrid, world, "worker")
+    await world.run(
+        tickets.transfer,
+        transferred.id,
+        world.actor("secretary"),
+        utcnow(),
+        catalogue=CATALOGUE,
+        target_grid_id=world.grids["C"].id,
+    )
+
+    async def pushed(person, ticket) -> list[OutboxMessage]:
+        async with world.session_factory() as session:
+            rows = await session.exec(
+                select(OutboxMessage).where(
+                    OutboxMessage.chat_id == person.id, OutboxMessage.ticket_id == ticket.id
+                )
+            )
+            return list(rows.all())
+
+    await answer(to_removed, "五楼")
+    assert await pushed(world.worker, removed) == []
+    assert "五楼" in h.last_to(world.secretary.id).text  # the team hears it
+    await answer(to_moved, "东门")
+    assert await pushed(world.secretary2, transferred) == []
+    assert "东门" in h.last_to(world.member_c.id).text  # the ticket's team now
+    await answer(to_officer, "三点")
+    assert "三点" in h.last_to(world.officer.id).text
+
+
 async def stage_unsent(world: World, i18n: I18n, stage) -> None:
     """Pushes written to the outbox and committed, not yet sent (the bot was down, or
     Telegram asked it to wait)."""

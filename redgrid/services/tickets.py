@@ -856,6 +856,28 @@ async def answer_question(
     return event
 
 
+async def asker_on_the_team(
+    session: AsyncSession, ticket: Ticket, admin_telegram_ids: Collection[int] = ()
+) -> Person | None:
+    """Who asked the ticket's latest question, while they may still act on it: the answer
+    goes to them besides the team (an officer or an admin who asked is on no grid's team),
+    but not once they were taken off the team or the ticket went to another queue."""
+    asked = await session.exec(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == EventKind.QUESTION)
+        .order_by(col(TicketEvent.id).desc())
+        .limit(1)
+    )
+    event = asked.first()
+    asker = await session.get(Person, event.actor_id) if event and event.actor_id else None
+    if asker is None or asker.forgotten_at is not None:
+        return None
+    actor = Actor(
+        asker.id, asker.telegram_id, await people.is_admin(session, asker, admin_telegram_ids)
+    )
+    return asker if await people.can_handle(session, actor, ticket) else None
+
+
 async def follow(
     session: AsyncSession, ticket: Ticket | int, person_id: int, now: datetime
 ) -> bool:

@@ -26,7 +26,6 @@ from redgrid.handlers.my_tickets.shared import (
     typed_text,
 )
 from redgrid.handlers.my_tickets.states import ReporterForm
-from redgrid.models import EventKind, Person, Ticket
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
@@ -57,14 +56,6 @@ async def answer_button(
     )
 
 
-async def _asker(session: AsyncSession, ticket: Ticket) -> Person | None:
-    """Who asked the latest question."""
-    for event in reversed(await tickets.ticket_history(session, ticket.id)):
-        if event.kind is EventKind.QUESTION and event.actor_id is not None:
-            return await session.get(Person, event.actor_id)
-    return None
-
-
 @router.message(ReporterForm.answer, F.text, ~F.text.startswith("/"))
 async def answer_text(
     message: Message,
@@ -89,9 +80,8 @@ async def answer_text(
     if ticket is None:
         return
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
-    asker = await _asker(session, ticket)
-    team_ids = {member.id for member in audience.team}
-    if asker is not None and asker.forgotten_at is None and asker.id not in team_ids:
+    asker = await tickets.asker_on_the_team(session, ticket, settings.admin_ids)
+    if asker is not None and asker.id not in {member.id for member in audience.team}:
         audience = replace(audience, team=(*audience.team, asker))
     reporter = audience.reporter
     await push_to_team(
