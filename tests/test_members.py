@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.utils.i18n import I18n
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -16,7 +17,7 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import push_to_reporter, push_to_team
 from redgrid.bot.settings import Settings, get_settings
 from redgrid.cli import EXIT_REFUSED, EXIT_USAGE, app
-from redgrid.handlers.callbacks import GradeCb, TicketAction, VoiceCb
+from redgrid.handlers.callbacks import ChoiceCb, GradeCb, MergeCb, TicketAction, VoiceCb
 from redgrid.models import (
     EventKind,
     Membership,
@@ -31,7 +32,7 @@ from redgrid.models.base import utcnow
 from redgrid.services import informants, tickets
 from redgrid.services.members import DROPPED_PUSH
 from redgrid.services.people import grant_role
-from tests.bot_harness import TOKEN, bot_harness, messages
+from tests.bot_harness import BOT_ID, TOKEN, bot_harness, messages
 from tests.test_team import (
     CATALOGUE,
     TEAM_CHAT,
@@ -324,6 +325,51 @@ async def test_a_removed_member_mid_step_is_stopped_before_the_next_question(wor
     stored = await world.load(ticket.id)
     assert (stored.status, stored.resolution_note) == (TicketStatus.ACCEPTED, None)
     assert stored.resolve_by == ticket.resolve_by  # not extended
+
+
+async def test_a_removed_member_is_stopped_at_the_next_input_of_every_team_step(world, redgrid):
+    """Transfer (the grid, the note), Invalid (the reason), Ask (the question) and
+    Duplicate (the number, Confirm): taken off the team half-way, the member is told so
+    at the next press or text, in their language; the step ends and nothing is written."""
+    h, worker = world.harness, world.worker
+    ticket = await world.accepted()
+    original = await world.ticket()
+    key = StorageKey(bot_id=BOT_ID, chat_id=worker.id, user_id=worker.id)
+    to_b = ChoiceCb(kind="tr", index=world.grids["B"].id).pack()
+    merge = MergeCb(ticket_id=ticket.id, original_id=original.id).pack()
+
+    def press(button: str):
+        return lambda: worker.press(button)
+
+    def say(text: str):
+        return lambda: worker.text(text)
+
+    flows = [
+        ([press(data(TicketAction.TRANSFER, ticket))], press(to_b)),
+        ([press(data(TicketAction.TRANSFER, ticket)), press(to_b)], say("请B网格处理")),
+        ([press(data(TicketAction.INVALID, ticket))], say("重复反映")),
+        ([press(data(TicketAction.ASK, ticket))], say("几楼？")),
+        ([press(data(TicketAction.DUPLICATE, ticket))], say(original.number)),
+        ([press(data(TicketAction.DUPLICATE, ticket)), say(original.number)], press(merge)),
+    ]
+    for begin, refused in flows:
+        await world.run(
+            grant_role, world.ids["worker"], Role.GRID_WORKER, grid_id=world.grids["A"].id
+        )
+        for step in begin:
+            await step()
+        assert await h.storage.get_state(key) is not None
+        await remove(redgrid, world, "worker")
+
+        calls = await refused()
+        told = [call.method.text for call in calls if call.name == "AnswerCallbackQuery"]
+        told += [call.text for call in messages(calls) if call.chat_id == worker.id]
+        assert any(text and text.startswith(LEFT_ZH) for text in told), told
+        assert await h.storage.get_state(key) is None
+    stored = await world.load(ticket.id)
+    assert (stored.status, stored.grid_id) == (TicketStatus.ACCEPTED, world.grids["A"].id)
+    assert await world.events(ticket.id) == [EventKind.CREATED, EventKind.ACCEPTED]
+    assert await world.events(original.id) == [EventKind.CREATED]
 
 
 async def test_an_answer_reaches_the_asker_only_while_they_may_act_on_the_ticket(world, redgrid):

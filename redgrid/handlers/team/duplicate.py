@@ -36,6 +36,7 @@ from redgrid.handlers.team.shared import (
     nav_keyboard,
     refused,
     start_step,
+    step_button_ticket,
     step_ticket,
     team_ticket,
 )
@@ -225,9 +226,12 @@ async def duplicate_confirmed(
     ):
         refuse_button(callback_answer)  # a Confirm left from an earlier merge
         return
-    ticket = await load_ticket(session, callback_data.ticket_id)
+    # Taken off the team since the preview: told so, like at every other step.
+    ticket = await step_button_ticket(state, session, actor, callback_answer, OPEN_STATUSES)
+    if ticket is None:
+        return
     original = await load_ticket(session, callback_data.original_id)
-    if ticket is None or original is None:
+    if original is None:
         await state.clear()
         refuse_button(callback_answer)
         return
