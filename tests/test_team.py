@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Chat, Message, Update, User
 from sqlmodel import select
 
@@ -16,6 +17,7 @@ from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.models import (
     EventKind,
     Grid,
+    OutboxMessage,
     Person,
     PhotoKind,
     Rating,
@@ -32,7 +34,7 @@ from redgrid.services.district_file import parse_district_file
 from redgrid.services.people import Actor, get_or_create_person, grant_role
 from redgrid.services.tickets import TicketDraft
 from tests import bot_harness as bh
-from tests.bot_harness import TOKEN, BotHarness, bot_harness, messages
+from tests.bot_harness import BOT_ID, TOKEN, BotHarness, bot_harness, messages
 from tests.district_files import dumps, small_district
 
 CATALOGUE = load_categories()
@@ -374,6 +376,77 @@ async def test_members_of_another_grid_and_residents_are_refused(world):
     stored = await world.load(ticket.id)
     assert (stored.status, stored.assignee_id) == (TicketStatus.DISPATCHED, None)
     assert await world.events(ticket.id) == [EventKind.CREATED]
+
+
+TEAM_ACTIONS = (
+    TicketAction.ACCEPT,
+    TicketAction.TRANSFER,
+    TicketAction.CONSULT,
+    TicketAction.INVALID,
+    TicketAction.RESOLVE,
+    TicketAction.EXTEND,
+    TicketAction.ASK,
+    TicketAction.DUPLICATE,
+)
+
+
+async def test_every_team_button_refuses_every_kind_of_outsider(world):
+    """Each team action, on a waiting and on an accepted ticket of grid A, pressed by a
+    resident, the reporter, a member of another grid, the officer of another community
+    and a former member who used /forget (now a stranger): refused in the presser's
+    language, and nothing written (no event, no push, no step begun). In A's group chat
+    the same people are told that only the team acts; an old layout's button (``t0``)
+    is refused even for the team."""
+    h = world.harness
+    waiting, accepted = await world.ticket(), await world.accepted()
+    officer_c = h.person("Sun", language_code="zh-hans")
+    forgetful = h.person("Ma", language_code="en")
+    async with world.session_factory() as session, session.begin():
+        officer = await get_or_create_person(session, officer_c.id, "Sun", "zh_CN")
+        await grant_role(
+            session, officer.id, Role.OFFICER, community_id=world.grids["C"].community_id
+        )
+        former = await get_or_create_person(session, forgetful.id, "Ma", "en")
+        await grant_role(session, former.id, Role.GRID_WORKER, grid_id=world.grids["A"].id)
+    [prompt] = await forgetful.text("/forget")
+    await forgetful.press(prompt.button("Erase my data"))
+
+    async def outbox_rows() -> int:
+        async with world.session_factory() as session:
+            return len((await session.exec(select(OutboxMessage))).all())
+
+    rows = await outbox_rows()
+    outsiders = (
+        (world.resident_en, "en"),
+        (world.reporter, "zh"),
+        (world.member_c, "en"),
+        (world.secretary_b, "zh"),
+        (officer_c, "zh"),
+        (forgetful, "en"),
+    )
+    refusals = {
+        "en": ("This button is no longer valid.", "Only the grid's team can act on its tickets."),
+        "zh": ("该按钮已失效。", "只有本网格工作团队可以处理其工单。"),
+    }
+    for person, language in outsiders:
+        private, in_group = refusals[language]
+        for ticket in (waiting, accepted):
+            for action in TEAM_ACTIONS:
+                calls = await person.press(data(action, ticket))
+                assert alert(calls) == private, (person.user.first_name, action)
+                assert not messages(calls)
+                calls = await person.press(data(action, ticket), message_chat_id=TEAM_CHAT)
+                assert alert(calls).startswith(in_group), (person.user.first_name, action)
+                assert not messages(calls)
+        key = StorageKey(bot_id=BOT_ID, chat_id=person.id, user_id=person.id)
+        assert await h.storage.get_state(key) is None
+    for old in (f"t0:acc:{waiting.id}", f"t0:res:{accepted.id}"):
+        assert alert(await world.secretary.press(old)) == "This button is no longer valid."
+    assert await outbox_rows() == rows
+    assert await world.events(waiting.id) == [EventKind.CREATED]
+    assert await world.events(accepted.id) == [EventKind.CREATED, EventKind.ACCEPTED]
+    stored = await world.load(waiting.id)
+    assert (stored.status, stored.in_consultation) == (TicketStatus.DISPATCHED, False)
 
 
 async def test_forged_and_stale_buttons_are_refused_politely(world):
