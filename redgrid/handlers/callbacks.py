@@ -1,7 +1,8 @@
 """Every button's callback data, in one place so prefixes never collide.
 
 Callback data carries ids and choices only, never a verdict: every handler re-checks the
-actor's role and the ticket's state on the server. Prefixes carry a version (``v1``...):
+actor's role and the ticket's state on the server. (``FollowCb`` adds a keyed hash, for a
+right the server cannot re-check later: see there.) Prefixes carry a version (``v1``...):
 a changed layout gets a new prefix, and buttons on old messages still decode or fall to
 the stale-button handler instead of being misread. Telegram allows 64 bytes.
 """
