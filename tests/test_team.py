@@ -347,6 +347,73 @@ async def test_the_reporter_hears_who_accepted_by_the_tickets_queue(world):
     )
 
 
+async def test_residents_hear_who_handles_the_ticket_by_its_queue_now(world):
+    """Past the Accept too, what the reporter and followers read names who handles the
+    ticket by its queue: a community's officers or the district office are no grid team,
+    and no one learns which person acted."""
+    h = world.harness
+    ticket = await world.ticket(by="resident_en", category="utilities")  # 大富社区's queue
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    await world.officer.press(data(TicketAction.ACCEPT, ticket))
+    await world.officer.press(data(TicketAction.EXTEND, ticket))
+    await world.officer.press(h.last_to(world.officer.id).button("+1 day"))
+    await world.officer.text("等物业回复")
+    assert h.last_to(world.resident_en.id).text.startswith(
+        f"⏳ The community officers need more time for ticket {ticket.number}. "
+    )
+    await world.officer.press(data(TicketAction.ASK, ticket))
+    await world.officer.text("几楼？")
+    question = h.last_to(world.resident_en.id)
+    assert question.text.startswith(
+        f"❓ The community officers have a question about your ticket {ticket.number}:"
+    )
+    assert h.last_to(world.follower.id).text.startswith(f"❓ 社区向工单 {ticket.number} 的反映人")
+    await world.resident_en.press(question.button("Answer"))
+    assert "for the community officers" in h.last_to(world.resident_en.id).text
+    thanks = answer_to(await world.resident_en.text("3楼"), world.resident_en)
+    assert thanks.text == f"💬 Your answer on {ticket.number} was passed to the community officers."
+    assert "grid team" not in texts(h, world.resident_en.id)
+    assert "Qian" not in texts(h, world.resident_en.id)
+    assert "网格" not in texts(h, world.follower.id)
+
+    admin = bh.Person(h, User(id=1, is_bot=False, first_name="Admin", language_code="en"))
+    desk = await world.ticket(category="enterprise")  # the district desk's queue
+    await admin.press(data(TicketAction.ASK, desk))
+    await admin.text("哪家企业？")
+    assert h.last_to(world.reporter.id).text.startswith(
+        f"❓ 区级部门想就您反映的诉求 {desk.number} 向您了解"
+    )
+    await world.reporter.press(data(TicketAction.COMMENT, desk))
+    assert "区级部门将会看到" in h.last_to(world.reporter.id).text
+
+
+async def test_the_history_names_the_team_of_the_queue_the_ticket_was_in_then(world):
+    """A ticket passed up to its community: the steps before were the grid team's, the
+    ones after are the community officers'."""
+    ticket = await world.accepted(by="resident_en")
+    await world.run(
+        tickets.transfer,
+        ticket.id,
+        world.actor("secretary"),
+        utcnow(),
+        catalogue=CATALOGUE,
+        to_community=True,
+    )
+    await world.run(tickets.accept, ticket.id, world.actor("officer"), utcnow())
+
+    view = answer_to(
+        await world.resident_en.press(data(TicketAction.DETAIL, ticket)), world.resident_en
+    )
+
+    steps = [line.split(" · ", 1)[1] for line in view.text.splitlines() if " · Accepted" in line]
+    steps.insert(1, next(line for line in view.text.splitlines() if "another queue" in line))
+    assert [step.rsplit(" by ", 1)[1] for step in steps] == [
+        "the grid team",
+        "the grid team",
+        "the community officers",
+    ]
+
+
 async def test_two_secretaries_race_for_accept(world):
     ticket = await world.ticket()
     press = data(TicketAction.ACCEPT, ticket)
@@ -474,9 +541,12 @@ async def test_transfer_up_to_the_community_and_by_typed_code(world):
     assert officer_push.button("Accept")
     assert "大富社区" in h.last_to(world.reporter.id).text
 
-    # the officer passes it down to grid B by its code
+    # the officer passes it down to grid B by its code (no "up" from the community)
     await world.officer.press(data(TicketAction.TRANSFER, ticket))
-    await world.officer.press(h.last_to(world.officer.id).button("Type a grid code"))
+    choice = h.last_to(world.officer.id)
+    assert choice.text == f"Where should {ticket.number} go? Choose a grid, or type a grid code."
+    assert "⬆️ Up to the community" not in [b.text for b in choice.buttons]
+    await world.officer.press(choice.button("Type a grid code"))
     await world.officer.text(" b ")
     await world.officer.press(h.last_to(world.officer.id).button("Skip"))
     assert (await world.load(ticket.id)).grid_id == world.grids["B"].id

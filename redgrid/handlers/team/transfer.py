@@ -56,14 +56,18 @@ async def transfer_prompt(
             text=f"{grid.name} ({grid.code})",
             callback_data=ChoiceCb(kind=TRANSFER_GRID, index=grid.id),
         )
-    if ticket.grid_id is not None and ticket.community_id is not None:
+    up = ticket.grid_id is not None and ticket.community_id is not None
+    if up:
         builder.button(
             text=_("⬆️ Up to the community"), callback_data=ChoiceCb(kind=TRANSFER_UP, index=0)
         )
     builder.button(
         text=_("⌨️ Type a grid code"), callback_data=ChoiceCb(kind=TRANSFER_CODE, index=0)
     )
-    text = _("Where should {number} go? Choose a grid, the community, or type a grid code.")
+    if up:
+        text = _("Where should {number} go? Choose a grid, the community, or type a grid code.")
+    else:  # already above the grids: an officer or admin sends it down to one
+        text = _("Where should {number} go? Choose a grid, or type a grid code.")
     return text.format(number=ticket.number), nav_keyboard(builder=builder), [g.id for g in grids]
 
 
