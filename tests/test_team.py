@@ -618,6 +618,34 @@ async def test_extensions_stop_at_the_limit(world):
     assert (await world.events(ticket.id)).count(EventKind.EXTENDED) == 2
 
 
+async def test_extend_on_a_ticket_resolved_at_the_limit_says_it_is_resolved(world):
+    """The status comes before the extension limit: a ticket resolved after its deadline
+    was extended as often as allowed is resolved, not "at the limit"."""
+    h = world.harness
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    await world.secretary.press(h.last_to(world.secretary.id).button("+1 day"))
+    # Meanwhile a colleague uses the extensions up, then resolves the ticket.
+    for reason in ("等配件", "配件还没到"):
+        await world.run(
+            tickets.extend,
+            ticket.id,
+            world.actor("secretary2"),
+            utcnow(),
+            timedelta(days=1),
+            reason,
+            limit=2,
+        )
+    await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+
+    reply = answer_to(await world.secretary.text("再等等"), world.secretary)
+
+    assert reply.text == f"{ticket.number} is now resolved, so what you sent was not used."
+    calls = await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    assert alert(calls) == f"{ticket.number} is now resolved: this button no longer applies."
+    assert (await world.events(ticket.id)).count(EventKind.EXTENDED) == 2
+
+
 async def test_invalid_with_a_reason(world):
     h = world.harness
     ticket = await world.ticket()

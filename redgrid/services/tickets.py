@@ -418,6 +418,9 @@ async def extend(
     reason = _text(reason, "reason", MAX_TEXT)
     ticket = await _load(session, ticket)
     await _require_team(session, actor, ticket)
+    # The status first: the limit means nothing for a ticket no longer being worked on.
+    if ticket.status is not TicketStatus.ACCEPTED:
+        raise IllegalTransition(ticket.number, ticket.status, "extend")
     if await extensions_this_round(session, ticket.id) >= limit:
         raise ExtensionLimitReached(ticket.number, limit)
     old_deadline = ticket.resolve_by
