@@ -1113,6 +1113,63 @@ async def test_text_typed_for_a_ticket_moved_on_meanwhile_is_said_to_be_unused(w
         assert not texts(h, world.reporter.id)
 
 
+async def test_input_for_a_ticket_passed_on_meanwhile_says_where_it_went(world):
+    """A colleague passes the ticket to grid B while a member types a note, a reason or a
+    question, or is about to choose how much more time: the member is told where it went
+    and that nothing was sent or changed. So is an officer, who still reaches it in grid B
+    but whose extension no longer applies to it."""
+    h = world.harness
+    passed = "was passed to grid 网格B (B) meanwhile: nothing was sent or changed."
+
+    async def pass_to_b(ticket: Ticket) -> None:
+        await world.run(
+            tickets.transfer,
+            ticket.id,
+            world.actor("secretary2"),
+            utcnow(),
+            catalogue=CATALOGUE,
+            target_grid_id=world.grids["B"].id,
+        )
+
+    steps = (
+        (TicketAction.RESOLVE, ()),
+        (TicketAction.EXTEND, ("+3 days",)),
+        (TicketAction.ASK, ()),
+        (TicketAction.INVALID, ()),
+    )
+    for action, choices in steps:
+        ticket = await world.accepted()
+        await world.secretary.press(data(action, ticket))
+        for choice in choices:
+            await world.secretary.press(h.last_to(world.secretary.id).button(choice))
+        await pass_to_b(ticket)
+
+        reply = answer_to(await world.secretary.text("需要协调"), world.secretary)
+
+        assert reply.text == f"{ticket.number} {passed}", action
+        stored = await world.load(ticket.id)
+        assert (stored.status, stored.grid_id) == (TicketStatus.DISPATCHED, world.grids["B"].id)
+        assert EventKind.QUESTION not in await world.events(ticket.id)
+        assert "需要协调" not in texts(h, world.reporter.id)
+
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    days = h.last_to(world.secretary.id)
+    await pass_to_b(ticket)
+    calls = await world.secretary.press(days.button("+3 days"))
+    assert alert(calls) == f"{ticket.number} {passed}"
+    assert not messages(calls)
+
+    ticket = await world.ticket()
+    await world.run(tickets.accept, ticket.id, world.actor("officer"), utcnow())
+    await world.officer.press(data(TicketAction.EXTEND, ticket))
+    await world.officer.press(h.last_to(world.officer.id).button("+1 day"))
+    await pass_to_b(ticket)
+    reply = answer_to(await world.officer.text("等物业回复"), world.officer)
+    assert reply.text == f"{ticket.number} {passed}"
+    assert EventKind.EXTENDED not in await world.events(ticket.id)
+
+
 async def test_a_reason_typed_for_a_ticket_merged_meanwhile_names_the_original(world):
     h = world.harness
     original = await world.ticket()

@@ -64,7 +64,7 @@ async def ask_button(
         callback_answer,
         state,
         TeamForm.question,
-        {"ticket_id": ticket.id},
+        ticket,
         _(
             "Type your question for the reporter of {number}. The bot passes it on and "
             "brings the answer back to you."

@@ -133,7 +133,7 @@ async def duplicate_button(
         callback_answer,
         state,
         TeamForm.duplicate_of,
-        {"ticket_id": ticket.id},
+        ticket,
         duplicate_prompt(ticket),
         nav_keyboard(),
     )

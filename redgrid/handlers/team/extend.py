@@ -94,7 +94,7 @@ async def extend_button(
         callback_answer,
         state,
         TeamForm.extend_days,
-        {"ticket_id": ticket.id},
+        ticket,
         extend_days_prompt(ticket, settings),
         extend_days_keyboard(),
     )

@@ -93,9 +93,10 @@ async def transfer_button(
         callback_answer,
         state,
         TeamForm.transfer_target,
-        {"ticket_id": ticket.id, "grid_ids": grid_ids},
+        ticket,
         text,
         markup,
+        grid_ids=grid_ids,
     )
 
 
@@ -167,12 +168,12 @@ async def transfer_by_code(
 async def transfer_code_typed(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> None:
-    ticket, _data = await step_ticket(message, state, session, actor)
+    ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     if not ticket.status.is_open:  # moved on meanwhile: no note to ask for
         await state.clear()
-        await message.answer(await sent_too_late(session, ticket))
+        await message.answer(await sent_too_late(session, ticket, data))
         return
     code = message.text.strip()[:64]
     grid = await tickets.active_grid_by_code(session, code)
