@@ -592,6 +592,18 @@ async def test_back_cancel_recent_categories_and_the_daily_limit(world):
     assert len(await world.tickets()) == 1
 
 
+async def test_text_at_the_category_step_asks_for_the_kind_of_problem(world):
+    """An informant reports a problem seen on the road, not a resident's 诉求: the hint
+    at the category step speaks of the problem's kind, as the step's question does."""
+    rider = world.harness.person("Li", language_code="zh-hans")
+    await join(world, rider)
+    await rider.photo("p1")
+    await rider.location(*INSIDE_A)
+    [hint] = await rider.text("垃圾")
+    assert hint.text == "请点击下方按钮选择问题类别。"
+    assert category("sanitation") in callback_data([hint])
+
+
 # 评单 ------------------------------------------------------------------------------------
 
 

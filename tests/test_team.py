@@ -349,6 +349,73 @@ async def test_the_reporter_hears_who_accepted_by_the_tickets_queue(world):
     )
 
 
+async def test_residents_hear_who_handles_the_ticket_by_its_queue_now(world):
+    """Past the Accept too, what the reporter and followers read names who handles the
+    ticket by its queue: a community's officers or the district office are no grid team,
+    and no one learns which person acted."""
+    h = world.harness
+    ticket = await world.ticket(by="resident_en", category="utilities")  # 大富社区's queue
+    await world.run(tickets.follow, ticket.id, world.ids["follower"], utcnow())
+    await world.officer.press(data(TicketAction.ACCEPT, ticket))
+    await world.officer.press(data(TicketAction.EXTEND, ticket))
+    await world.officer.press(h.last_to(world.officer.id).button("+1 day"))
+    await world.officer.text("等物业回复")
+    assert h.last_to(world.resident_en.id).text.startswith(
+        f"⏳ The community officers need more time for ticket {ticket.number}. "
+    )
+    await world.officer.press(data(TicketAction.ASK, ticket))
+    await world.officer.text("几楼？")
+    question = h.last_to(world.resident_en.id)
+    assert question.text.startswith(
+        f"❓ The community officers have a question about your ticket {ticket.number}:"
+    )
+    assert h.last_to(world.follower.id).text.startswith(f"❓ 社区向工单 {ticket.number} 的反映人")
+    await world.resident_en.press(question.button("Answer"))
+    assert "for the community officers" in h.last_to(world.resident_en.id).text
+    thanks = answer_to(await world.resident_en.text("3楼"), world.resident_en)
+    assert thanks.text == f"💬 Your answer on {ticket.number} was passed to the community officers."
+    assert "grid team" not in texts(h, world.resident_en.id)
+    assert "Qian" not in texts(h, world.resident_en.id)
+    assert "网格" not in texts(h, world.follower.id)
+
+    admin = bh.Person(h, User(id=1, is_bot=False, first_name="Admin", language_code="en"))
+    desk = await world.ticket(category="enterprise")  # the district desk's queue
+    await admin.press(data(TicketAction.ASK, desk))
+    await admin.text("哪家企业？")
+    assert h.last_to(world.reporter.id).text.startswith(
+        f"❓ 区级部门想就您反映的诉求 {desk.number} 向您了解"
+    )
+    await world.reporter.press(data(TicketAction.COMMENT, desk))
+    assert "区级部门将会看到" in h.last_to(world.reporter.id).text
+
+
+async def test_the_history_names_the_team_of_the_queue_the_ticket_was_in_then(world):
+    """A ticket passed up to its community: the steps before were the grid team's, the
+    ones after are the community officers'."""
+    ticket = await world.accepted(by="resident_en")
+    await world.run(
+        tickets.transfer,
+        ticket.id,
+        world.actor("secretary"),
+        utcnow(),
+        catalogue=CATALOGUE,
+        to_community=True,
+    )
+    await world.run(tickets.accept, ticket.id, world.actor("officer"), utcnow())
+
+    view = answer_to(
+        await world.resident_en.press(data(TicketAction.DETAIL, ticket)), world.resident_en
+    )
+
+    steps = [line.split(" · ", 1)[1] for line in view.text.splitlines() if " · Accepted" in line]
+    steps.insert(1, next(line for line in view.text.splitlines() if "another queue" in line))
+    assert [step.rsplit(" by ", 1)[1] for step in steps] == [
+        "the grid team",
+        "the grid team",
+        "the community officers",
+    ]
+
+
 async def test_two_secretaries_race_for_accept(world):
     ticket = await world.ticket()
     press = data(TicketAction.ACCEPT, ticket)
@@ -547,9 +614,12 @@ async def test_transfer_up_to_the_community_and_by_typed_code(world):
     assert officer_push.button("Accept")
     assert "大富社区" in h.last_to(world.reporter.id).text
 
-    # the officer passes it down to grid B by its code
+    # the officer passes it down to grid B by its code (no "up" from the community)
     await world.officer.press(data(TicketAction.TRANSFER, ticket))
-    await world.officer.press(h.last_to(world.officer.id).button("Type a grid code"))
+    choice = h.last_to(world.officer.id)
+    assert choice.text == f"Where should {ticket.number} go? Choose a grid, or type a grid code."
+    assert "⬆️ Up to the community" not in [b.text for b in choice.buttons]
+    await world.officer.press(choice.button("Type a grid code"))
     await world.officer.text(" b ")
     await world.officer.press(h.last_to(world.officer.id).button("Skip"))
     assert (await world.load(ticket.id)).grid_id == world.grids["B"].id
@@ -618,6 +688,34 @@ async def test_extensions_stop_at_the_limit(world):
     assert (await world.events(ticket.id)).count(EventKind.EXTENDED) == 2
     # The second member's conversation ended: their next text is not taken as a reason.
     await world.secretary2.text("再等等")
+    assert (await world.events(ticket.id)).count(EventKind.EXTENDED) == 2
+
+
+async def test_extend_on_a_ticket_resolved_at_the_limit_says_it_is_resolved(world):
+    """The status comes before the extension limit: a ticket resolved after its deadline
+    was extended as often as allowed is resolved, not "at the limit"."""
+    h = world.harness
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    await world.secretary.press(h.last_to(world.secretary.id).button("+1 day"))
+    # Meanwhile a colleague uses the extensions up, then resolves the ticket.
+    for reason in ("等配件", "配件还没到"):
+        await world.run(
+            tickets.extend,
+            ticket.id,
+            world.actor("secretary2"),
+            utcnow(),
+            timedelta(days=1),
+            reason,
+            limit=2,
+        )
+    await world.run(tickets.resolve, ticket.id, world.actor("secretary2"), utcnow(), "已办")
+
+    reply = answer_to(await world.secretary.text("再等等"), world.secretary)
+
+    assert reply.text == f"{ticket.number} is now resolved, so what you sent was not used."
+    calls = await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    assert alert(calls) == f"{ticket.number} is now resolved: this button no longer applies."
     assert (await world.events(ticket.id)).count(EventKind.EXTENDED) == 2
 
 
@@ -1086,6 +1184,63 @@ async def test_text_typed_for_a_ticket_moved_on_meanwhile_is_said_to_be_unused(w
         assert (stored.status, stored.grid_id) == (TicketStatus.RESOLVED, world.grids["A"].id)
         assert EventKind.QUESTION not in await world.events(ticket.id)
         assert not texts(h, world.reporter.id)
+
+
+async def test_input_for_a_ticket_passed_on_meanwhile_says_where_it_went(world):
+    """A colleague passes the ticket to grid B while a member types a note, a reason or a
+    question, or is about to choose how much more time: the member is told where it went
+    and that nothing was sent or changed. So is an officer, who still reaches it in grid B
+    but whose extension no longer applies to it."""
+    h = world.harness
+    passed = "was passed to grid 网格B (B) meanwhile: nothing was sent or changed."
+
+    async def pass_to_b(ticket: Ticket) -> None:
+        await world.run(
+            tickets.transfer,
+            ticket.id,
+            world.actor("secretary2"),
+            utcnow(),
+            catalogue=CATALOGUE,
+            target_grid_id=world.grids["B"].id,
+        )
+
+    steps = (
+        (TicketAction.RESOLVE, ()),
+        (TicketAction.EXTEND, ("+3 days",)),
+        (TicketAction.ASK, ()),
+        (TicketAction.INVALID, ()),
+    )
+    for action, choices in steps:
+        ticket = await world.accepted()
+        await world.secretary.press(data(action, ticket))
+        for choice in choices:
+            await world.secretary.press(h.last_to(world.secretary.id).button(choice))
+        await pass_to_b(ticket)
+
+        reply = answer_to(await world.secretary.text("需要协调"), world.secretary)
+
+        assert reply.text == f"{ticket.number} {passed}", action
+        stored = await world.load(ticket.id)
+        assert (stored.status, stored.grid_id) == (TicketStatus.DISPATCHED, world.grids["B"].id)
+        assert EventKind.QUESTION not in await world.events(ticket.id)
+        assert "需要协调" not in texts(h, world.reporter.id)
+
+    ticket = await world.accepted()
+    await world.secretary.press(data(TicketAction.EXTEND, ticket))
+    days = h.last_to(world.secretary.id)
+    await pass_to_b(ticket)
+    calls = await world.secretary.press(days.button("+3 days"))
+    assert alert(calls) == f"{ticket.number} {passed}"
+    assert not messages(calls)
+
+    ticket = await world.ticket()
+    await world.run(tickets.accept, ticket.id, world.actor("officer"), utcnow())
+    await world.officer.press(data(TicketAction.EXTEND, ticket))
+    await world.officer.press(h.last_to(world.officer.id).button("+1 day"))
+    await pass_to_b(ticket)
+    reply = answer_to(await world.officer.text("等物业回复"), world.officer)
+    assert reply.text == f"{ticket.number} {passed}"
+    assert EventKind.EXTENDED not in await world.events(ticket.id)
 
 
 async def test_a_reason_typed_for_a_ticket_merged_meanwhile_names_the_original(world):

@@ -660,6 +660,8 @@ async def test_transfer_to_another_grid_then_up_to_the_community(session_factory
     )
     assert event.details == {
         "from_grid": world.grids["A"].id,
+        "from_community": world.grids["A"].community_id,
+        "from_desk": None,
         "to_grid": b.id,
         "to_community": False,
     }

@@ -381,6 +381,8 @@ async def transfer(
     )
     details = {
         "from_grid": current.grid_id,
+        "from_community": current.community_id,
+        "from_desk": current.desk,
         "to_grid": target.grid_id,
         "to_community": to_community,
     }
@@ -416,6 +418,9 @@ async def extend(
     reason = _text(reason, "reason", MAX_TEXT)
     ticket = await _load(session, ticket)
     await _require_team(session, actor, ticket)
+    # The status first: the limit means nothing for a ticket no longer being worked on.
+    if ticket.status is not TicketStatus.ACCEPTED:
+        raise IllegalTransition(ticket.number, ticket.status, "extend")
     if await extensions_this_round(session, ticket.id) >= limit:
         raise ExtensionLimitReached(ticket.number, limit)
     old_deadline = ticket.resolve_by
@@ -932,6 +937,26 @@ async def ticket_history(session: AsyncSession, ticket_id: int) -> list[TicketEv
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
     )
     return list(rows.all())
+
+
+def queues_at_events(ticket: Ticket, events: list[TicketEvent]) -> list[Placement]:
+    """The queue the ticket sat in at each of ``events`` (its history, oldest first), so
+    the history can say whose team acted then. Walked back from the queue it is in now:
+    a transfer was made from the queue it left, which its details name. A transfer
+    recorded before ``from_community`` and ``from_desk`` were kept, out of a queue without
+    a grid, reads as the district's."""
+    queue = _queue(ticket)
+    queues = []
+    for event in reversed(events):
+        if event.kind is EventKind.TRANSFERRED:
+            queue = Placement(
+                event.details.get("from_grid"),
+                event.details.get("from_community"),
+                event.details.get("from_desk"),
+            )
+        queues.append(queue)
+    queues.reverse()
+    return queues
 
 
 async def ticket_photos(

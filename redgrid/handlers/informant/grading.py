@@ -18,7 +18,7 @@ from redgrid.handlers.common import left_team_text, refuse_button, refuse_ticket
 from redgrid.handlers.informant import router
 from redgrid.handlers.informant.shared import _close, grade_button, grade_name
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies
+from redgrid.handlers.my_tickets.shared import by_queue, load_ticket, no_longer_applies
 from redgrid.models import Grade, Ticket, TicketSource
 from redgrid.models.base import utcnow
 from redgrid.services import informants, tickets
@@ -61,9 +61,20 @@ async def offer_grade(message: Message, session: AsyncSession, ticket: Ticket) -
 
 def graded_text(ticket: Ticket, grade: Grade, points: int, month: int) -> str:
     if grade is Grade.VALID:
-        return _(
-            "⭐ Your report {number} was graded valid by the grid team: +{points} points. "
-            "This month you have {month}. Thank you!"
+        return by_queue(
+            ticket,
+            grid=_(
+                "⭐ Your report {number} was graded valid by the grid team: +{points} points. "
+                "This month you have {month}. Thank you!"
+            ),
+            community=_(
+                "⭐ Your report {number} was graded valid by the community officers: "
+                "+{points} points. This month you have {month}. Thank you!"
+            ),
+            district=_(
+                "⭐ Your report {number} was graded valid by the district office: "
+                "+{points} points. This month you have {month}. Thank you!"
+            ),
         ).format(number=ticket.number, points=points, month=month)
     if grade is Grade.DUPLICATE:
         return _(

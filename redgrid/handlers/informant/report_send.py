@@ -322,7 +322,7 @@ async def report_hint(
         )
     elif current == ReportForm.category.state:
         await message.answer(
-            prefix + _("Please choose a category with the buttons."),
+            prefix + _("Please choose the kind of problem with the buttons."),
             reply_markup=await category_keyboard(session, person, catalogue, i18n.current_locale),
         )
     else:

@@ -19,6 +19,7 @@ from redgrid.handlers.common import refuse_button
 from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     act_on_step_ticket,
+    by_queue,
     load_ticket,
     nav_keyboard,
     no_longer_applies,
@@ -51,7 +52,12 @@ async def answer_button(
     await state.set_state(ReporterForm.answer)
     await state.set_data({"ticket_id": ticket.id})
     await query.message.answer(
-        _("Write your answer for the grid team about {number}.").format(number=ticket.number),
+        by_queue(
+            ticket,
+            grid=_("Write your answer for the grid team about {number}."),
+            community=_("Write your answer for the community officers about {number}."),
+            district=_("Write your answer for the district office about {number}."),
+        ).format(number=ticket.number),
         reply_markup=nav_keyboard(),
     )
 
@@ -98,5 +104,10 @@ async def answer_text(
     )
     await session.commit()
     await message.answer(
-        _("💬 Your answer on {number} was passed to the grid team.").format(number=ticket.number)
+        by_queue(
+            ticket,
+            grid=_("💬 Your answer on {number} was passed to the grid team."),
+            community=_("💬 Your answer on {number} was passed to the community officers."),
+            district=_("💬 Your answer on {number} was passed to the district office."),
+        ).format(number=ticket.number)
     )

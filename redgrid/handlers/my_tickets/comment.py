@@ -16,6 +16,7 @@ from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     act_on_step_ticket,
+    by_queue,
     nav_keyboard,
     open_keyboard,
     reporter_or_follower_ticket,
@@ -47,8 +48,20 @@ async def comment_button(
     await state.set_state(ReporterForm.comment)
     await state.set_data({"ticket_id": ticket.id})
     await query.message.answer(
-        _(
-            "Write your comment on {number} (up to {limit} characters). The grid team will see it."
+        by_queue(
+            ticket,
+            grid=_(
+                "Write your comment on {number} (up to {limit} characters). "
+                "The grid team will see it."
+            ),
+            community=_(
+                "Write your comment on {number} (up to {limit} characters). "
+                "The community officers will see it."
+            ),
+            district=_(
+                "Write your comment on {number} (up to {limit} characters). "
+                "The district office will see it."
+            ),
         ).format(number=ticket.number, limit=tickets.MAX_TEXT),
         reply_markup=nav_keyboard(),
     )
@@ -90,5 +103,10 @@ async def comment_text(
     )
     await session.commit()
     await message.answer(
-        _("💬 Your comment on {number} was passed to the grid team.").format(number=ticket.number)
+        by_queue(
+            ticket,
+            grid=_("💬 Your comment on {number} was passed to the grid team."),
+            community=_("💬 Your comment on {number} was passed to the community officers."),
+            district=_("💬 Your comment on {number} was passed to the district office."),
+        ).format(number=ticket.number)
     )

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.pushes import local_time, rating_name
 from redgrid.bot.settings import Settings
-from redgrid.handlers.my_tickets.shared import reporter_label
+from redgrid.handlers.my_tickets.shared import by_queue, reporter_label
 from redgrid.models import EventKind, Person, Rating, Ticket, TicketEvent
 from redgrid.services import tickets
 
@@ -18,7 +18,7 @@ MAX_MESSAGE = 4096
 HISTORY_NOTE_CHARS = 200
 
 
-# Events the team makes: the reporter reads "the grid team" as their author.
+# Events the team makes: residents read the team of the ticket's queue then as their author.
 TEAM_EVENTS = frozenset(
     {
         EventKind.ACCEPTED,
@@ -93,13 +93,16 @@ async def history_lines(
 ) -> list[str]:
     """Each event as one line in the current language: local time, what happened, the note.
 
-    The reporter never learns who on the team acted ("the grid team"); the team sees the
-    reporter's name only with consent, and followers are "a follower" to everyone else.
+    The reporter never learns who on the team acted: "the grid team", "the community
+    officers" or "the district office", by the queue the ticket was in at the time. The
+    team sees the reporter's name only with consent, and followers are "a follower" to
+    everyone else.
     Residents read the team's notes and their own only (``may_read_note``).
     """
     reporter = await session.get(Person, ticket.reporter_id)
     lines = []
-    for event in await tickets.ticket_history(session, ticket.id):
+    events = await tickets.ticket_history(session, ticket.id)
+    for event, queue in zip(events, tickets.queues_at_events(ticket, events), strict=True):
         if event.actor_id is None:
             who = _("the system")
         elif event.actor_id == viewer_id:
@@ -109,7 +112,12 @@ async def history_lines(
                 actor = await session.get(Person, event.actor_id)
                 who = html.escape(actor.display_name) if actor and actor.display_name else "?"
             else:
-                who = _("the grid team")
+                who = by_queue(
+                    queue,
+                    grid=_("the grid team"),
+                    community=_("the community officers"),
+                    district=_("the district office"),
+                )
         elif event.actor_id == ticket.reporter_id:
             who = reporter_label(ticket, reporter) if for_team else _("the reporter")
         else:

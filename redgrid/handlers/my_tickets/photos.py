@@ -19,6 +19,7 @@ from redgrid.handlers.common import refuse_button
 from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     answer_too_late,
+    by_queue,
     load_ticket,
     nav_keyboard,
     no_longer_applies,
@@ -70,9 +71,20 @@ async def photo_button(
     await state.set_state(ReporterForm.photo)
     await state.set_data({"ticket_id": ticket.id, "photos": [], "caption_of": {}})
     await query.message.answer(
-        _(
-            "Send photos of the problem for {number}, one by one or as an album, then press "
-            "Done: the grid team gets them together."
+        by_queue(
+            ticket,
+            grid=_(
+                "Send photos of the problem for {number}, one by one or as an album, then "
+                "press Done: the grid team gets them together."
+            ),
+            community=_(
+                "Send photos of the problem for {number}, one by one or as an album, then "
+                "press Done: the community officers get them together."
+            ),
+            district=_(
+                "Send photos of the problem for {number}, one by one or as an album, then "
+                "press Done: the district office gets them together."
+            ),
         ).format(number=ticket.number)
         + "\n"
         + _photo_room_text(ticket, room, limit),
@@ -131,9 +143,23 @@ async def photo_sent(
         )
     lines.append(_photo_room_text(ticket, room, limit))
     if photos and room > 0:
-        lines.append(_("Send more, or press Done to pass them to the grid team."))
+        lines.append(
+            by_queue(
+                ticket,
+                grid=_("Send more, or press Done to pass them to the grid team."),
+                community=_("Send more, or press Done to pass them to the community officers."),
+                district=_("Send more, or press Done to pass them to the district office."),
+            )
+        )
     elif photos:
-        lines.append(_("Press Done to pass them to the grid team."))
+        lines.append(
+            by_queue(
+                ticket,
+                grid=_("Press Done to pass them to the grid team."),
+                community=_("Press Done to pass them to the community officers."),
+                district=_("Press Done to pass them to the district office."),
+            )
+        )
     await albums.reply(message, state, album, "\n".join(lines), nav_keyboard(done=bool(photos)))
 
 
@@ -208,10 +234,26 @@ async def photos_done(
     if len(added) < len(photos):
         lines.append(_photos_left_out(ticket, len(photos) - len(added), settings))
     lines.append(
-        ngettext(
-            "Thank you: {count} photo was added to {number}, and the grid team was told.",
-            "Thank you: {count} photos were added to {number}, and the grid team was told.",
-            len(added),
+        by_queue(
+            ticket,
+            grid=ngettext(
+                "Thank you: {count} photo was added to {number}, and the grid team was told.",
+                "Thank you: {count} photos were added to {number}, and the grid team was told.",
+                len(added),
+            ),
+            community=ngettext(
+                "Thank you: {count} photo was added to {number}, and the community officers "
+                "were told.",
+                "Thank you: {count} photos were added to {number}, and the community officers "
+                "were told.",
+                len(added),
+            ),
+            district=ngettext(
+                "Thank you: {count} photo was added to {number}, and the district office was told.",
+                "Thank you: {count} photos were added to {number}, and the district office was "
+                "told.",
+                len(added),
+            ),
         ).format(count=len(added), number=ticket.number)
     )
     await query.message.answer("\n".join(lines))

@@ -19,6 +19,7 @@ from redgrid.handlers.common import refuse_button
 from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     act_on_step_ticket,
+    by_queue,
     load_ticket,
     nav_keyboard,
     no_longer_applies,
@@ -63,9 +64,20 @@ async def rate_button(
         await state.set_state(ReporterForm.rework_reason)
         await state.set_data({"ticket_id": ticket.id})
         await query.message.answer(
-            _(
-                "Sorry it is not right yet. What is still wrong with {number}? "
-                "Your words go back to the grid team with the ticket."
+            by_queue(
+                ticket,
+                grid=_(
+                    "Sorry it is not right yet. What is still wrong with {number}? "
+                    "Your words go back to the grid team with the ticket."
+                ),
+                community=_(
+                    "Sorry it is not right yet. What is still wrong with {number}? "
+                    "Your words go back to the community officers with the ticket."
+                ),
+                district=_(
+                    "Sorry it is not right yet. What is still wrong with {number}? "
+                    "Your words go back to the district office with the ticket."
+                ),
             ).format(number=ticket.number),
             reply_markup=nav_keyboard(),
         )
@@ -153,16 +165,38 @@ async def rework_reason(
         i18n,
         settings,
         ticket,
-        lambda: _(
-            "🔁 {number}, which you follow, went back to the grid team to be done again: "
-            "the reporter was not satisfied with the result."
+        lambda: by_queue(
+            ticket,
+            grid=_(
+                "🔁 {number}, which you follow, went back to the grid team to be done again: "
+                "the reporter was not satisfied with the result."
+            ),
+            community=_(
+                "🔁 {number}, which you follow, went back to the community officers to be done "
+                "again: the reporter was not satisfied with the result."
+            ),
+            district=_(
+                "🔁 {number}, which you follow, went back to the district office to be done "
+                "again: the reporter was not satisfied with the result."
+            ),
         ).format(number=ticket.number),
         audience=audience,
     )
     await session.commit()
     await message.answer(
-        _(
-            "🔁 {number} went back to the grid team to be done again. "
-            "The new deadline is {time}; we will tell you when it is resolved."
+        by_queue(
+            ticket,
+            grid=_(
+                "🔁 {number} went back to the grid team to be done again. "
+                "The new deadline is {time}; we will tell you when it is resolved."
+            ),
+            community=_(
+                "🔁 {number} went back to the community officers to be done again. "
+                "The new deadline is {time}; we will tell you when it is resolved."
+            ),
+            district=_(
+                "🔁 {number} went back to the district office to be done again. "
+                "The new deadline is {time}; we will tell you when it is resolved."
+            ),
         ).format(number=ticket.number, time=local_time(ticket.resolve_by, settings))
     )

@@ -1,7 +1,7 @@
 """Helpers several flows share, here and in the team's and informants' packages: the
 ticket a button or a step is about, the refusal of a button that came too late, the
-reporter and a queue in words, the light messages to a ticket's team, and the
-reporter's Done/Cancel keyboard."""
+reporter, a queue and who handles it in words, the light messages to a ticket's team, and
+the reporter's Done/Cancel keyboard."""
 
 import html
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,7 +22,13 @@ from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.models import Community, Grid, Person, Ticket, TicketFollower, TicketStatus
 from redgrid.services import tickets
 from redgrid.services.people import Actor
-from redgrid.services.tickets import Audience, IllegalTransition, NotAllowed, TicketNotFound
+from redgrid.services.tickets import (
+    Audience,
+    IllegalTransition,
+    NotAllowed,
+    Placement,
+    TicketNotFound,
+)
 
 # The reporter's conversation buttons: ChoiceCb(kind=REPORTER_NAV, index=...).
 REPORTER_NAV = "rn"
@@ -123,6 +129,18 @@ def queue_label(grid: Grid | None, community: Community | None, desk: str | None
     if community is not None:
         return _("community {name}").format(name=community.name)
     return _("the district's general queue")
+
+
+def by_queue(queue: Ticket | Placement, *, grid: str, community: str, district: str) -> str:
+    """Of one sentence in three wordings, the one naming who handles a ticket in ``queue``:
+    its grid's team, its community's officers, or the district (a desk or the general
+    queue). Whole sentences, since Chinese puts a name elsewhere in the sentence than
+    English; never a person, since the reporter does not learn who on the team acted."""
+    if queue.grid_id is not None:
+        return grid
+    if queue.desk is None and queue.community_id is not None:
+        return community
+    return district
 
 
 async def queue_of(

@@ -17,6 +17,7 @@ from redgrid.bot.pushes import push_to_followers, push_to_reporter
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
+from redgrid.handlers.my_tickets.shared import by_queue
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     nav_keyboard,
@@ -63,7 +64,7 @@ async def ask_button(
         callback_answer,
         state,
         TeamForm.question,
-        {"ticket_id": ticket.id},
+        ticket,
         _(
             "Type your question for the reporter of {number}. The bot passes it on and "
             "brings the answer back to you."
@@ -113,9 +114,20 @@ async def question_typed(
         i18n,
         settings,
         ticket,
-        lambda: _(
-            "❓ The grid team has a question about your ticket {number}:\n\n{question}\n\n"
-            "Press Answer to reply."
+        lambda: by_queue(
+            ticket,
+            grid=_(
+                "❓ The grid team has a question about your ticket {number}:\n\n{question}\n\n"
+                "Press Answer to reply."
+            ),
+            community=_(
+                "❓ The community officers have a question about your ticket {number}:"
+                "\n\n{question}\n\nPress Answer to reply."
+            ),
+            district=_(
+                "❓ The district office has a question about your ticket {number}:"
+                "\n\n{question}\n\nPress Answer to reply."
+            ),
         ).format(number=ticket.number, question=html.escape(question)),
         keyboard=lambda: answer_keyboard(ticket),
         followers=False,
@@ -133,9 +145,12 @@ async def question_typed(
         i18n,
         settings,
         ticket,
-        lambda: _("❓ The grid team asked the reporter of {number}:\n\n{question}").format(
-            number=ticket.number, question=html.escape(question)
-        ),
+        lambda: by_queue(
+            ticket,
+            grid=_("❓ The grid team asked the reporter of {number}:\n\n{question}"),
+            community=_("❓ The community officers asked the reporter of {number}:\n\n{question}"),
+            district=_("❓ The district office asked the reporter of {number}:\n\n{question}"),
+        ).format(number=ticket.number, question=html.escape(question)),
         audience=audience,
     )
     await session.commit()

@@ -210,7 +210,7 @@ async def invalid_button(
         callback_answer,
         state,
         TeamForm.invalid_reason,
-        {"ticket_id": ticket.id},
+        ticket,
         _("Why is {number} invalid? Write a short reason: the reporter will read it.").format(
             number=ticket.number
         ),

@@ -25,6 +25,7 @@ from redgrid.handlers.common import refuse_button
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets.shared import (
+    by_queue,
     current_status,
     load_ticket,
     no_longer_applies,
@@ -133,7 +134,7 @@ async def duplicate_button(
         callback_answer,
         state,
         TeamForm.duplicate_of,
-        {"ticket_id": ticket.id},
+        ticket,
         duplicate_prompt(ticket),
         nav_keyboard(),
     )
@@ -265,9 +266,23 @@ async def duplicate_confirmed(
         i18n,
         settings,
         ticket,
-        lambda: _(
-            "🔁 Your ticket {number} reports the same problem as {original}, so the grid team "
-            "merged it into {original}. You will get the updates of {original} from now on."
+        lambda: by_queue(
+            ticket,
+            grid=_(
+                "🔁 Your ticket {number} reports the same problem as {original}, so the grid "
+                "team merged it into {original}. You will get the updates of {original} from "
+                "now on."
+            ),
+            community=_(
+                "🔁 Your ticket {number} reports the same problem as {original}, so the "
+                "community officers merged it into {original}. You will get the updates of "
+                "{original} from now on."
+            ),
+            district=_(
+                "🔁 Your ticket {number} reports the same problem as {original}, so the "
+                "district office merged it into {original}. You will get the updates of "
+                "{original} from now on."
+            ),
         ).format(number=ticket.number, original=original.number),
         keyboard=lambda: original_keyboard(original),
         followers=False,

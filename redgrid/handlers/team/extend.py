@@ -18,7 +18,7 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import ChoiceCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets.shared import tell_team
+from redgrid.handlers.my_tickets.shared import by_queue, tell_team
 from redgrid.handlers.team import router
 from redgrid.handlers.team.shared import (
     EXTEND_DAYS,
@@ -94,7 +94,7 @@ async def extend_button(
         callback_answer,
         state,
         TeamForm.extend_days,
-        {"ticket_id": ticket.id},
+        ticket,
         extend_days_prompt(ticket, settings),
         extend_days_keyboard(),
     )
@@ -176,9 +176,20 @@ async def extend_reason_typed(
         i18n,
         settings,
         ticket,
-        lambda: _(
-            "⏳ The grid team needs more time for ticket {number}. "
-            "New deadline: {time}. Reason: {reason}"
+        lambda: by_queue(
+            ticket,
+            grid=_(
+                "⏳ The grid team needs more time for ticket {number}. "
+                "New deadline: {time}. Reason: {reason}"
+            ),
+            community=_(
+                "⏳ The community officers need more time for ticket {number}. "
+                "New deadline: {time}. Reason: {reason}"
+            ),
+            district=_(
+                "⏳ The district office needs more time for ticket {number}. "
+                "New deadline: {time}. Reason: {reason}"
+            ),
         ).format(number=ticket.number, time=deadline, reason=html.escape(reason)),
         audience=audience,
     )

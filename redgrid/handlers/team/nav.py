@@ -47,14 +47,15 @@ async def team_nav(
         callback_answer.text = _("Cancelled.")
         await query.message.answer(_("Cancelled. The ticket was not changed."))
         return
-    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    data = await state.get_data()
+    ticket = await load_ticket(session, data.get("ticket_id", 0))
     if ticket is None:
         await state.clear()
         refuse_button(callback_answer)
         return
-    if not await can_handle(session, actor, ticket):  # taken off the team meanwhile
+    if not await can_handle(session, actor, ticket):  # off the team, or passed on, meanwhile
         await state.clear()
-        refuse_button(callback_answer, await cannot_act_text(session, actor, ticket))
+        refuse_button(callback_answer, await cannot_act_text(session, actor, ticket, data))
         return
     if callback_data.index == Nav.SKIP and current == TeamForm.transfer_note.state:
         await finish_transfer(

@@ -72,7 +72,7 @@ async def resolve_button(
         callback_answer,
         state,
         TeamForm.resolve_note,
-        {"ticket_id": ticket.id},
+        ticket,
         resolve_note_prompt(ticket),
         nav_keyboard(),
     )
@@ -86,12 +86,12 @@ async def resolve_note_typed(
     if note is None:
         await too_long(message)
         return
-    ticket, _data = await step_ticket(message, state, session, actor)
+    ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     if ticket.status is not TicketStatus.ACCEPTED:  # resolved or moved on meanwhile
         await state.clear()
-        await message.answer(await sent_too_late(session, ticket))
+        await message.answer(await sent_too_late(session, ticket, data))
         return
     await state.update_data(note=note)
     await state.set_state(TeamForm.resolve_photo)

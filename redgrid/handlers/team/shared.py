@@ -16,7 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from redgrid.handlers.callbacks import ChoiceCb
 from redgrid.handlers.common import left_team_text, private_state, refuse_button
 from redgrid.handlers.keyboards import InlineKeyboard
-from redgrid.handlers.my_tickets.shared import current_status, load_ticket, no_longer_applies
+from redgrid.handlers.my_tickets.shared import (
+    current_status,
+    load_ticket,
+    no_longer_applies,
+    queue_label,
+    queue_of,
+)
 from redgrid.handlers.my_tickets.view import is_team_chat_of
 from redgrid.models import Person, Ticket, TicketStatus
 from redgrid.services import tickets
@@ -123,14 +129,16 @@ async def start_step(
     callback_answer: CallbackAnswer,
     state: FSMContext,
     step: State,
-    data: dict,
+    ticket: Ticket,
     text: str,
     reply_markup: InlineKeyboardMarkup,
+    **data: object,
 ) -> None:
-    """Enter a typing step in the member's private chat."""
+    """Enter a typing step about ``ticket`` in the member's private chat. The step keeps
+    the queue the ticket is in, so that an input after a transfer can say where it went."""
     private = private_state(state, query.from_user.id)
     await private.set_state(step)
-    await private.set_data(data)
+    await private.set_data({"ticket_id": ticket.id, "queue": queue_seen(ticket), **data})
     if not await say(bot, query, callback_answer, text, reply_markup):
         await private.clear()
 
@@ -144,15 +152,33 @@ async def step_ticket(
     ticket = await load_ticket(session, data.get("ticket_id", 0))
     if ticket is None or not await can_handle(session, actor, ticket):
         await state.clear()
-        await message.answer(await cannot_act_text(session, actor, ticket))
+        await message.answer(await cannot_act_text(session, actor, ticket, data))
         return None, data
     return ticket, data
 
 
-async def cannot_act_text(session: AsyncSession, actor: Actor, ticket: Ticket | None) -> str:
+async def cannot_act_text(
+    session: AsyncSession, actor: Actor, ticket: Ticket | None, data: dict
+) -> str:
+    """Why a step's input may not act on its ticket: the member left its team, or it was
+    passed out of their reach since the step began (``data``: the step's)."""
     if ticket is not None and await left_team_of(session, actor.person_id, ticket):
         return left_team_text()
+    if ticket is not None and moved_since(ticket, data):
+        return await sent_too_late(session, ticket, data)
     return _("You can no longer act on this ticket.")
+
+
+def queue_seen(ticket: Ticket) -> list:
+    """The ticket's queue as a step keeps it (in its conversation data)."""
+    return [ticket.grid_id, ticket.community_id, ticket.desk]
+
+
+def moved_since(ticket: Ticket, data: dict) -> bool:
+    """Whether the ticket left the queue it was in when the step (``data``) began. A step
+    begun before steps kept the queue says no."""
+    seen = data.get("queue")
+    return seen is not None and seen != queue_seen(ticket)
 
 
 async def step_button_ticket(
@@ -166,17 +192,18 @@ async def step_button_ticket(
     and the step ends when someone else moved the ticket on meanwhile or the presser was
     taken off its team (rather than asking for a note or a reason the service would then
     refuse)."""
-    ticket = await load_ticket(session, (await state.get_data()).get("ticket_id", 0))
+    data = await state.get_data()
+    ticket = await load_ticket(session, data.get("ticket_id", 0))
     if ticket is None:
         refuse_button(callback_answer)
         return None
     if not await can_handle(session, actor, ticket):
         await state.clear()
-        refuse_button(callback_answer, await cannot_act_text(session, actor, ticket))
+        refuse_button(callback_answer, await cannot_act_text(session, actor, ticket, data))
         return None
     if ticket.status not in allowed:
         await state.clear()
-        refuse_button(callback_answer, no_longer_applies(ticket))
+        refuse_button(callback_answer, await sent_too_late(session, ticket, data, pressed=True))
         return None
     return ticket
 
@@ -191,20 +218,30 @@ async def refused(
     pressed: bool = False,
 ) -> None:
     """A step ended by a service refusal: say why, end the conversation. When someone else
-    moved the ticket on meanwhile, a button (``pressed``: Skip) no longer applies, and what
-    the member typed or sent was not used."""
+    moved the ticket on meanwhile, what the member typed, sent or pressed (``pressed``:
+    Skip) was not used (``sent_too_late``)."""
+    data = await state.get_data()
     await state.clear()
     if not isinstance(error, AlreadyTaken | IllegalTransition):
         await message.answer(_("You can no longer act on this ticket."))
-    elif pressed:
-        await message.answer(no_longer_applies(ticket))
     else:
-        await message.answer(await sent_too_late(session, ticket))
+        await message.answer(await sent_too_late(session, ticket, data, pressed=pressed))
 
 
-async def sent_too_late(session: AsyncSession, ticket: Ticket) -> str:
-    """What a member typed or sent for a ticket someone else moved on meanwhile was not
-    used: its status now, or the ticket it was merged into (where the work goes on)."""
+async def sent_too_late(
+    session: AsyncSession, ticket: Ticket, data: dict, *, pressed: bool = False
+) -> str:
+    """What a member typed, sent or pressed (``pressed``: a step's button) for a ticket
+    someone else moved on meanwhile was not used: the queue it was passed to since the
+    step (``data``) began, else a button no longer applies, else the ticket it was merged
+    into (where the work goes on) or its status now."""
+    if moved_since(ticket, data):
+        queue = html.escape(queue_label(*await queue_of(session, ticket)))
+        return _("{number} was passed to {queue} meanwhile: nothing was sent or changed.").format(
+            number=ticket.number, queue=queue
+        )
+    if pressed:
+        return no_longer_applies(ticket)
     original = await tickets.merged_into(session, ticket)
     if original is not None:
         return _("{number} was merged into {original}, so what you sent was not used.").format(

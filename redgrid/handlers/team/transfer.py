@@ -56,14 +56,18 @@ async def transfer_prompt(
             text=f"{grid.name} ({grid.code})",
             callback_data=ChoiceCb(kind=TRANSFER_GRID, index=grid.id),
         )
-    if ticket.grid_id is not None and ticket.community_id is not None:
+    up = ticket.grid_id is not None and ticket.community_id is not None
+    if up:
         builder.button(
             text=_("⬆️ Up to the community"), callback_data=ChoiceCb(kind=TRANSFER_UP, index=0)
         )
     builder.button(
         text=_("⌨️ Type a grid code"), callback_data=ChoiceCb(kind=TRANSFER_CODE, index=0)
     )
-    text = _("Where should {number} go? Choose a grid, the community, or type a grid code.")
+    if up:
+        text = _("Where should {number} go? Choose a grid, the community, or type a grid code.")
+    else:  # already above the grids: an officer or admin sends it down to one
+        text = _("Where should {number} go? Choose a grid, or type a grid code.")
     return text.format(number=ticket.number), nav_keyboard(builder=builder), [g.id for g in grids]
 
 
@@ -89,9 +93,10 @@ async def transfer_button(
         callback_answer,
         state,
         TeamForm.transfer_target,
-        {"ticket_id": ticket.id, "grid_ids": grid_ids},
+        ticket,
         text,
         markup,
+        grid_ids=grid_ids,
     )
 
 
@@ -163,12 +168,12 @@ async def transfer_by_code(
 async def transfer_code_typed(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> None:
-    ticket, _data = await step_ticket(message, state, session, actor)
+    ticket, data = await step_ticket(message, state, session, actor)
     if ticket is None:
         return
     if not ticket.status.is_open:  # moved on meanwhile: no note to ask for
         await state.clear()
-        await message.answer(await sent_too_late(session, ticket))
+        await message.answer(await sent_too_late(session, ticket, data))
         return
     code = message.text.strip()[:64]
     grid = await tickets.active_grid_by_code(session, code)
