@@ -196,6 +196,7 @@ class Person:
     harness: "BotHarness"
     user: User
     last_message: Message | None = None
+    last_pressed: Message | None = None  # the message whose button they pressed last
 
     @property
     def id(self) -> int:
@@ -257,6 +258,7 @@ class Person:
             from_user=BOT_USER,
             text="…",
         )
+        self.last_pressed = message
         query = CallbackQuery(
             id=str(next(self.harness.update_ids)),
             from_user=self.user,
