@@ -593,8 +593,8 @@ def invite(
     """Create a single-use invite: print its deep link and code.
 
     Opening the link gives the person the role. A grid code sent as `/bind CODE` in a group
-    makes that group the grid's team chat instead. Codes are stored hashed: this is the
-    only time the code is shown.
+    by one of its administrators makes that group the grid's team chat instead. Codes are
+    stored hashed: this is the only time the code is shown.
     """
     if role not in {r.value for r in INVITABLE_ROLES}:
         names = ", ".join(r.value for r in INVITABLE_ROLES)
@@ -647,7 +647,10 @@ def invite(
         typer.echo(f"No link: {problem}. Set BOT_USERNAME to print one.", err=True)
         typer.echo(f"The person opens the bot and sends: /start {code}")
     if created.role in GRID_ROLES:
-        typer.echo(f"Or, in the team's group chat, `/bind {code}` makes it the grid's team chat.")
+        typer.echo(
+            f"Or, in the team's group chat, `/bind {code}` sent by an administrator of the"
+            " group makes it the grid's team chat."
+        )
 
 
 def _scope_text(scope: InviteScope) -> str:
@@ -733,7 +736,7 @@ def invites_list(
     for row, scope in rows:
         if row.used_at is not None:
             state = f"used {row.used_at.astimezone(tz):%Y-%m-%d %H:%M}"
-            state += f" by person {row.used_by_id}" if row.used_by_id else " (group bind)"
+            state += f" by person {row.used_by_id}" if row.used_by_id else " (anonymous /bind)"
         elif row.expires_at <= now:
             state = "expired"
         else:

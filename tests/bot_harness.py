@@ -19,11 +19,12 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
+    GetChatMember,
     SendDocument,
     SendLocation,
     SendMediaGroup,
@@ -34,6 +35,8 @@ from aiogram.methods import (
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    ChatMember,
+    ChatMemberMember,
     Contact,
     Document,
     InlineKeyboardButton,
@@ -96,13 +99,18 @@ class RecordedCall:
 
 class RecordingSession(BaseSession):
     """Records calls and fabricates results; chats in ``blocked`` answer 403, those in
-    ``gone`` 400 "chat not found" (a deleted account or group)."""
+    ``gone`` 400 "chat not found" (a deleted account or group). getChatMember answers from
+    ``chat_members`` ((chat id, user id) -> ChatMember), else an ordinary member; a method
+    in ``failing`` raises the error made for it (Telegram refused, or could not be reached).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[RecordedCall] = []
         self.blocked: set[int] = set()
         self.gone: set[int] = set()
+        self.chat_members: dict[tuple[int, int], ChatMember] = {}
+        self.failing: dict[type[TelegramMethod], Callable[[TelegramMethod], TelegramAPIError]] = {}
         self._message_ids = itertools.count(1000)
 
     async def close(self) -> None:
@@ -117,6 +125,8 @@ class RecordingSession(BaseSession):
             raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked")
         if chat_id in self.gone:
             raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
+        if type(method) in self.failing:
+            raise self.failing[type(method)](method)
         result = self._result(method)
         self.calls.append(RecordedCall(method, result))
         return result
@@ -151,6 +161,10 @@ class RecordingSession(BaseSession):
             return self._message(method, document=document, caption=method.caption)
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             return True
+        if isinstance(method, GetChatMember):
+            member = self.chat_members.get((method.chat_id, method.user_id))
+            user = User(id=method.user_id, is_bot=False, first_name=f"User {method.user_id}")
+            return member or ChatMemberMember(user=user)
         if type(method).__name__ == "GetMe":
             return BOT_USER
         return True
@@ -182,6 +196,7 @@ class Person:
     harness: "BotHarness"
     user: User
     last_message: Message | None = None
+    last_pressed: Message | None = None  # the message whose button they pressed last
 
     @property
     def id(self) -> int:
@@ -243,6 +258,7 @@ class Person:
             from_user=BOT_USER,
             text="…",
         )
+        self.last_pressed = message
         query = CallbackQuery(
             id=str(next(self.harness.update_ids)),
             from_user=self.user,

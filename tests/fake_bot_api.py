@@ -19,7 +19,8 @@ What it expects back: ``{"ok": true, "result": ...}``, or ``{"ok": false, "error
 
 The fake is lenient where a strict server would only get in a test's way (editing, deleting,
 copying or forwarding a message it has never seen works; ``getFile`` of an unknown file_id
-gives a path that downloads as 404) and strict where Telegram's refusals catch real bugs
+gives a path that downloads as 404; ``getChatMember`` finds anyone not set otherwise an
+ordinary member) and strict where Telegram's refusals catch real bugs
 (empty or too long text, callback_data over 64 bytes, reply keyboards are not echoed back,
 "message is not modified", invalid command names, getUpdates while a webhook is set).
 """
@@ -166,6 +167,22 @@ ERROR_DESCRIPTIONS = {
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
+
+# What an administrator may do (getChatMember); the fake's administrators may do it all.
+ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_send_welcome_messages",
+    "can_pin_messages",
+)
 
 COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 
@@ -371,6 +388,7 @@ class FakeBotApi:
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._last_message_id: dict[int, int] = defaultdict(int)
         self._chats: dict[int, dict[str, Any]] = {}
+        self._members: dict[tuple[int, int], dict[str, Any]] = {}
         self._username_ids: dict[str, int] = {}
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._files: dict[str, _StoredFile] = {}
@@ -399,6 +417,7 @@ class FakeBotApi:
             "getChatMenuButton": self._get_chat_menu_button,
             "answerCallbackQuery": self._answer_callback_query,
             "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
             "getFile": self._get_file,
             "sendMessage": self._send_message,
             "sendPhoto": self._media_sender("photo"),
@@ -790,6 +809,19 @@ class FakeBotApi:
         chat = {**self._chat(chat_id), **fields}
         self._chats[chat_id] = chat
         return chat
+
+    def set_chat_member(self, chat_id: int, user_id: int, status: str, **fields: Any) -> None:
+        """Say what getChatMember answers for this user in this chat ("creator",
+        "administrator", "member", "restricted", "left", "kicked"); an administrator gets
+        every right unless ``fields`` says otherwise. Unset users are ordinary members."""
+        member: dict[str, Any] = {"status": status}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update(dict.fromkeys(ADMIN_RIGHTS, True), can_be_edited=False)
+            member["is_anonymous"] = False
+        member.update(fields)
+        self._members[(chat_id, user_id)] = member
 
     def message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """The fake's current copy of a message (sent by the bot or pushed in an update)."""
@@ -1193,6 +1225,20 @@ class FakeBotApi:
             "max_reaction_count": 11,
             "accepted_gift_types": gifts,
         }
+
+    def _get_chat_member(self, call: RecordedCall) -> dict[str, Any]:
+        chat = self._chat(call.params.get("chat_id"))
+        user_id = call.params.get("user_id")
+        if isinstance(user_id, bool) or not isinstance(user_id, int):
+            raise FakeApiError(400, "Bad Request: invalid user_id specified")
+        if user_id == self.bot_user["id"]:
+            user = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+        else:
+            known = self._chats.get(user_id, {})
+            user = {"id": user_id, "is_bot": False}
+            user["first_name"] = known.get("first_name") or f"User {user_id}"
+        member = self._members.get((chat["id"], user_id), {"status": "member"})
+        return {**member, "user": user}
 
     def _get_file(self, call: RecordedCall) -> dict[str, Any]:
         file_id = call.params.get("file_id")

@@ -391,7 +391,7 @@ def test_help_reflows_the_docstrings(settings_env):
     listing = runner.invoke(app, ["--help"]).output
     assert "and state), or revoke one by the id the list shows." in listing
     invite = runner.invoke(app, ["invite", "--help"]).output
-    assert "a group makes that group" in invite
+    assert "a group by one of its administrators makes" in invite
 
 
 def test_an_unknown_revision_is_refused(redgrid):

@@ -456,7 +456,10 @@ async def test_the_whole_complaint_loop_across_a_restart(database_url, tmp_path)
             # --- accept ------------------------------------------------------------------
             mark = chats.press(SECRETARY, accept, card)
             resolve = TicketCb(action=TicketAction.RESOLVE, ticket_id=ticket.id).pack()
-            accepted = await chats.wait_message(SECRETARY, mark, button=resolve)
+            accepted = await chats.wait_message(
+                SECRETARY, mark, button=resolve, method="editMessageText"
+            )
+            assert accepted.params["message_id"] == card.result["message_id"]  # in its place
             assert_en(accepted, f"You accepted {number}.")
             told = await chats.wait_message(RESIDENT, mark, contains=number)
             assert_zh(told, "已受理")

@@ -21,6 +21,9 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
     BufferedInputFile,
+    ChatMemberAdministrator,
+    ChatMemberMember,
+    ChatMemberOwner,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -234,6 +237,21 @@ async def test_commands_menu_webhook_and_chat(api: FakeBotApi, bot: Bot) -> None
     chat = await bot.get_chat(GROUP)
     assert (chat.id, chat.type) == (GROUP, "supergroup")
     assert await bot.answer_callback_query("cb-1", text="ok")
+
+
+async def test_chat_members(api: FakeBotApi, bot: Bot) -> None:
+    api.set_chat_member(GROUP, USER, "administrator")
+    api.set_chat_member(GROUP, USER + 1, "creator")
+    admin = await bot.get_chat_member(GROUP, USER)
+    assert isinstance(admin, ChatMemberAdministrator)
+    assert (admin.user.id, admin.can_manage_chat, admin.is_anonymous) == (USER, True, False)
+    assert isinstance(await bot.get_chat_member(GROUP, USER + 1), ChatMemberOwner)
+    assert isinstance(await bot.get_chat_member(GROUP, USER + 2), ChatMemberMember)
+    me = await bot.get_chat_member(GROUP, 123456)
+    assert me.user.is_bot
+    api.fail_next("getChatMember", 400, "Bad Request: member list is inaccessible")
+    with pytest.raises(TelegramBadRequest, match="inaccessible"):
+        await bot.get_chat_member(GROUP, USER)
 
 
 async def test_blocked_chat_is_forbidden(api: FakeBotApi, bot: Bot) -> None:

@@ -9,7 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiogram.methods import GetFile, SendVoice
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import EditMessageText, GetFile, SendVoice
 from aiogram.types import (
     Document,
     File,
@@ -35,6 +36,7 @@ from redgrid.handlers.callbacks import (
     TicketAction,
     TicketCb,
 )
+from redgrid.handlers.informant.admin import ADMIN_PAGE
 from redgrid.models import (
     Grade,
     Grid,
@@ -177,6 +179,11 @@ def alert(calls) -> str:
 
 def to(calls, chat_id: int):
     return [call for call in messages(calls) if call.chat_id == chat_id]
+
+
+def edited(calls, chat_id: int):
+    """The messages in ``chat_id`` edited in place among ``calls``."""
+    return [call for call in calls if call.name == "EditMessageText" and call.chat_id == chat_id]
 
 
 def callback_data(calls) -> list[str]:
@@ -768,7 +775,10 @@ async def test_admin_pauses_resumes_and_removes_an_informant(world):
 
     calls = await world.admin.press(listing.button("⏸"))
     assert "暂停" in to(calls, rider.id)[0].text
-    assert "paused" in to(calls, ADMIN_ID)[0].text
+    assert to(calls, ADMIN_ID) == []  # the list is shown again in its place, not below it
+    [shown] = edited(calls, ADMIN_ID)
+    assert shown.method.message_id == world.admin.last_pressed.message_id
+    assert "paused" in shown.text
     [told] = await rider.photo("p1")
     assert "暂停" in told.text
     assert told.button("投诉")
@@ -784,15 +794,45 @@ async def test_admin_pauses_resumes_and_removes_an_informant(world):
     assert (await world.profile(rider)).status is InformantStatus.ACTIVE
     await rider.text("/cancel")
 
-    [confirm] = messages(await world.admin.press(listing.button("🗑")))
+    [confirm] = edited(await world.admin.press(listing.button("🗑")), ADMIN_ID)
     assert "Remove 小王" in confirm.text
+    [kept] = edited(await world.admin.press(confirm.button("Keep")), ADMIN_ID)
+    assert "小王" in kept.text
+    assert (await world.profile(rider)).status is InformantStatus.ACTIVE
     calls = await world.admin.press(confirm.button("Yes, remove"))
     assert "邀请" in to(calls, rider.id)[0].text
+    assert "No red informants yet" in edited(calls, ADMIN_ID)[0].text
     assert (await world.profile(rider)).status is InformantStatus.REMOVED
     [reply] = await rider.photo("p3")  # no role any more: the fallback, as for anyone
     assert "没有看懂" in reply.text
     [listing] = await world.admin.text("/informants")
     assert "No red informants yet" in listing.text
+
+
+async def test_the_informant_list_pages_in_place(world):
+    """Paging edits the list; a list Telegram will not edit (old, deleted) or that shows
+    the page already comes as a new message, or not at all."""
+    h = world.harness
+    for n in range(ADMIN_PAGE + 1):
+        await join(world, h.person(f"R{n}", language_code="en"), name=f"Rider{n:02}")
+    [listing] = await world.admin.text("/informants")
+    assert "Page 1 of 2" in listing.text
+    [page_two] = edited(await world.admin.press(listing.button("➡️")), ADMIN_ID)
+    assert "Page 2 of 2" in page_two.text
+
+    h.session.failing[EditMessageText] = lambda method: TelegramBadRequest(
+        method=method, message="Bad Request: message can't be edited"
+    )
+    calls = await world.admin.press(page_two.button("⬅️"))
+    assert edited(calls, ADMIN_ID) == []
+    [page_one] = to(calls, ADMIN_ID)
+    assert "Page 1 of 2" in page_one.text
+
+    h.session.failing[EditMessageText] = lambda method: TelegramBadRequest(
+        method=method, message="Bad Request: message is not modified"
+    )
+    calls = await world.admin.press(page_two.button("⬅️"))
+    assert to(calls, ADMIN_ID) == []
 
 
 async def test_a_new_invitation_does_not_lift_a_pause(world):

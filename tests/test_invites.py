@@ -7,11 +7,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError
+from aiogram.methods import GetChatMember
 from aiogram.types import (
     Chat,
+    ChatMemberAdministrator,
     ChatMemberBanned,
     ChatMemberLeft,
     ChatMemberMember,
+    ChatMemberOwner,
     ChatMemberRestricted,
     ChatMemberUpdated,
     Message,
@@ -31,12 +35,14 @@ from redgrid.services import invites, people
 from redgrid.services.district import import_district
 from redgrid.services.district_file import parse_district_file
 from redgrid.services.invites import (
+    BindSender,
     ChatAlreadyBound,
     InvalidInvite,
     InviteAlreadyUsed,
     InviteExpired,
     InviteNotFound,
     NotAGridInvite,
+    NotAGroupAdmin,
     ScopeNotFound,
 )
 from tests.bot_harness import BOT_USER, TOKEN, bot_harness, messages
@@ -220,21 +226,31 @@ async def test_bind_spends_the_code_even_when_refused(session_factory, grids):
     code_a = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
     code_b = await make_invite(session_factory, Role.GRID_WORKER, grid_code="B")
     officer = await make_invite(session_factory, Role.OFFICER, community_name="大富社区")
+    by_member = await make_invite(session_factory, Role.GRID_WORKER, grid_code="B")
+    binder = await new_person(session_factory, 21)
+    actor = people.Actor(binder.id, binder.telegram_id, False)
+    admin = BindSender.ADMIN
     async with session_factory() as session, session.begin():
-        binding = await invites.bind_team_chat(session, code_a, TEAM_CHAT, None, NOW)
+        binding = await invites.bind_team_chat(session, code_a, TEAM_CHAT, actor, admin, NOW)
         assert (binding.grid.code, binding.grid.team_chat_id) == ("A", TEAM_CHAT)
         assert binding.replaced_chat_id is None
-    for code, error in ((code_b, ChatAlreadyBound), (officer, NotAGridInvite)):
+    refusals = (
+        (code_b, admin, ChatAlreadyBound),
+        (officer, admin, NotAGridInvite),
+        (by_member, BindSender.MEMBER, NotAGroupAdmin),
+    )
+    for code, sender, error in refusals:
         async with session_factory() as session:
             with pytest.raises(error):
-                await invites.bind_team_chat(session, code, TEAM_CHAT, None, NOW)
+                await invites.bind_team_chat(session, code, TEAM_CHAT, actor, sender, NOW)
             await session.commit()
-    assert all(invite.used_at == NOW for invite in await stored_invites(session_factory))
+    stored = await stored_invites(session_factory)
+    assert {(invite.used_at, invite.used_by_id) for invite in stored} == {(NOW, binder.id)}
     async with session_factory() as session:
         assert (await session.get(Grid, grids["B"].id)).team_chat_id is None
         # binding the grid again moves it to the new chat
         again = await make_invite(session_factory, Role.SECRETARY, grid_code="A")
-        binding = await invites.bind_team_chat(session, again, TEAM_CHAT - 1, None, NOW)
+        binding = await invites.bind_team_chat(session, again, TEAM_CHAT - 1, actor, admin, NOW)
         assert binding.grid.team_chat_id == TEAM_CHAT - 1
         assert binding.replaced_chat_id == TEAM_CHAT
 
@@ -316,6 +332,21 @@ def group_update(harness, person: ChatPerson, chat_id: int, text: str) -> Update
     return Update(update_id=next(harness.update_ids), message=message)
 
 
+def group_admin(harness, person: ChatPerson, *chat_ids: int, owner: bool = False) -> None:
+    """Telegram will say (getChatMember) that ``person`` administers, or created, the groups."""
+    rights = {
+        name: True
+        for name, field in ChatMemberAdministrator.model_fields.items()
+        if name.startswith("can_") and field.is_required()
+    }
+    for chat_id in chat_ids:
+        harness.session.chat_members[(chat_id, person.id)] = (
+            ChatMemberOwner(user=person.user, is_anonymous=False)
+            if owner
+            else ChatMemberAdministrator(user=person.user, is_anonymous=False, **rights)
+        )
+
+
 async def grid_chat(session_factory, code: str) -> int | None:
     async with session_factory() as session:
         return (await session.exec(select(Grid).where(Grid.code == code))).one().team_chat_id
@@ -323,15 +354,20 @@ async def grid_chat(session_factory, code: str) -> int | None:
 
 async def test_bind_in_a_group(harness, session_factory):
     secretary = harness.person(language_code="en")
+    group_admin(harness, secretary, TEAM_CHAT)
     code_a = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
-    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, f"/bind {code_a}"))
+    [reply] = messages(
+        await harness.feed(group_update(harness, secretary, TEAM_CHAT, f"/bind {code_a}"))
+    )
     assert reply.chat_id == TEAM_CHAT
     assert "now the team chat of grid 网格A (A)" in reply.text
     assert await grid_chat(session_factory, "A") == TEAM_CHAT
     assert await roles_of_user(session_factory, secretary.id) == []  # binding gives no role
 
     code_b = await live_invite(session_factory, Role.GRID_WORKER, grid_code="B")
-    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, f"/bind {code_b}"))
+    [reply] = messages(
+        await harness.feed(group_update(harness, secretary, TEAM_CHAT, f"/bind {code_b}"))
+    )
     assert "already the team chat of grid 网格A (A)" in reply.text
     assert await grid_chat(session_factory, "B") is None
     # both codes were shown in the group: neither gives a role any more
@@ -339,13 +375,153 @@ async def test_bind_in_a_group(harness, session_factory):
         [reply] = await secretary.text(f"/start {code}")
         assert "already" in reply.text
 
-    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, "/bind"))
+    [reply] = messages(await harness.feed(group_update(harness, secretary, TEAM_CHAT, "/bind")))
     assert "Send /bind followed by the code" in reply.text
-    [reply] = await harness.feed(group_update(harness, secretary, TEAM_CHAT, "/bind nonsense"))
+    [reply] = messages(
+        await harness.feed(group_update(harness, secretary, TEAM_CHAT, "/bind nonsense"))
+    )
     assert "not valid" in reply.text
     zh = harness.person(language_code="zh-hans")
-    [reply] = await harness.feed(group_update(harness, zh, TEAM_CHAT - 5, f"/bind {code_a}"))
+    [reply] = messages(
+        await harness.feed(group_update(harness, zh, TEAM_CHAT - 5, f"/bind {code_a}"))
+    )
     assert "已被使用" in reply.text
+
+
+async def unused(session_factory, code: str) -> bool:
+    async with session_factory() as session:
+        found = await session.exec(
+            select(Invite).where(Invite.code_hash == invites.hash_code(code))
+        )
+        return found.one().used_at is None
+
+
+async def test_only_an_admin_of_the_group_binds_it(harness, session_factory):
+    """Holding a code is not enough: whoever binds a group must administer it, else
+    anyone with a code could send a grid's tickets to any group they are in."""
+    member = harness.person(language_code="en")
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+
+    calls = await harness.feed(group_update(harness, member, TEAM_CHAT, f"/bind {code}"))
+
+    [asked] = [call for call in calls if call.name == "GetChatMember"]
+    assert (asked.method.chat_id, asked.method.user_id) == (TEAM_CHAT, member.id)
+    [reply] = messages(calls)
+    assert "Only an administrator of this group can make it a grid's team chat" in reply.text
+    assert "ask the district admin for a new one" in reply.text
+    assert await grid_chat(session_factory, "A") is None
+    # the code was shown to the group: nobody there may take the team's role with it
+    assert not await unused(session_factory, code)
+    reader = harness.person(language_code="en")
+    [reply] = await reader.text(f"/start {code}")
+    assert "already been used" in reply.text
+    assert await roles_of_user(session_factory, reader.id) == []
+
+    zh = harness.person(language_code="zh-hans")
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    [reply] = messages(await harness.feed(group_update(harness, zh, TEAM_CHAT, f"/bind {code}")))
+    assert "只有本群管理员才能" in reply.text
+    assert await grid_chat(session_factory, "A") is None
+
+    # the group's creator and its administrators may
+    owner, admin = harness.person(language_code="en"), harness.person(language_code="zh-hans")
+    group_admin(harness, owner, TEAM_CHAT, owner=True)
+    group_admin(harness, admin, TEAM_CHAT - 1)
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    [reply] = messages(await harness.feed(group_update(harness, owner, TEAM_CHAT, f"/bind {code}")))
+    assert "now the team chat of grid 网格A (A)" in reply.text
+    code = await live_invite(session_factory, Role.GRID_WORKER, grid_code="B")
+    [reply] = messages(
+        await harness.feed(group_update(harness, admin, TEAM_CHAT - 1, f"/bind {code}"))
+    )
+    assert "本群已设为网格 网格B（B）的工作群" in reply.text
+    assert (await grid_chat(session_factory, "A"), await grid_chat(session_factory, "B")) == (
+        TEAM_CHAT,
+        TEAM_CHAT - 1,
+    )
+    # an invalid code is answered as before, whoever sends it
+    [reply] = messages(await harness.feed(group_update(harness, member, TEAM_CHAT, "/bind x")))
+    assert "not valid" in reply.text
+
+
+def sent_as_chat(harness, chat_id: int, sender_chat: Chat, text: str) -> Update:
+    """A message in the group ``chat_id`` sent as ``sender_chat``: the group itself (an
+    anonymous administrator) or a channel; Telegram names a stand-in bot as its sender."""
+    stand_in = User(id=1087968824, is_bot=True, first_name="Group", username="GroupAnonymousBot")
+    message = Message(
+        message_id=next(harness.update_ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=chat_id, type="supergroup", title="网格A工作群"),
+        from_user=stand_in,
+        sender_chat=sender_chat,
+        text=text,
+    )
+    return Update(update_id=next(harness.update_ids), message=message)
+
+
+async def test_an_anonymous_admin_is_asked_to_bind_as_themselves(harness, session_factory):
+    """Telegram vouches that an anonymous sender administers the group, but the invite
+    records who bound the group, and here nobody could be."""
+    group = Chat(id=TEAM_CHAT, type="supergroup", title="网格A工作群")
+    channel = Chat(id=-1009999, type="channel", title="东乡发布")
+    for sender_chat in (group, channel):
+        code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+
+        calls = await harness.feed(sent_as_chat(harness, TEAM_CHAT, sender_chat, f"/bind {code}"))
+
+        assert [call.name for call in calls] == ["SendMessage"]  # nobody to ask Telegram about
+        # no person, no language: the district's
+        assert "无法确认是谁在绑定本群" in calls[0].text
+        assert "关闭“保持匿名”" in calls[0].text
+        assert await grid_chat(session_factory, "A") is None
+        assert not await unused(session_factory, code)
+
+
+async def test_a_group_admin_telegram_cannot_confirm_binds_nothing(harness, session_factory):
+    """getChatMember failing (Telegram unreachable, or it will not tell a bot that is no
+    administrator) binds nothing, and the reply says what to do."""
+    person = harness.person(language_code="en")
+    group_admin(harness, person, TEAM_CHAT)
+    errors = (
+        lambda method: TelegramNetworkError(method=method, message="Request timeout error"),
+        lambda method: TelegramBadRequest(
+            method=method, message="Bad Request: member list is inaccessible"
+        ),
+    )
+    for error in errors:
+        harness.session.failing[GetChatMember] = error
+        code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+
+        [reply] = messages(
+            await harness.feed(group_update(harness, person, TEAM_CHAT, f"/bind {code}"))
+        )
+
+        assert "I could not check with Telegram that you are an administrator" in reply.text
+        assert "make me an administrator of the group" in reply.text
+        assert await grid_chat(session_factory, "A") is None
+        assert not await unused(session_factory, code)
+    del harness.session.failing[GetChatMember]
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    await harness.feed(group_update(harness, person, TEAM_CHAT, f"/bind {code}"))
+    assert await grid_chat(session_factory, "A") == TEAM_CHAT
+
+
+async def test_a_channel_is_no_team_chat(harness, session_factory):
+    """The bot does not ask Telegram for channel posts, and one that came anyway binds
+    nothing and spends nothing."""
+    assert "channel_post" not in harness.dispatcher.resolve_used_update_types()
+    code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    channel = Chat(id=-1009999, type="channel", title="东乡发布")
+    post = Message(
+        message_id=next(harness.update_ids),
+        date=datetime.now(UTC),
+        chat=channel,
+        sender_chat=channel,
+        text=f"/bind {code}",
+    )
+    assert await harness.feed(Update(update_id=next(harness.update_ids), channel_post=post)) == []
+    assert await grid_chat(session_factory, "A") is None
+    assert await unused(session_factory, code)
 
 
 async def test_bind_in_private_points_to_the_group(harness, session_factory):
@@ -585,6 +761,7 @@ async def test_a_team_group_that_becomes_a_supergroup_stays_bound(harness, sessi
     secretary = harness.person(language_code="en")
     code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
     old_group, supergroup = -4001, -1001234567890
+    group_admin(harness, secretary, old_group, owner=True)
     await harness.feed(group_update(harness, secretary, old_group, f"/bind {code}"))
     assert await grid_chat(session_factory, "A") == old_group
 
@@ -627,6 +804,7 @@ async def test_a_team_group_that_removes_the_bot_is_unbound_and_the_team_told(
             f"/start {await live_invite(session_factory, Role.GRID_WORKER, grid_code='A')}"
         )
     code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    group_admin(harness, en, TEAM_CHAT)
     await harness.feed(group_update(harness, en, TEAM_CHAT, f"/bind {code}"))
 
     calls = await harness.feed(bot_status_update(harness, TEAM_CHAT, ChatMemberLeft(user=BOT_USER)))
@@ -649,6 +827,7 @@ async def test_a_team_group_that_mutes_the_bot_stays_bound_and_the_team_is_told(
         f"/start {await live_invite(session_factory, Role.GRID_WORKER, grid_code='A')}"
     )
     code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    group_admin(harness, worker, TEAM_CHAT)
     await harness.feed(group_update(harness, worker, TEAM_CHAT, f"/bind {code}"))
     permissions = {
         name: name != "can_send_messages"
@@ -671,6 +850,7 @@ async def test_binding_a_grid_to_another_group_tells_the_group_it_replaces(
     and nobody there could tell that someone had taken the grid's tickets elsewhere."""
     secretary = harness.person(language_code="en")
     first, second = TEAM_CHAT, TEAM_CHAT - 1
+    group_admin(harness, secretary, first, second)
     code = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
     await harness.feed(group_update(harness, secretary, first, f"/bind {code}"))
     code = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
@@ -683,5 +863,7 @@ async def test_binding_a_grid_to_another_group_tells_the_group_it_replaces(
     assert "本群已不再是网格A（A）的工作群" in told[first]  # group pushes: the district's language
     # binding the same group again tells nobody else
     code = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
-    [reply] = await harness.feed(group_update(harness, secretary, second, f"/bind {code}"))
+    [reply] = messages(
+        await harness.feed(group_update(harness, secretary, second, f"/bind {code}"))
+    )
     assert reply.chat_id == second

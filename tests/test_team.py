@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import StorageKey
+from aiogram.methods import EditMessageText
 from aiogram.types import Chat, Message, Update, User
 from sqlmodel import select
 
@@ -207,6 +209,9 @@ async def test_accept_resolve_with_photo_rate_satisfied(world):
 
     assert alert(calls) == "Accepted."
     reply = h.last_to(world.secretary.id)
+    # the pressed card becomes the accepted one, rather than stay behind with stale buttons
+    assert reply.name == "EditMessageText"
+    assert reply.method.message_id == world.secretary.last_pressed.message_id
     assert f"You accepted {ticket.number}" in reply.text
     assert reply.button("Resolve")
     assert reply.button("Ask the reporter")
@@ -544,8 +549,11 @@ async def test_forged_and_stale_buttons_are_refused_politely(world):
 async def test_a_button_pressed_in_the_team_chat_goes_on_in_private(world):
     h = world.harness
     ticket = await world.ticket()
-    await world.worker.press(data(TicketAction.ACCEPT, ticket), message_chat_id=TEAM_CHAT)
+    calls = await world.worker.press(data(TicketAction.ACCEPT, ticket), message_chat_id=TEAM_CHAT)
     assert "接单" in h.last_to(world.worker.id).text
+    # the group's card is everyone's: it stays as it was
+    assert [call.name for call in calls if call.chat_id == TEAM_CHAT] == ["SendMessage"]
+    assert "EditMessageText" not in [call.name for call in calls]
 
     await world.worker.press(data(TicketAction.RESOLVE, ticket), message_chat_id=TEAM_CHAT)
     assert "办理情况" in h.last_to(world.worker.id).text
@@ -972,6 +980,22 @@ async def test_accept_in_the_group_without_a_private_chat_says_it_was_accepted(w
     calls = await world.worker.press(data(TicketAction.CONSULT, ticket), message_chat_id=TEAM_CHAT)
     assert (await world.load(ticket.id)).in_consultation
     assert "会商" in alert(calls)
+
+
+async def test_an_accepted_card_telegram_will_not_edit_comes_as_a_new_message(world):
+    """An old or deleted card cannot be edited: the accepted card is sent instead."""
+    h = world.harness
+    ticket = await world.ticket()
+    h.session.failing[EditMessageText] = lambda method: TelegramBadRequest(
+        method=method, message="Bad Request: message can't be edited"
+    )
+
+    calls = await world.secretary.press(data(TicketAction.ACCEPT, ticket))
+
+    reply = answer_to(calls, world.secretary)
+    assert f"You accepted {ticket.number}" in reply.text
+    assert reply.button("Resolve")
+    assert (await world.load(ticket.id)).assignee_id == world.ids["secretary"]
 
 
 async def test_a_question_to_a_reporter_who_blocked_the_bot_says_so(world):

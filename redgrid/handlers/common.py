@@ -1,6 +1,7 @@
 """Greeting, main menu, help, language and cancel: what every person can do anywhere."""
 
 from aiogram import F
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
@@ -64,6 +65,24 @@ def refuse_button(callback_answer: CallbackAnswer, text: str | None = None) -> N
     """
     callback_answer.text = text or _("This button is no longer valid.")
     callback_answer.show_alert = True
+
+
+async def show_in_place(
+    query: CallbackQuery, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Show ``text`` in place of the message whose button was pressed, so the chat does not
+    fill with stale copies of it; a new message in that chat when it cannot be edited (a
+    photo's caption, a message deleted or no longer accessible, an edit Telegram refuses).
+    """
+    message = query.message
+    if isinstance(message, Message) and message.text is not None:
+        try:
+            await message.edit_text(text, reply_markup=reply_markup)
+            return
+        except TelegramBadRequest as error:
+            if "message is not modified" in error.message:
+                return  # it shows this already: a copy would be one more stale message
+    await message.answer(text, reply_markup=reply_markup)
 
 
 def left_team_text() -> str:

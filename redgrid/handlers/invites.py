@@ -7,13 +7,22 @@ is the greeting. The rules (which code is valid, what it grants, who may bind) l
 """
 
 import html
+import logging
 from datetime import timedelta
 
 from aiogram import Bot, F
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberOwner,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -33,12 +42,14 @@ from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.services.invites import (
     GRID_ROLES,
     INVITABLE_ROLES,
+    BindSender,
     ChatAlreadyBound,
     InviteAlreadyUsed,
     InviteExpired,
     InviteNotFound,
     InviteScope,
     NotAGridInvite,
+    NotAGroupAdmin,
     ScopeNotFound,
     bind_team_chat,
     create_invite,
@@ -46,6 +57,8 @@ from redgrid.services.invites import (
     redeem_invite,
 )
 from redgrid.services.people import Actor
+
+logger = logging.getLogger(__name__)
 
 router = Blueprint(__name__)
 
@@ -168,6 +181,56 @@ async def start_with_code(
 # /bind <code> in a team's group ------------------------------------------------------------
 
 
+async def bind_sender(message: Message, bot: Bot, actor: Actor | None) -> BindSender:
+    """The standing in the group of whoever sent ``/bind``, asked of Telegram.
+
+    A message sent as the group (an anonymous administrator) or as a channel carries
+    ``sender_chat`` and names nobody (its ``from_user`` is a stand-in such as
+    GroupAnonymousBot), so it is ANONYMOUS without asking; so is one with no person behind
+    it (``actor`` None)."""
+    if message.sender_chat is not None or actor is None:
+        return BindSender.ANONYMOUS
+    try:
+        member = await bot.get_chat_member(message.chat.id, message.from_user.id)
+    except TelegramAPIError as error:
+        logger.warning("getChatMember failed in chat %s: %s", message.chat.id, error)
+        return BindSender.UNKNOWN
+    if isinstance(member, ChatMemberAdministrator | ChatMemberOwner):
+        return BindSender.ADMIN
+    return BindSender.MEMBER
+
+
+def not_admin_text(sender: BindSender) -> str:
+    """Why the group was not bound, and what to do, for a sender who is not a known admin."""
+    if sender is BindSender.ANONYMOUS:
+        text = _(
+            "This /bind was sent on behalf of the group or a channel, so I cannot tell who "
+            "is binding the group, and the group was not bound. An administrator must send "
+            '/bind as themselves: turn off "Remain anonymous" in your administrator rights '
+            "first."
+        )
+    elif sender is BindSender.UNKNOWN:
+        text = _(
+            "I could not check with Telegram that you are an administrator of this group, "
+            "so the group was not bound. Try again in a moment; if it keeps failing, make me "
+            "an administrator of the group."
+        )
+    else:
+        text = _(
+            "Only an administrator of this group can make it a grid's team chat, because "
+            "the grid's tickets, and the contacts residents agree to share, will be posted "
+            "here. Ask an administrator of the group to send /bind."
+        )
+    return (
+        text
+        + "\n"
+        + _(
+            "The code was shown here, so it no longer works (anyone in the group could have "
+            "used it): ask the district admin for a new one."
+        )
+    )
+
+
 @router.message(Command("bind"), F.chat.type.in_(GROUP_CHATS))
 async def bind_group(
     message: Message,
@@ -176,7 +239,8 @@ async def bind_group(
     notifier: Notifier,
     i18n: I18n,
     settings: Settings,
-    actor: Actor | None = None,  # None: an anonymous group admin
+    bot: Bot,
+    actor: Actor | None = None,  # None: sent as the group or a channel
 ) -> None:
     code = (command.args or "").strip()
     if not code:
@@ -184,14 +248,18 @@ async def bind_group(
             _("Send /bind followed by the code of an invitation for your grid's team.")
         )
         return
+    sender = await bind_sender(message, bot, actor)
     try:
-        binding = await bind_team_chat(session, code, message.chat.id, actor, utcnow())
+        binding = await bind_team_chat(session, code, message.chat.id, actor, sender, utcnow())
     except InviteNotFound:
         text = _("This code is not valid. Check it, or ask the district admin for a new one.")
     except InviteExpired:
         text = _("This code has expired. Ask the district admin for a new one.")
     except InviteAlreadyUsed:
         text = _("This code has already been used. Ask the district admin for a new one.")
+    except NotAGroupAdmin as refused:
+        await session.commit()  # the code was shown to the group: it stays spent
+        text = not_admin_text(refused.sender)
     except NotAGridInvite as refused:
         await session.commit()  # the code was shown to the group: it stays spent
         text = _(
@@ -477,8 +545,8 @@ def invite_text(invite: Invite, scope: InviteScope, code: str, me: User, setting
     ).format(who=who, until=local_time(invite.expires_at, settings), link=link)
     if invite.role in GRID_ROLES:
         text += "\n\n" + _(
-            "Or, to make a group the grid's team chat, add me to the group and send "
-            "<code>/bind {code}</code> there."
+            "Or, to make a group the grid's team chat, add me to the group; then an "
+            "administrator of the group sends <code>/bind {code}</code> there."
         ).format(code=code)
     return text
 

@@ -10,15 +10,21 @@ expires_at > now``): when two people race for one code, exactly one of them wins
 **Binding a team chat.** ``/bind <code>`` in a group uses the same invites: a grid-scoped
 code (secretary or grid worker) presented in a group binds that group to the grid instead
 of giving anyone a role. The code is a bearer credential the admin hands to the grid's
-team; whoever holds it could already join the team with it, so binding the team's chat
-grants nothing more, and no second kind of invite or extra check is needed. Since
-everyone in the group can read a code posted there, the code is spent by any ``/bind``
-that presents it while it is still valid, even when the binding is then refused (not a
-grid code, or the chat already belongs to another grid): those refusals are
-``BindRefused`` and the caller commits the spent code before replying. A grid has one
-team chat and a chat serves one grid (``Grid.team_chat_id`` is unique): binding a grid
-again moves it to the new chat (the bot tells the old one); a chat bound to another grid
-is refused.
+team, but holding it is not enough: the group will receive residents' names and phones
+(of those who agreed to share them with the team), so only an administrator or the
+creator of the group, sending as themselves, may bind it (``BindSender``, which the
+caller learns from Telegram). Otherwise anyone holding a code could bind any group they
+are merely in. An anonymous administrator (sending as the group) is refused too: the
+invite records who bound the group, and nobody could be.
+
+Since everyone in the group can read a code posted there, the code is spent by any
+``/bind`` that presents it while it is still valid, even when the binding is then refused
+(the sender is not an administrator, or could not be checked; not a grid code; the chat
+already belongs to another grid): left valid, it would give any reader of the group the
+team's role through ``/start``. Those refusals are ``BindRefused`` and the caller commits
+the spent code before replying. A grid has one team chat and a chat serves one grid
+(``Grid.team_chat_id`` is unique): binding a grid again moves it to the new chat (the bot
+tells the old one); a chat bound to another grid is refused.
 
 The caller owns the transaction; these functions only flush.
 """
@@ -27,6 +33,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -79,6 +86,23 @@ class InviteAlreadyUsed(InviteError):  # noqa: N818
 class BindRefused(InviteError):  # noqa: N818
     """The code was valid and is now spent (it was shown in the group), but the chat was
     not bound. The caller commits, so the spent code stays spent."""
+
+
+class BindSender(StrEnum):
+    """Who sent ``/bind`` in the group, as Telegram tells it."""
+
+    ADMIN = "admin"  # an administrator or the creator of the group, sending as themselves
+    MEMBER = "member"  # anyone else in the group
+    ANONYMOUS = "anonymous"  # sent as the group (an anonymous administrator) or a channel
+    UNKNOWN = "unknown"  # Telegram could not say (getChatMember failed)
+
+
+class NotAGroupAdmin(BindRefused):
+    """Only a group's administrator, known by name, binds it (see the module notes)."""
+
+    def __init__(self, invite: Invite, sender: BindSender) -> None:
+        super().__init__(f"invite {invite.id} presented by a sender who is {sender}, not admin")
+        self.sender = sender
 
 
 class NotAGridInvite(BindRefused):
@@ -241,16 +265,24 @@ class TeamChatBinding:
 
 
 async def bind_team_chat(
-    session: AsyncSession, code: str, chat_id: int, actor: people.Actor | None, now: datetime
+    session: AsyncSession,
+    code: str,
+    chat_id: int,
+    actor: people.Actor | None,
+    sender: BindSender,
+    now: datetime,
 ) -> TeamChatBinding:
     """Bind the group ``chat_id`` to the grid of a grid-team code (see the module notes).
 
-    ``actor`` is who sent ``/bind`` (None for an anonymous group admin); it is recorded as
-    the code's user and gains no role. The group it replaces, if any, is named so that it
-    can be told it gets the grid's tickets no more.
+    ``actor`` is who sent ``/bind`` (None when sent as the group or a channel), ``sender``
+    their standing in the group; the actor is recorded as the code's user and gains no
+    role. The group it replaces, if any, is named so that it can be told it gets the
+    grid's tickets no more.
     """
     invite = await _live_invite(session, code, now)
     await _spend(session, invite, actor.person_id if actor is not None else None, now)
+    if sender is not BindSender.ADMIN:
+        raise NotAGroupAdmin(invite, sender)
     if invite.role not in GRID_ROLES or invite.grid_id is None:
         raise NotAGridInvite(invite)
     grid = await session.get(Grid, invite.grid_id)

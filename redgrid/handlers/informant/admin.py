@@ -1,5 +1,6 @@
 """``/informants``: admins (and whoever invited an informant) list, pause, resume and
-remove red informants; every press is re-checked."""
+remove red informants; every press is re-checked. The list is one message: paging, a
+pause or resume, the removal's question and its answer are shown in its place."""
 
 import html
 
@@ -14,7 +15,7 @@ from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import locale_of
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import InformantAdminAction, InformantAdminCb
-from redgrid.handlers.common import refuse_button
+from redgrid.handlers.common import refuse_button, show_in_place
 from redgrid.handlers.informant import router
 from redgrid.handlers.informant.shared import PRIVATE, informant_status_name, work_name
 from redgrid.handlers.keyboards import InlineKeyboard
@@ -121,7 +122,7 @@ async def informant_admin(
     action, page = callback_data.action, callback_data.page
     if action is InformantAdminAction.PAGE:
         text, markup = await admin_view(session, actor, settings, page)
-        await query.message.answer(text, reply_markup=markup)
+        await show_in_place(query, text, markup)
         return
     profile: InformantProfile | None = None
     if callback_data.person_id:
@@ -142,12 +143,13 @@ async def informant_admin(
             callback_data=InformantAdminCb(action=InformantAdminAction.PAGE, page=page),
         )
         builder.adjust(1)
-        await query.message.answer(
+        await show_in_place(
+            query,
             _(
                 "Remove {name} as a red informant? They lose the role (a new invitation "
                 "brings them back); their reports and points stay."
             ).format(name=html.escape(profile.display_name)),
-            reply_markup=builder.as_markup(),
+            builder.as_markup(),
         )
         return
     status = {
@@ -181,4 +183,4 @@ async def informant_admin(
         name=name, status=informant_status_name(status)
     )
     text, markup = await admin_view(session, actor, settings, page)
-    await query.message.answer(text, reply_markup=markup)
+    await show_in_place(query, text, markup)

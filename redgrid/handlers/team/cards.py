@@ -22,7 +22,7 @@ from redgrid.bot.pushes import (
 )
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import TicketAction, TicketCb
-from redgrid.handlers.common import refuse_button
+from redgrid.handlers.common import refuse_button, show_in_place
 from redgrid.handlers.informant import offer_grade
 from redgrid.handlers.my_tickets.shared import load_ticket, no_longer_applies, queue_of, tell_team
 from redgrid.handlers.team import router
@@ -145,8 +145,15 @@ async def accept_button(
     card = await ticket_card(
         session, ticket, catalogue, settings, i18n.current_locale, for_team=True
     )
-    accepted = _("✅ You accepted {number}.").format(number=ticket.number)
-    if not await say(bot, query, callback_answer, accepted + "\n\n" + card, team_keyboard(ticket)):
+    accepted = _("✅ You accepted {number}.").format(number=ticket.number) + "\n\n" + card
+    if query.message.chat.id == query.from_user.id:
+        # Pressed in private: the card becomes the accepted one, with the buttons that
+        # work now, instead of staying behind with stale ones under a new copy.
+        await show_in_place(query, accepted, team_keyboard(ticket))
+        return
+    # Pressed in the team's group: the group's card is everyone's; the work goes on in
+    # private.
+    if not await say(bot, query, callback_answer, accepted, team_keyboard(ticket)):
         # The ticket is theirs all the same: say so, or they would think the press failed.
         callback_answer.text = _(
             "You accepted {number}. Please open a private chat with me (press Start) to work on it."
