@@ -122,8 +122,8 @@ def _translate_help(command: TyperCommand | TyperGroup) -> None:
             _translate_help(subcommand)
 
 
-# Pydantic's own words for the faults settings can have besides ours (bounds, numbers,
-# DEFAULT_LOCALE's choice), said again in the operator's language.
+# Pydantic's own words for the faults settings can have besides ours (bounds, numbers),
+# said again in the operator's language.
 _PYDANTIC_FAULTS = {
     "greater_than": N_("must be more than {gt}"),
     "greater_than_equal": N_("must be at least {ge}"),
@@ -131,7 +131,6 @@ _PYDANTIC_FAULTS = {
     "less_than_equal": N_("must be at most {le}"),
     "int_parsing": N_("must be a whole number"),
     "float_parsing": N_("must be a number"),
-    "literal_error": N_("must be one of {expected}"),
 }
 
 

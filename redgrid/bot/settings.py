@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         """An uncommented ``REDIS_URL=`` in .env means unset, not a URL that fails at start."""
         return value.strip() or None if isinstance(value, str) else value
 
+    @field_validator("default_locale", mode="before")
+    @classmethod
+    def _supported_locale(cls, locale: object) -> object:
+        if locale not in get_args(Locale):
+            raise SettingError(N_("must be zh_CN or en"))
+        return locale
+
     @field_validator("telegram_api_base")
     @classmethod
     def _http_base(cls, url: str | None) -> str | None:
