@@ -1,15 +1,19 @@
 """The ``redgrid`` command line: set up the database, load the district, check routing.
 
-These are operator tools for the shell, so they speak English like the rest of the
-server tooling; everything a resident or a grid team reads goes through gettext.
+It speaks the operator's language, chosen once as the command starts: a ``zh`` or ``en``
+locale in the environment, else DEFAULT_LOCALE (``operator_locale``). Its output and its
+help texts are msgids of the bot's catalogues; ids, codes, URLs and times print as they are.
 
 Exit codes: 0 done, 1 refused or not found, 2 bad usage, 3 ambiguous address.
 """
 
 import asyncio
 import errno
+import gettext
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+import os
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -20,12 +24,22 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from redgrid.bot.settings import MAX_INVITE_TTL_DAYS, EnvFileError, Settings, get_settings
+from redgrid.bot.settings import (
+    MAX_INVITE_TTL_DAYS,
+    EnvFileError,
+    SettingError,
+    Settings,
+    default_locale_leniently,
+    get_settings,
+)
+from redgrid.languages import N_, catalogue, environment_locale
 from redgrid.models import migrate
 from redgrid.models.base import MAX_ROW_ID, utcnow
 from redgrid.models.db import create_engine, create_session_factory, is_sqlite
+from redgrid.models.informants import InformantStatus, WorkType
+from redgrid.models.people import Role
 from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.district import (
     ImportReport,
@@ -65,46 +79,118 @@ from redgrid.services.members import (
     list_members,
     remove_membership,
 )
-from redgrid.services.routing import InvalidCoordinates, RouteOutcome
+from redgrid.services.routing import InvalidCoordinates, MatchKind, RouteOutcome
 from redgrid.services.tickets import MAX_ADDRESS
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_AMBIGUOUS = 3
 
+# The operator's language, set once as the command starts (``_speak``); English until then.
+_language: gettext.NullTranslations = gettext.NullTranslations()
 
-class _SettingsFaults(TyperGroup):
-    """A bad setting ends any command with one line naming it, instead of a traceback; the
-    line never repeats a value (BOT_TOKEN and DATABASE_URL hold secrets)."""
+
+def _(message: str) -> str:
+    return _language.gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    return _language.ngettext(singular, plural, count)
+
+
+def operator_locale(environ: Mapping[str, str] = os.environ) -> str:
+    """The language the command speaks: a ``zh`` or ``en`` locale in the environment, else
+    DEFAULT_LOCALE (zh_CN unless set). Servers often run with ``C.UTF-8``, and redgrid is
+    Chinese first; a developer with ``LANG=en_US.UTF-8`` reads English. DEFAULT_LOCALE is
+    read alone, so that a wrong setting can be named in the chosen language."""
+    return environment_locale(environ) or default_locale_leniently()
+
+
+def _speak(locale: str) -> None:
+    global _language
+    _language = catalogue(locale)
+
+
+def _translate_help(command: TyperCommand | TyperGroup) -> None:
+    """Typer builds the click commands afresh for each run, their help texts English
+    msgids; this says them in the chosen language before click shows any of them."""
+    for item in (command, *command.params):
+        if getattr(item, "help", None):
+            item.help = _(item.help)
+    if isinstance(command, TyperGroup):
+        for subcommand in command.commands.values():
+            _translate_help(subcommand)
+
+
+# Pydantic's own words for the faults settings can have besides ours (bounds, numbers),
+# said again in the operator's language.
+_PYDANTIC_FAULTS = {
+    "greater_than": N_("must be more than {gt}"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "less_than": N_("must be less than {lt}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "int_parsing": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+}
+
+
+def _setting_fault(problem: Mapping) -> str:
+    context = problem.get("ctx", {})
+    error = context.get("error")
+    if isinstance(error, SettingError):
+        fault = _(error.template).format(**error.values)
+    elif problem["type"] in _PYDANTIC_FAULTS:
+        fault = _(_PYDANTIC_FAULTS[problem["type"]]).format(**context)
+    else:  # pydantic's English, rather than nothing
+        fault = problem["msg"].removeprefix("Value error, ")
+    setting = ".".join(map(str, problem["loc"])).upper()
+    return _("{setting}: {fault}").format(setting=setting, fault=fault)
+
+
+class _Redgrid(TyperGroup):
+    """The whole command. It speaks the operator's language, help texts included. A bad
+    setting ends any command with one line naming it, instead of a traceback; the line
+    never repeats a value (BOT_TOKEN and DATABASE_URL hold secrets)."""
+
+    def main(self, *args, **kwargs):
+        _speak(operator_locale())
+        _translate_help(self)
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except EnvFileError as error:
-            typer.echo(f"Bad .env: {error}.", err=True)
+            typer.echo(
+                _("Bad .env: not UTF-8 text (byte {byte}): save it as UTF-8.").format(
+                    byte=error.byte
+                ),
+                err=True,
+            )
             raise typer.Exit(EXIT_USAGE) from None
         except ValidationError as error:
             if error.title != Settings.__name__:
                 raise
-            problems = "; ".join(
-                f"{'.'.join(map(str, problem['loc'])).upper()}: "
-                + problem["msg"].removeprefix("Value error, ")
-                for problem in error.errors(include_input=False)
+            problems = _("; ").join(
+                _setting_fault(problem) for problem in error.errors(include_input=False)
             )
-            typer.echo(f"Bad setting (environment or .env): {problems}.", err=True)
+            typer.echo(
+                _("Bad setting (environment or .env): {problems}.").format(problems=problems),
+                err=True,
+            )
             raise typer.Exit(EXIT_USAGE) from None
 
 
 app = typer.Typer(
-    cls=_SettingsFaults,
+    cls=_Redgrid,
     rich_markup_mode="markdown",
-    help="redgrid: run the bot; set up the database, the district, invites and the team.",
+    help=N_("redgrid: run the bot; set up the database, the district, invites and the team."),
     no_args_is_help=True,
     add_completion=False,
 )
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+db_app = typer.Typer(help=N_("Database schema migrations."), no_args_is_help=True)
 district_app = typer.Typer(
-    help="The district: communities, grids, compounds.", no_args_is_help=True
+    help=N_("The district: communities, grids, compounds."), no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
 app.add_typer(district_app, name="district")
@@ -122,7 +208,9 @@ def _with_engine(
 
     url = get_settings().database_url
     if not creates_database and (missing := _missing_database_file(url)) is not None:
-        typer.echo(f"No database at {missing}: run `redgrid init` first.", err=True)
+        typer.echo(
+            _("No database at {path}: run `redgrid init` first.").format(path=missing), err=True
+        )
         raise typer.Exit(EXIT_REFUSED)
 
     async def main() -> T:
@@ -156,7 +244,10 @@ async def _connect_once(engine: AsyncEngine, url: str) -> None:
     except (OSError, DBAPIError) as error:
         reason = error.orig if isinstance(error, DBAPIError) else error
         where = make_url(url).render_as_string(hide_password=True)
-        typer.echo(f"Cannot open the database {where}: {reason}", err=True)
+        typer.echo(
+            _("Cannot open the database {url}: {reason}").format(url=where, reason=reason),
+            err=True,
+        )
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -164,48 +255,71 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
     current, head = await migrate.current_revision(engine), migrate.SCHEMA_REVISION
     if current is not None and current > head:  # revision ids are zero-padded numbers
         typer.echo(
-            f"The database is at revision {current}, newer than this redgrid knows ({head}):"
-            " run the newer redgrid, or go back with its `redgrid db downgrade"
-            f" {head}` first.",
+            _(
+                "The database is at revision {current}, newer than this redgrid knows"
+                " ({head}): run the newer redgrid, or go back with its `redgrid db downgrade"
+                " {head}` first."
+            ).format(current=current, head=head),
             err=True,
         )
         raise typer.Exit(EXIT_REFUSED)
     if current != head:
         typer.echo(
-            f"The database is at revision {current or 'none'}, not {head}:"
-            " run `redgrid db upgrade` (or `redgrid init`) first.",
+            _(
+                "The database is at revision {current}, not {head}:"
+                " run `redgrid db upgrade` (or `redgrid init`) first."
+            ).format(current=_revision(current), head=head),
             err=True,
         )
         raise typer.Exit(EXIT_REFUSED)
 
 
-@db_app.command("upgrade")
+def _revision(revision: str | None) -> str:
+    """A schema revision as said to the operator: an empty database has none."""
+    return revision or _("none")
+
+
+@db_app.command(
+    "upgrade", help=N_("Upgrade the database schema (to the newest revision by default).")
+)
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Upgrade the database schema (to the newest revision by default)."""
     with _alembic_refusals():
         before, after = _with_engine(
             lambda engine: _migrated(engine, migrate.upgrade, revision), creates_database=True
         )
     if before != after:
-        typer.echo(f"Database upgraded from {before or 'none'} to {after}.")
+        typer.echo(
+            _("Database upgraded from {before} to {after}.").format(
+                before=_revision(before), after=after
+            )
+        )
     elif revision == "head" or revision == after:
-        typer.echo(f"Nothing to do: the database is at {after}.")
+        typer.echo(_("Nothing to do: the database is at {revision}.").format(revision=after))
     else:  # Alembic takes "upgrade" to an older revision as done
         typer.echo(
-            f"Nothing done: the database is at {after or 'none'}, past {revision};"
-            f" to go back, `redgrid db downgrade {revision}`."
+            _(
+                "Nothing done: the database is at {after}, past {revision};"
+                " to go back, `redgrid db downgrade {revision}`."
+            ).format(after=_revision(after), revision=revision)
         )
 
 
-@db_app.command("downgrade")
+@db_app.command(
+    "downgrade", help=N_('Downgrade the database schema to REVISION ("base" drops every table).')
+)
 def db_downgrade(revision: str) -> None:
-    """Downgrade the database schema to REVISION ("base" drops every table)."""
     with _alembic_refusals():
         before, after = _with_engine(lambda engine: _migrated(engine, migrate.downgrade, revision))
     if before == after:
-        typer.echo(f"Nothing to do: the database is at {after or 'none'}.")
+        typer.echo(
+            _("Nothing to do: the database is at {revision}.").format(revision=_revision(after))
+        )
     else:
-        typer.echo(f"Database downgraded from {before} to {after or 'none'}.")
+        typer.echo(
+            _("Database downgraded from {before} to {after}.").format(
+                before=before, after=_revision(after)
+            )
+        )
 
 
 async def _migrated(
@@ -226,20 +340,27 @@ def _alembic_refusals() -> Iterator[None]:
     try:
         yield
     except CommandError as error:
-        typer.echo(f"Refused: {error}; see `redgrid db current`.", err=True)
+        typer.echo(_("Refused: {reason}; see `redgrid db current`.").format(reason=error), err=True)
         raise typer.Exit(EXIT_USAGE) from None
 
 
-@db_app.command("current")
+@db_app.command(
+    "current", help=N_("Print the database's schema revision and the newest one available.")
+)
 def db_current() -> None:
-    """Print the database's schema revision and the newest one available."""
     current = _with_engine(migrate.current_revision)
-    typer.echo(f"current: {current or 'none'}; head: {migrate.head_revision()}")
+    typer.echo(
+        _("current: {current}; head: {head}").format(
+            current=_revision(current), head=migrate.head_revision()
+        )
+    )
 
 
-@app.command("run")
+@app.command(
+    "run",
+    help=N_("Run the bot with long polling (BOT_TOKEN; TELEGRAM_API_BASE for a self-hosted API)."),
+)
 def run() -> None:
-    """Run the bot with long polling (BOT_TOKEN; TELEGRAM_API_BASE for a self-hosted API)."""
     settings = _bot_settings()
     _with_engine(_require_current_schema)
     _require_redis(settings)
@@ -250,12 +371,14 @@ def run() -> None:
         asyncio.run(run_polling(settings))
 
 
-@app.command("webhook")
+@app.command(
+    "webhook",
+    help=N_("Run the bot behind a webhook (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_HOST/PORT/PATH)."),
+)
 def webhook() -> None:
-    """Run the bot behind a webhook (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_HOST/PORT/PATH)."""
     settings = _bot_settings()
     if settings.webhook_url is None or settings.webhook_secret is None:
-        typer.echo("WEBHOOK_URL and WEBHOOK_SECRET must be set for webhook mode.", err=True)
+        typer.echo(_("WEBHOOK_URL and WEBHOOK_SECRET must be set for webhook mode."), err=True)
         raise typer.Exit(EXIT_USAGE)
     _with_engine(_require_current_schema)
     _require_redis(settings)
@@ -269,7 +392,12 @@ def webhook() -> None:
         if error.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise
         where = f"{settings.webhook_host}:{settings.webhook_port}"
-        typer.echo(f"Cannot listen on {where} (WEBHOOK_HOST, WEBHOOK_PORT): {error}", err=True)
+        typer.echo(
+            _("Cannot listen on {address} (WEBHOOK_HOST, WEBHOOK_PORT): {reason}").format(
+                address=where, reason=error
+            ),
+            err=True,
+        )
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -282,14 +410,19 @@ def _telegram_refusals(settings: Settings) -> Iterator[None]:
     try:
         yield
     except TelegramUnauthorizedError:
-        typer.echo("Telegram refused BOT_TOKEN (Unauthorized): check it with @BotFather.", err=True)
+        typer.echo(
+            _("Telegram refused BOT_TOKEN (Unauthorized): check it with @BotFather."), err=True
+        )
         raise typer.Exit(EXIT_REFUSED) from None
     except TelegramNetworkError as error:
         where = settings.telegram_api_base or "api.telegram.org"
         # aiohttp names the URL of some failures, and the token is part of every URL.
         token = settings.bot_token.get_secret_value()
         reason = error.message.replace(token, "<BOT_TOKEN>")
-        typer.echo(f"Cannot reach the Bot API at {where}: {reason}", err=True)
+        typer.echo(
+            _("Cannot reach the Bot API at {url}: {reason}").format(url=where, reason=reason),
+            err=True,
+        )
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -316,14 +449,19 @@ def _require_redis(settings: Settings) -> None:
         asyncio.run(ping())
     except (RedisError, OSError, ValueError) as error:
         where = urlsplit(url).netloc.rpartition("@")[2]  # never the password
-        typer.echo(f"Cannot reach Redis (REDIS_URL) at {where}: {error}", err=True)
+        typer.echo(
+            _("Cannot reach Redis (REDIS_URL) at {address}: {reason}").format(
+                address=where, reason=error
+            ),
+            err=True,
+        )
         raise typer.Exit(EXIT_REFUSED) from None
 
 
 def _bot_settings():
     settings = get_settings()
     if settings.bot_token is None:
-        typer.echo("BOT_TOKEN is not set: put it in the environment or .env.", err=True)
+        typer.echo(_("BOT_TOKEN is not set: put it in the environment or .env."), err=True)
         raise typer.Exit(EXIT_USAGE)
     return settings
 
@@ -336,43 +474,55 @@ def _configure_logging() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-@app.command("init")
+@app.command(
+    "init",
+    help=N_("Upgrade the database, and load the sample district if no district is loaded yet."),
+)
 def init() -> None:
-    """Upgrade the database, and load the sample district if no district is loaded yet."""
-
     async def work(engine: AsyncEngine) -> str:
         await migrate.upgrade(engine)
         async with create_session_factory(engine)() as session, session.begin():
             if not await district_is_empty(session):
-                return "A district is already loaded; left as it is."
+                return _("A district is already loaded; left as it is.")
             plan = parse_district_file(SAMPLE_DISTRICT.read_bytes())
             report = await import_district(session, plan)
-            return (
-                f"Loaded the sample district: {len(plan.communities)} communities,"
-                f" {len(report.created)} grids (synthetic boundaries, see data/README.md)."
+            return _(
+                "Loaded the sample district: {communities}, {grids}"
+                " (synthetic boundaries, see data/README.md)."
+            ).format(
+                communities=_communities(len(plan.communities)),
+                grids=_grids(len(report.created)),
             )
 
     typer.echo(_with_engine(work, creates_database=True))
 
 
-@district_app.command("import")
+@district_app.command(
+    "import",
+    help=N_(
+        "Import a GeoJSON district: one feature per grid, matched by its code.\n\n"
+        "The whole file is checked first; a file with any fault is refused and nothing is"
+        " written. Without --partial, active grids the file omits are retired."
+    ),
+)
 def district_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     partial: Annotated[
-        bool, typer.Option(help="The file holds some grids only: retire no grid it omits.")
+        bool, typer.Option(help=N_("The file holds some grids only: retire no grid it omits."))
     ] = False,
-    dry_run: Annotated[bool, typer.Option(help="Check the file, write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option(help=N_("Check the file, write nothing."))] = False,
 ) -> None:
-    """Import a GeoJSON district: one feature per grid, matched by its code.
-
-    The whole file is checked first; a file with any fault is refused and nothing is
-    written. Without --partial, active grids the file omits are retired.
-    """
     try:
         plan = parse_district_file(file.read_bytes())
     except DistrictFileError as error:
-        typer.echo(f"Refused {file}: {len(error.problems)} problem(s):", err=True)
-        for line in str(error).splitlines():
+        count = len(error.problems)
+        typer.echo(
+            ngettext(
+                "Refused {file}: {count} problem:", "Refused {file}: {count} problems:", count
+            ).format(file=file, count=count),
+            err=True,
+        )
+        for line in str(error).splitlines():  # the file checker's own words, in English
             typer.echo(f"  - {line}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
     _echo_plan(plan)
@@ -383,13 +533,19 @@ def district_import(
             else _with_engine(lambda engine: _rehearse_import(engine, plan, partial))
         )
         if report is None:
-            typer.echo("Dry run: nothing written (no database at the current schema to compare).")
+            typer.echo(
+                _("Dry run: nothing written (no database at the current schema to compare).")
+            )
             return
-        typer.echo(f"Dry run, nothing written. The import would do: {_summary(report)}")
+        typer.echo(
+            _("Dry run, nothing written. The import would do: {summary}").format(
+                summary=_summary(report)
+            )
+        )
         if report.retired:
-            typer.echo(f"It would retire: {', '.join(report.retired)}")
+            typer.echo(_("It would retire: {codes}").format(codes=", ".join(report.retired)))
             if not partial:
-                typer.echo("Does the file hold only some grids? Then import it with --partial.")
+                typer.echo(_("Does the file hold only some grids? Then import it with --partial."))
         return
 
     async def work(engine: AsyncEngine):
@@ -398,9 +554,13 @@ def district_import(
             return await import_district(session, plan, retire_missing=not partial)
 
     report = _with_engine(work)
-    typer.echo(f"Imported: {_summary(report)} District revision {report.revision}.")
+    typer.echo(
+        _("Imported: {summary} District revision {revision}.").format(
+            summary=_summary(report), revision=report.revision
+        )
+    )
     if report.retired:
-        typer.echo(f"Retired grids: {', '.join(report.retired)}")
+        typer.echo(_("Retired grids: {codes}").format(codes=", ".join(report.retired)))
 
 
 async def _rehearse_import(
@@ -417,24 +577,47 @@ async def _rehearse_import(
 
 
 def _summary(report: ImportReport) -> str:
-    return (
-        f"{len(report.created)} created, {len(report.updated)} updated,"
-        f" {len(report.unchanged)} unchanged, {len(report.retired)} retired;"
-        f" {_plural(len(report.communities_created), 'new community', 'new communities')}."
+    new = len(report.communities_created)
+    return _(
+        "{created} created, {updated} updated, {unchanged} unchanged, {retired} retired;"
+        " {new_communities}."
+    ).format(
+        created=len(report.created),
+        updated=len(report.updated),
+        unchanged=len(report.unchanged),
+        retired=len(report.retired),
+        new_communities=ngettext("{count} new community", "{count} new communities", new).format(
+            count=new
+        ),
     )
 
 
 def _echo_plan(plan: DistrictPlan) -> None:
-    communities = _plural(len(plan.communities), "community", "communities")
-    typer.echo(f"Checked {_plural(len(plan.grids), 'grid', 'grids')} in {communities}.")
-    for warning in plan.warnings:
-        typer.echo(f"Warning: {warning}", err=True)
+    typer.echo(
+        _("Checked {grids} in {communities}.").format(
+            grids=_grids(len(plan.grids)), communities=_communities(len(plan.communities))
+        )
+    )
+    for warning in plan.warnings:  # the file checker's own words, in English
+        typer.echo(_("Warning: {warning}").format(warning=warning), err=True)
 
 
-@district_app.command("show")
+def _grids(count: int) -> str:
+    return ngettext("{count} grid", "{count} grids", count).format(count=count)
+
+
+def _communities(count: int) -> str:
+    return ngettext("{count} community", "{count} communities", count).format(count=count)
+
+
+def _households(count: int) -> str:
+    return ngettext("{count} household", "{count} households", count).format(count=f"{count:,}")
+
+
+@district_app.command(
+    "show", help=N_("List communities with their grids, households and compounds.")
+)
 def district_show() -> None:
-    """List communities with their grids, households and compounds."""
-
     async def work(engine: AsyncEngine):
         await _require_current_schema(engine)
         async with create_session_factory(engine)() as session:
@@ -442,64 +625,81 @@ def district_show() -> None:
 
     communities = _with_engine(work)
     if not communities:
-        typer.echo("No district loaded: run `redgrid init` or `redgrid district import FILE`.")
+        typer.echo(_("No district loaded: run `redgrid init` or `redgrid district import FILE`."))
         raise typer.Exit(EXIT_REFUSED)
     for community in communities:
         typer.echo(
-            f"{community.name}: {len(community.grids)} grids, {community.households:,} households"
+            _("{community}: {grids}, {households}").format(
+                community=community.name,
+                grids=_grids(len(community.grids)),
+                households=_households(community.households),
+            )
         )
         for grid in community.grids:
             households = f"{grid.households:,}" if grid.households else "-"
-            chat = "  team chat bound" if grid.team_chat_bound else ""
-            typer.echo(
-                f"  {grid.code:<12} {grid.name}  households {households},"
-                f" compounds {grid.compounds}{chat}"
+            details = _("households {households}, compounds {compounds}").format(
+                households=households, compounds=grid.compounds
             )
-    total_grids = sum(len(c.grids) for c in communities)
-    total_households = sum(c.households for c in communities)
+            chat = "  " + _("team chat bound") if grid.team_chat_bound else ""
+            typer.echo(f"  {grid.code:<12} {grid.name}  {details}{chat}")
     typer.echo(
-        f"Total: {_plural(len(communities), 'community', 'communities')},"
-        f" {_plural(total_grids, 'grid', 'grids')},"
-        f" {total_households:,} households."
+        _("Total: {communities}, {grids}, {households}.").format(
+            communities=_communities(len(communities)),
+            grids=_grids(sum(len(c.grids) for c in communities)),
+            households=_households(sum(c.households for c in communities)),
+        )
     )
 
 
-@app.command("route", no_args_is_help=True)
+@app.command(
+    "route",
+    no_args_is_help=True,
+    help=N_(
+        "Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`.\n\n"
+        "An address is looked up as the bot looks up the one a resident types."
+    ),
+)
 def route(
     lat: Annotated[
-        str | None, typer.Argument(metavar="LAT", help="Latitude, WGS84 degrees (a number).")
+        str | None, typer.Argument(metavar="LAT", help=N_("Latitude, WGS84 degrees (a number)."))
     ] = None,
     lon: Annotated[
-        str | None, typer.Argument(metavar="LON", help="Longitude, WGS84 degrees (a number).")
+        str | None,
+        typer.Argument(metavar="LON", help=N_("Longitude, WGS84 degrees (a number).")),
     ] = None,
     address: Annotated[
-        str | None, typer.Option("--address", "-a", help="A compound name or an address.")
+        str | None, typer.Option("--address", "-a", help=N_("A compound name or an address."))
     ] = None,
 ) -> None:
-    """Which grid owns a spot: `redgrid route LAT LON` or `redgrid route --address TEXT`.
-
-    An address is looked up as the bot looks up the one a resident types."""
     if address is not None and (lat is not None or lon is not None):
         # The shell splits an address with spaces: the rest arrives as LAT.
         typer.echo(
-            "Give either LAT LON or --address TEXT; quote an address with spaces.",
-            err=True,
+            _("Give either LAT LON or --address TEXT; quote an address with spaces."), err=True
         )
         raise typer.Exit(EXIT_USAGE)
     if address is not None:
         address = address.strip()
         if not address:
-            typer.echo("Give either LAT LON or --address TEXT.", err=True)
+            typer.echo(_("Give either LAT LON or --address TEXT."), err=True)
             raise typer.Exit(EXIT_USAGE)
         if len(address) > MAX_ADDRESS:
             typer.echo(
-                f"The address is {len(address)} characters; at most {MAX_ADDRESS}.", err=True
+                ngettext(
+                    "The address is {count} character; at most {limit}.",
+                    "The address is {count} characters; at most {limit}.",
+                    len(address),
+                ).format(count=len(address), limit=MAX_ADDRESS),
+                err=True,
             )
             raise typer.Exit(EXIT_USAGE)
     elif lat is None or lon is None:
-        typer.echo("Give either LAT LON or --address TEXT.", err=True)
+        typer.echo(_("Give either LAT LON or --address TEXT."), err=True)
         raise typer.Exit(EXIT_USAGE)
-    point = None if address is not None else (_number("latitude", lat), _number("longitude", lon))
+    point = (
+        None
+        if address is not None
+        else (_number(N_("latitude"), lat), _number(N_("longitude"), lon))
+    )
 
     async def work(engine: AsyncEngine):
         await _require_current_schema(engine)
@@ -518,99 +718,155 @@ def _number(label: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        typer.echo(f"Invalid coordinates: {label} must be a number, not {text!r}.", err=True)
+        typer.echo(
+            _("Invalid coordinates: {coordinate} must be a number, not {text}.").format(
+                coordinate=_(label), text=repr(text)
+            ),
+            err=True,
+        )
         raise typer.Exit(EXIT_USAGE) from None
 
 
 def _route_point(index, lat: float, lon: float) -> None:
     try:
         result = index.route(lat, lon)
-    except InvalidCoordinates as error:
-        typer.echo(f"Invalid coordinates: {error}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    if result.outcome is RouteOutcome.INSIDE:
-        typer.echo(f"{result.grid.code}  {result.grid.name}  ({result.grid.community})")
-    elif result.outcome is RouteOutcome.NEARBY:
+    except InvalidCoordinates:
         typer.echo(
-            f"{result.grid.code}  {result.grid.name}  ({result.grid.community})"
-            f"  nearest grid, {result.distance_m:.0f} m outside its boundary"
+            _(
+                "Invalid coordinates {lat}, {lon}: the latitude must be a number from -90 to 90,"
+                " the longitude from -180 to 180."
+            ).format(lat=lat, lon=lon),
+            err=True,
         )
+        raise typer.Exit(EXIT_USAGE) from None
+    grid = result.grid
+    if result.outcome is RouteOutcome.INSIDE:
+        typer.echo(f"{grid.code}  {grid.name}  ({grid.community})")
+    elif result.outcome is RouteOutcome.NEARBY:
+        outside = _("nearest grid, {distance} m outside its boundary").format(
+            distance=f"{result.distance_m:.0f}"
+        )
+        typer.echo(f"{grid.code}  {grid.name}  ({grid.community})  {outside}")
     else:
-        buffer = get_settings().routing_buffer_m
+        buffer = f"{get_settings().routing_buffer_m:.0f}"
         typer.echo(
-            f"Outside the district: no grid within {buffer:.0f} m"
-            + (f" (the nearest is {_distance(result.distance_m)} away)." if len(index) else "."),
+            _(
+                "Outside the district: no grid within {buffer} m (the nearest is {distance} away)."
+            ).format(buffer=buffer, distance=_distance(result.distance_m))
+            if len(index)
+            else _("Outside the district: no grid within {buffer} m.").format(buffer=buffer),
             err=True,
         )
         raise typer.Exit(EXIT_REFUSED)
 
 
 def _distance(metres: float) -> str:
-    return f"{metres:,.0f} m" if metres < 10_000 else f"about {metres / 1000:,.0f} km"
+    if metres < 10_000:
+        return _("{metres} m").format(metres=f"{metres:,.0f}")
+    return _("about {kilometres} km").format(kilometres=f"{metres / 1000:,.0f}")
 
 
-def _plural(count: int, word: str, words: str) -> str:
-    return f"{count} {word if count == 1 else words}"
+# How an address matched a compound's name.
+_MATCH_KINDS = {
+    MatchKind.EXACT: N_("exact"),
+    MatchKind.NORMALISED: N_("normalised"),
+    MatchKind.FUZZY: N_("fuzzy"),
+}
 
 
 def _route_address(index, text: str) -> None:
     result = index.route_address(text)
     if not result.candidates:
-        typer.echo(f"No compound matches {text!r}.", err=True)
+        typer.echo(_("No compound matches {address}.").format(address=repr(text)), err=True)
         raise typer.Exit(EXIT_REFUSED)
     if result.grid is not None:
         best = result.candidates[0]
-        typer.echo(
-            f"{best.grid.code}  {best.grid.name}  ({best.grid.community})"
-            f"  via {best.compound} [{best.kind}]"
+        via = _("via {compound} [{match}]").format(
+            compound=best.compound, match=_(_MATCH_KINDS[best.kind])
         )
+        typer.echo(f"{best.grid.code}  {best.grid.name}  ({best.grid.community})  {via}")
         return
-    typer.echo(f"Ambiguous: {len(result.candidates)} candidates for {text!r}:")
+    count = len(result.candidates)
+    typer.echo(
+        ngettext(
+            "Ambiguous: {count} candidate for {address}:",
+            "Ambiguous: {count} candidates for {address}:",
+            count,
+        ).format(count=count, address=repr(text))
+    )
     for candidate in result.candidates:
-        typer.echo(
-            f"  {candidate.grid.code}  {candidate.grid.name}  ({candidate.grid.community})"
-            f"  via {candidate.compound} [{candidate.kind}, {candidate.score:.0f}]"
+        via = _("via {compound} [{match}, {score}]").format(
+            compound=candidate.compound,
+            match=_(_MATCH_KINDS[candidate.kind]),
+            score=f"{candidate.score:.0f}",
         )
+        grid = candidate.grid
+        typer.echo(f"  {grid.code}  {grid.name}  ({grid.community})  {via}")
     raise typer.Exit(EXIT_AMBIGUOUS)
 
 
-@app.command("invite")
+@app.command(
+    "invite",
+    help=N_(
+        "Create a single-use invite: print its deep link and code.\n\n"
+        "Opening the link gives the person the role. A grid code sent as `/bind CODE` in a"
+        " group by one of its administrators makes that group the grid's team chat instead."
+        " Codes are stored hashed: this is the only time the code is shown."
+    ),
+)
 def invite(
     role: Annotated[
-        str, typer.Option(help="secretary, grid_worker, officer or informant.", show_default=False)
+        str,
+        typer.Option(
+            help=N_(
+                "secretary (party branch secretary), grid_worker (grid worker), officer"
+                " (community officer) or informant (red informant)."
+            ),
+            show_default=False,
+        ),
     ],
     grid: Annotated[
-        str | None, typer.Option(help="The grid's code (secretary, grid_worker).")
+        str | None, typer.Option(help=N_("The grid's code (secretary, grid_worker)."))
     ] = None,
     community: Annotated[
         str | None,
-        typer.Option(help="The community's name (officer; informant: else the whole district)."),
+        typer.Option(
+            help=N_("The community's name (officer; informant: else the whole district).")
+        ),
     ] = None,
     ttl_days: Annotated[
-        float | None, typer.Option(help="Days the code stays valid (default: INVITE_TTL_DAYS).")
+        float | None,
+        typer.Option(help=N_("Days the code stays valid (default: INVITE_TTL_DAYS).")),
     ] = None,
 ) -> None:
-    """Create a single-use invite: print its deep link and code.
-
-    Opening the link gives the person the role. A grid code sent as `/bind CODE` in a group
-    by one of its administrators makes that group the grid's team chat instead. Codes are
-    stored hashed: this is the only time the code is shown.
-    """
     if role not in {r.value for r in INVITABLE_ROLES}:
         names = ", ".join(r.value for r in INVITABLE_ROLES)
-        typer.echo(f"Unknown role {role!r}: use one of {names} (admins go in ADMIN_IDS).", err=True)
+        typer.echo(
+            _("Unknown role {role}: use one of {roles} (admins go in ADMIN_IDS).").format(
+                role=repr(role), roles=names
+            ),
+            err=True,
+        )
         raise typer.Exit(EXIT_USAGE)
     if grid is not None and community is not None:
-        typer.echo("Give --grid or --community, not both.", err=True)
+        typer.echo(_("Give --grid or --community, not both."), err=True)
         raise typer.Exit(EXIT_USAGE)
     for option, value in (("--grid", grid), ("--community", community)):
         if value is not None and not value.strip():  # not "the whole district" by accident
-            typer.echo(f"{option} is empty: name one, or leave the option out.", err=True)
+            typer.echo(
+                _("{option} is empty: name one, or leave the option out.").format(option=option),
+                err=True,
+            )
             raise typer.Exit(EXIT_USAGE)
     settings = get_settings()
     days = settings.invite_ttl_days if ttl_days is None else ttl_days
     if not 0 < days <= MAX_INVITE_TTL_DAYS:  # NaN too
-        typer.echo(f"--ttl-days must be more than 0 and at most {MAX_INVITE_TTL_DAYS}.", err=True)
+        typer.echo(
+            _("--ttl-days must be more than 0 and at most {limit}.").format(
+                limit=MAX_INVITE_TTL_DAYS
+            ),
+            err=True,
+        )
         raise typer.Exit(EXIT_USAGE)
 
     async def work(engine: AsyncEngine):
@@ -628,37 +884,91 @@ def invite(
 
     try:
         created, scope, code = _with_engine(work)
-    except InvalidInvite as error:
-        typer.echo(f"Refused: {error}.", err=True)
+    except InvalidInvite:  # the role and the options do not go together
+        typer.echo(_(_INVITE_SCOPE_RULES[Role(role)]), err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    except ScopeNotFound as error:
-        typer.echo(f"Refused: {error}; see `redgrid district show`.", err=True)
+    except ScopeNotFound:
+        typer.echo(
+            _scope_not_found(grid, community, N_("no active grid with code {code}")), err=True
+        )
         raise typer.Exit(EXIT_REFUSED) from None
     expires = created.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
     typer.echo(
-        f"Invite {created.id}: {created.role.value} of {_scope_text(scope)},"
-        f" single use, valid until {expires} ({settings.timezone})."
+        _("Invite {id}: {role} of {scope}, single use, valid until {time} ({timezone}).").format(
+            id=created.id,
+            role=_role(created.role),
+            scope=_scope_text(scope),
+            time=expires,
+            timezone=settings.timezone,
+        )
     )
     username, problem = _bot_username(settings)
     if username is not None:
-        typer.echo(f"Link: https://t.me/{username}?start={code}")
-    typer.echo(f"Code: {code}")
+        typer.echo(_("Link: {url}").format(url=f"https://t.me/{username}?start={code}"))
+    typer.echo(_("Code: {code}").format(code=code))
     if username is None:
-        typer.echo(f"No link: {problem}. Set BOT_USERNAME to print one.", err=True)
-        typer.echo(f"The person opens the bot and sends: /start {code}")
+        typer.echo(
+            _("No link: {reason}. Set BOT_USERNAME to print one.").format(reason=problem),
+            err=True,
+        )
+        typer.echo(_("The person opens the bot and sends: /start {code}").format(code=code))
     if created.role in GRID_ROLES:
         typer.echo(
-            f"Or, in the team's group chat, `/bind {code}` sent by an administrator of the"
-            " group makes it the grid's team chat."
+            _(
+                "Or, in the team's group chat, `/bind {code}` sent by an administrator of the"
+                " group makes it the grid's team chat."
+            ).format(code=code)
         )
+
+
+# What each invitable role needs besides itself: the one reason create_invite refuses an
+# invite the command's own checks let through.
+_INVITE_SCOPE_RULES = {
+    Role.SECRETARY: N_("Refused: a secretary invite needs a grid (--grid) and no community."),
+    Role.GRID_WORKER: N_("Refused: a grid_worker invite needs a grid (--grid) and no community."),
+    Role.OFFICER: N_("Refused: an officer invite needs a community (--community) and no grid."),
+    Role.INFORMANT: N_(
+        "Refused: an informant invite is for the district or a community, not a grid."
+    ),
+}
+
+
+def _scope_not_found(grid: str | None, community: str | None, no_grid: str) -> str:
+    """The refusal of a --grid or --community that names nothing; ``no_grid`` says which
+    grids were looked in."""
+    if grid is not None:
+        fault = _(no_grid).format(code=repr(grid.strip()))
+    else:
+        fault = _("no community named {name}").format(name=repr((community or "").strip()))
+    return _("Refused: {reason}; see `redgrid district show`.").format(reason=fault)
+
+
+# Roles by the names `redgrid invite --role` takes.
+_ROLES = {
+    Role.SECRETARY: N_("secretary"),
+    Role.GRID_WORKER: N_("grid_worker"),
+    Role.OFFICER: N_("officer"),
+    Role.INFORMANT: N_("informant"),
+    Role.ADMIN: N_("admin"),
+}
+
+
+def _role(role: Role) -> str:
+    return _(_ROLES[role])
 
 
 def _scope_text(scope: InviteScope) -> str:
     if scope.grid is not None:
-        return f"grid {scope.grid.code} ({scope.grid.name})"
+        return _("grid {code} ({name})").format(code=scope.grid.code, name=scope.grid.name)
     if scope.community is not None:
         return scope.community.name
-    return "the district"
+    return _("the district")
+
+
+def _column(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns, a Chinese character taking two."""
+    cells = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * (width - cells)
 
 
 def _bot_username(settings: Settings) -> tuple[str | None, str | None]:
@@ -666,7 +976,7 @@ def _bot_username(settings: Settings) -> tuple[str | None, str | None]:
     if settings.bot_username:
         return settings.bot_username, None
     if settings.bot_token is None:
-        return None, "neither BOT_USERNAME nor BOT_TOKEN is set"
+        return None, _("neither BOT_USERNAME nor BOT_TOKEN is set")
     import aiohttp
     from aiogram.exceptions import TelegramAPIError
 
@@ -682,9 +992,11 @@ def _bot_username(settings: Settings) -> tuple[str | None, str | None]:
     try:
         username = asyncio.run(ask())
     except (TelegramAPIError, aiohttp.ClientError, OSError, TimeoutError) as error:
-        return None, f"could not ask Telegram for the bot's username ({error or type(error)})"
+        return None, _("could not ask Telegram for the bot's username ({reason})").format(
+            reason=error or type(error)
+        )
     if not username:
-        return None, "Telegram returned no username for the bot"
+        return None, _("Telegram returned no username for the bot")
     return username, None
 
 
@@ -693,15 +1005,21 @@ def _row_id(help_text: str) -> typer.models.OptionInfo:
     return typer.Option(min=1, max=MAX_ROW_ID, help=help_text)
 
 
-@app.command("invites")
+@app.command(
+    "invites",
+    help=N_(
+        "List invites (codes are stored hashed, so only their role, scope and state), or"
+        " revoke one by the id the list shows."
+    ),
+)
 def invites_list(
-    all_: Annotated[bool, typer.Option("--all", help="Include used and expired invites.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help=N_("Include used and expired invites."))
+    ] = False,
     revoke: Annotated[
-        int | None, _row_id("Revoke the unused invite with this id: its link expires now.")
+        int | None, _row_id(N_("Revoke the unused invite with this id: its link expires now."))
     ] = None,
 ) -> None:
-    """List invites (codes are stored hashed, so only their role, scope and state), or
-    revoke one by the id the list shows."""
     if revoke is not None:
 
         async def expire(engine: AsyncEngine):
@@ -713,12 +1031,19 @@ def invites_list(
         try:
             invite, scope = _with_engine(expire)
         except InviteNotFound:
-            typer.echo(f"No invite has the id {revoke}; see `redgrid invites --all`.", err=True)
+            typer.echo(
+                _("No invite has the id {id}; see `redgrid invites --all`.").format(id=revoke),
+                err=True,
+            )
             raise typer.Exit(EXIT_REFUSED) from None
         except InviteAlreadyUsed:
-            typer.echo(f"Refused: invite {revoke} is already used.", err=True)
+            typer.echo(_("Refused: invite {id} is already used.").format(id=revoke), err=True)
             raise typer.Exit(EXIT_REFUSED) from None
-        typer.echo(f"Invite {revoke} ({invite.role.value} {_scope_text(scope)}) is revoked.")
+        typer.echo(
+            _("Invite {id} ({role} {scope}) is revoked.").format(
+                id=revoke, role=_role(invite.role), scope=_scope_text(scope)
+            )
+        )
         return
 
     async def work(engine: AsyncEngine):
@@ -729,39 +1054,54 @@ def invites_list(
 
     rows = _with_engine(work)
     if not rows:
-        typer.echo("No invites." if all_ else "No usable invites (--all shows the others).")
+        typer.echo(_("No invites.") if all_ else _("No usable invites (--all shows the others)."))
         return
     tz = get_settings().tz
     now = utcnow()
     for row, scope in rows:
         if row.used_at is not None:
-            state = f"used {row.used_at.astimezone(tz):%Y-%m-%d %H:%M}"
-            state += f" by person {row.used_by_id}" if row.used_by_id else " (anonymous /bind)"
+            used = f"{row.used_at.astimezone(tz):%Y-%m-%d %H:%M}"
+            state = (
+                _("used {time} by person {id}").format(time=used, id=row.used_by_id)
+                if row.used_by_id
+                else _("used {time} (anonymous /bind)").format(time=used)
+            )
         elif row.expires_at <= now:
-            state = "expired"
+            state = _("expired")
         else:
-            state = f"valid until {row.expires_at.astimezone(tz):%Y-%m-%d %H:%M}"
-        typer.echo(f"{row.id:>5}  {row.role.value:<12} {_scope_text(scope)}  {state}")
+            state = _("valid until {time}").format(
+                time=f"{row.expires_at.astimezone(tz):%Y-%m-%d %H:%M}"
+            )
+        typer.echo(f"{row.id:>5}  {_column(_role(row.role), 12)} {_scope_text(scope)}  {state}")
 
 
-@app.command("informants")
+@app.command(
+    "informants",
+    help=N_(
+        "List the red informants with their points, or pause, resume or remove one (by the id"
+        " the list shows)."
+    ),
+)
 def informants_command(
-    pause: Annotated[int | None, _row_id("Pause the informant with this id.")] = None,
-    resume: Annotated[int | None, _row_id("Resume a paused informant.")] = None,
+    pause: Annotated[int | None, _row_id(N_("Pause the informant with this id."))] = None,
+    resume: Annotated[int | None, _row_id(N_("Resume a paused informant."))] = None,
     remove: Annotated[
-        int | None, _row_id("Remove an informant (the role goes; a new invite brings them back).")
+        int | None,
+        _row_id(N_("Remove an informant (the role goes; a new invite brings them back).")),
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include removed informants.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help=N_("Include removed informants."))] = False,
 ) -> None:
-    """List the red informants with their points, or pause, resume or remove one (by the id
-    the list shows)."""
     actions = [
         (person_id, status)
-        for person_id, status in ((pause, "paused"), (resume, "active"), (remove, "removed"))
+        for person_id, status in (
+            (pause, InformantStatus.PAUSED),
+            (resume, InformantStatus.ACTIVE),
+            (remove, InformantStatus.REMOVED),
+        )
         if person_id is not None
     ]
     if len(actions) > 1:
-        typer.echo("Give one of --pause, --resume, --remove.", err=True)
+        typer.echo(_("Give one of --pause, --resume, --remove."), err=True)
         raise typer.Exit(EXIT_USAGE)
     settings = get_settings()
 
@@ -777,12 +1117,24 @@ def informants_command(
         try:
             name = _with_engine(change)
         except InformantNotFound:
-            typer.echo(f"No informant has the id {person_id}; see `redgrid informants`.", err=True)
+            typer.echo(
+                _("No informant has the id {id}; see `redgrid informants`.").format(id=person_id),
+                err=True,
+            )
             raise typer.Exit(EXIT_REFUSED) from None
         except IllegalStatusChange as error:
-            typer.echo(f"Refused: informant {person_id} is {error.status.value}.", err=True)
+            typer.echo(
+                _("Refused: informant {id} is {status}.").format(
+                    id=person_id, status=_(_STATUSES[error.status])
+                ),
+                err=True,
+            )
             raise typer.Exit(EXIT_REFUSED) from None
-        typer.echo(f"Informant {person_id} ({name}) is now {status}.")
+        typer.echo(
+            _("Informant {id} ({name}) is now {status}.").format(
+                id=person_id, name=name, status=_(_STATUSES[status])
+            )
+        )
         return
 
     async def work(engine: AsyncEngine):
@@ -792,44 +1144,70 @@ def informants_command(
 
     rows = _with_engine(work)
     if not rows:
-        typer.echo("No informants." if all_ else "No informants (--all shows removed ones).")
+        typer.echo(_("No informants.") if all_ else _("No informants (--all shows removed ones)."))
         return
     for row in rows:
-        joined = row.joined_at.astimezone(settings.tz).strftime("%Y-%m-%d")
+        record = _(
+            "joined {date}  reports {reports}  points {month} this month, {total} in all"
+        ).format(
+            date=row.joined_at.astimezone(settings.tz).strftime("%Y-%m-%d"),
+            reports=row.reports,
+            month=row.points_month,
+            total=row.points_total,
+        )
         typer.echo(
-            f"{row.person_id:>5}  {row.display_name:<20} {row.phone:<11}  {row.work_type.value:<13}"
-            f" {row.community or '-':<10} {row.status.value:<7}  joined {joined}"
-            f"  reports {row.reports}  points {row.points_month} this month,"
-            f" {row.points_total} in all"
+            f"{row.person_id:>5}  {_column(row.display_name, 20)} {row.phone:<11}"
+            f"  {_column(_(_WORK_TYPES[row.work_type]), 19)} {_column(row.community or '-', 10)}"
+            f" {_column(_(_STATUSES[row.status]), 7)}  {record}"
         )
 
 
-@app.command("members")
+# The bot's words for them (handlers/informant/shared.py).
+_STATUSES = {
+    InformantStatus.ACTIVE: N_("active"),
+    InformantStatus.PAUSED: N_("paused"),
+    InformantStatus.REMOVED: N_("removed"),
+}
+_WORK_TYPES = {
+    WorkType.FOOD_DELIVERY: N_("food delivery rider"),
+    WorkType.COURIER: N_("courier"),
+    WorkType.RIDE_HAILING: N_("ride-hailing driver"),
+    WorkType.OTHER: N_("other work"),
+}
+
+
+@app.command(
+    "members",
+    help=N_(
+        "List the district's team (secretaries, grid workers, officers, admins by membership),"
+        " or remove a membership by the id the list shows. Red informants: `redgrid informants`."
+    ),
+)
 def members_command(
     grid: Annotated[
-        str | None, typer.Option(help="Only the team of the grid with this code.")
+        str | None, typer.Option(help=N_("Only the team of the grid with this code."))
     ] = None,
     community: Annotated[
         str | None,
-        typer.Option(help="Only the community's officers and the teams of its grids."),
+        typer.Option(help=N_("Only the community's officers and the teams of its grids.")),
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include removed memberships.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help=N_("Include removed memberships."))] = False,
     remove: Annotated[
         int | None,
         _row_id(
-            "Remove the membership with this id: the person is told, and the team's tickets "
-            "no longer reach them."
+            N_(
+                "Remove the membership with this id: the person is told, and the team's"
+                " tickets no longer reach them."
+            )
         ),
     ] = None,
 ) -> None:
-    """List the district's team (secretaries, grid workers, officers, admins by membership),
-    or remove a membership by the id the list shows. Red informants: `redgrid informants`."""
     if grid is not None and community is not None:
-        typer.echo("Give --grid or --community, not both.", err=True)
+        typer.echo(_("Give --grid or --community, not both."), err=True)
         raise typer.Exit(EXIT_USAGE)
     if remove is not None:
         if grid is not None or community is not None or all_:
-            typer.echo("--remove takes the membership's id alone.", err=True)
+            typer.echo(_("--remove takes the membership's id alone."), err=True)
             raise typer.Exit(EXIT_USAGE)
         _remove_member(remove)
         return
@@ -844,38 +1222,47 @@ def members_command(
 
     try:
         rows = _with_engine(work)
-    except ScopeNotFound as error:
-        typer.echo(f"Refused: {error}; see `redgrid district show`.", err=True)
+    except ScopeNotFound:
+        typer.echo(_scope_not_found(grid, community, N_("no grid with code {code}")), err=True)
         raise typer.Exit(EXIT_REFUSED) from None
     if not rows:
-        typer.echo("No team members." if all_ else "No team members (--all shows removed ones).")
+        typer.echo(
+            _("No team members.") if all_ else _("No team members (--all shows removed ones).")
+        )
         return
     for row in rows:
-        since = row.since.astimezone(settings.tz).strftime("%Y-%m-%d")
-        name = "(erased)" if row.forgotten else row.name or "-"
+        since = _("since {date}").format(
+            date=row.since.astimezone(settings.tz).strftime("%Y-%m-%d")
+        )
+        name = _("(erased)") if row.forgotten else row.name or "-"
         telegram_id = "-" if row.forgotten else row.telegram_id  # a tombstone, not an account
         state = "" if row.active else f"  {_removed_when(row, settings)}"
         typer.echo(
-            f"{row.membership_id:>5}  {name:<20} {telegram_id:>12}  {row.role.value:<12}"
-            f" {_member_scope(row)}  since {since}{state}"
+            f"{row.membership_id:>5}  {_column(name, 20)} {telegram_id:>12}"
+            f"  {_column(_role(row.role), 12)} {_member_scope(row)}  {since}{state}"
         )
 
 
 def _removed_when(row: MemberRow, settings: Settings) -> str:
     """Removed rows before revision 0006 kept no date."""
     if row.removed_at is None:
-        return "removed (date unknown)"
-    return f"removed {row.removed_at.astimezone(settings.tz).strftime('%Y-%m-%d %H:%M')}"
+        return _("removed (date unknown)")
+    return _("removed {time}").format(
+        time=row.removed_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+    )
 
 
 def _member_scope(row: MemberRow) -> str:
     if row.grid is not None:
-        community = f", {row.community.name}" if row.community is not None else ""
-        retired = "" if row.grid.active else ", retired"
-        return f"grid {row.grid.code} ({row.grid.name}{community}{retired})"
+        details = [row.grid.name]
+        if row.community is not None:
+            details.append(row.community.name)
+        if not row.grid.active:
+            details.append(_("retired"))
+        return _("grid {code} ({name})").format(code=row.grid.code, name=_(", ").join(details))
     if row.community is not None:
         return row.community.name
-    return "the district"
+    return _("the district")
 
 
 def _remove_member(membership_id: int) -> None:
@@ -906,64 +1293,78 @@ def _remove_member(membership_id: int) -> None:
         removal = _with_engine(work)
     except MembershipNotFound:
         typer.echo(
-            f"No team membership has the id {membership_id}; see `redgrid members --all`.", err=True
+            _("No team membership has the id {id}; see `redgrid members --all`.").format(
+                id=membership_id
+            ),
+            err=True,
         )
         raise typer.Exit(EXIT_REFUSED) from None
     except AlreadyRemoved:
-        typer.echo(f"Refused: membership {membership_id} is already removed.", err=True)
+        typer.echo(
+            _("Refused: membership {id} is already removed.").format(id=membership_id), err=True
+        )
         raise typer.Exit(EXIT_REFUSED) from None
     except InformantMembership as error:
         typer.echo(
-            f"Refused: membership {membership_id} is a red informant's; use"
-            f" `redgrid informants --remove {error.person_id}`.",
+            _(
+                "Refused: membership {id} is a red informant's; use"
+                " `redgrid informants --remove {person_id}`."
+            ).format(id=membership_id, person_id=error.person_id),
             err=True,
         )
         raise typer.Exit(EXIT_REFUSED) from None
     person, membership = removal.person, removal.membership
-    who = "(erased)" if person.forgotten_at is not None else person.display_name or "-"
+    who = _("(erased)") if person.forgotten_at is not None else person.display_name or "-"
     where = (
-        f"grid {removal.grid.code}"
+        _("grid {code}").format(code=removal.grid.code)
         if removal.grid is not None
         else removal.community.name
         if removal.community is not None
-        else "the district"
+        else _("the district")
     )
     typer.echo(
-        f"Membership {membership_id} ({who}, {membership.role.value} of {where}) is removed."
+        _("Membership {id} ({name}, {role} of {scope}) is removed.").format(
+            id=membership_id, name=who, role=_role(membership.role), scope=where
+        )
     )
     if person.forgotten_at is None:
-        typer.echo("They are told so when the bot next sends its pushes.")
+        typer.echo(_("They are told so when the bot next sends its pushes."))
     if removal.dropped_pushes:
         typer.echo(
-            f"{_plural(removal.dropped_pushes, 'pending push', 'pending pushes')} about"
-            " the team's tickets will not be sent to them."
+            ngettext(
+                "{count} pending push about the team's tickets will not be sent to them.",
+                "{count} pending pushes about the team's tickets will not be sent to them.",
+                removal.dropped_pushes,
+            ).format(count=removal.dropped_pushes)
         )
     if removal.grid is not None and removal.grid.team_chat_id is not None:
         typer.echo(
-            f"They may still read grid {removal.grid.code}'s team chat:"
-            " remove them from that group too."
+            _(
+                "They may still read grid {code}'s team chat: remove them from that group too."
+            ).format(code=removal.grid.code)
         )
     if removal.gap is not None:
         typer.echo(_gap_warning(removal), err=True)
 
 
 _FALLBACK_TEXT = {
-    Fallback.OFFICERS: "the community's officers",
-    Fallback.ADMINS: "the district admins",
-    Fallback.NOBODY: "nobody (no officer or admin can be reached)",
+    Fallback.OFFICERS: N_("the community's officers"),
+    Fallback.ADMINS: N_("the district admins"),
+    Fallback.NOBODY: N_("nobody (no officer or admin can be reached)"),
 }
 
 
 def _gap_warning(removal: Removal) -> str:
     gap = removal.gap
     if gap.kind is GapKind.NO_SECRETARY:
-        return f"Warning: grid {removal.grid.code} has no secretary left, only grid workers."
-    if gap.kind is GapKind.NO_TEAM:
-        return (
-            f"Warning: grid {removal.grid.code} has no team member left:"
-            f" its tickets now reach {_FALLBACK_TEXT[gap.fallback]}."
+        return _("Warning: grid {code} has no secretary left, only grid workers.").format(
+            code=removal.grid.code
         )
-    return (
-        f"Warning: {removal.community.name} has no community officer left:"
-        f" its own queue's tickets and overdue notices now reach {_FALLBACK_TEXT[gap.fallback]}."
-    )
+    if gap.kind is GapKind.NO_TEAM:
+        return _(
+            "Warning: grid {code} has no team member left: its tickets now reach {fallback}."
+        ).format(code=removal.grid.code, fallback=_(_FALLBACK_TEXT[gap.fallback]))
+    return _(
+        "Warning: {community} has no community officer left: its own queue's tickets and"
+        " overdue notices now reach {fallback}."
+    ).format(community=removal.community.name, fallback=_(_FALLBACK_TEXT[gap.fallback]))

@@ -167,10 +167,14 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Settings read from a clean environment: no stray ``.env`` from the developer's checkout."""
+    """Settings read from a clean environment: no stray ``.env`` from the developer's checkout.
+    The command line speaks English here, whatever the machine's locale."""
     monkeypatch.chdir(tmp_path)
     for name in ("BOT_TOKEN", "DATABASE_URL", "REDIS_URL", "ADMIN_IDS", "TELEGRAM_API_BASE"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "DEFAULT_LOCALE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

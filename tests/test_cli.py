@@ -6,11 +6,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import typer.main
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from redgrid.bot.settings import get_settings
-from redgrid.cli import EXIT_AMBIGUOUS, EXIT_REFUSED, EXIT_USAGE, app
+from redgrid.cli import EXIT_AMBIGUOUS, EXIT_REFUSED, EXIT_USAGE, app, operator_locale
+from redgrid.languages import catalogue
 from redgrid.models import migrate
 from redgrid.models.db import create_engine
 from tests.district_files import collection, dumps, feature, polygon, small_district, square
@@ -447,3 +449,133 @@ def test_a_bot_api_failure_never_prints_the_token(redgrid, monkeypatch):
     assert result.output.startswith("Cannot reach the Bot API at http://127.0.0.1:1: ")
     assert "TEST-token" not in result.output
     assert "/bot<BOT_TOKEN>/getMe" in result.output
+
+
+# The operator's language -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "default", "spoken"),
+    [
+        ({}, None, "zh_CN"),  # nothing set: DEFAULT_LOCALE, zh_CN unless set
+        ({"LANG": "C.UTF-8"}, None, "zh_CN"),  # a server's usual locale
+        ({"LANG": "C.UTF-8"}, "en", "en"),
+        ({"LC_ALL": "POSIX"}, "en", "en"),
+        ({"LANG": "de_DE.UTF-8"}, "zh_CN", "zh_CN"),  # a language redgrid does not speak
+        ({"LANG": "en_US.UTF-8"}, None, "en"),
+        ({"LANG": "zh_TW.UTF-8"}, "en", "zh_CN"),
+        ({"LANG": "en_GB.UTF-8", "LC_MESSAGES": "zh_CN.UTF-8"}, None, "zh_CN"),
+        ({"LANG": "en_US.UTF-8", "LC_ALL": "C"}, None, "zh_CN"),  # the first set decides
+        ({"LANG": "zh_CN.UTF-8", "LANGUAGE": "fr:en_GB:zh"}, None, "en"),  # its first zh or en
+        ({"LANG": "zh_CN.UTF-8", "LANGUAGE": ""}, None, "zh_CN"),  # empty is unset
+        ({"LANG": "C.UTF-8"}, "fr", "zh_CN"),  # an unusable DEFAULT_LOCALE
+        ({"LANG": "C.UTF-8"}, "zh_cn", "zh_CN"),
+    ],
+)
+def test_the_language_is_chosen_from_the_environment(
+    settings_env, monkeypatch, environ, default, spoken
+):
+    if default is not None:
+        monkeypatch.setenv("DEFAULT_LOCALE", default)
+    assert operator_locale(environ) == spoken
+
+
+def test_default_locale_is_read_from_env_file_even_when_other_settings_are_wrong(settings_env):
+    Path(".env").write_text("DEFAULT_LOCALE=en\nTIMEZONE=Asia/Fuzhou\n")
+    assert operator_locale({"LANG": "C.UTF-8"}) == "en"
+    Path(".env").write_bytes("# 东乡区\nDEFAULT_LOCALE=en\n".encode("gbk"))  # unreadable
+    assert operator_locale({"LANG": "C.UTF-8"}) == "zh_CN"
+
+
+@pytest.fixture
+def chinese(monkeypatch):
+    """An operator's shell on a Chinese desktop."""
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+
+
+def test_a_chinese_shell_reads_the_district_in_chinese(redgrid, district_file, chinese):
+    imported = redgrid("district", "import", str(district_file))
+    assert imported.exit_code == 0, imported.output
+    assert "已检查 2 个社区的 3 个网格。" in imported.output
+    assert "新建 3，更新 0，未变 0，停用 0；新增 2 个社区。" in imported.output
+    show = redgrid("district", "show")
+    assert "大富社区：2 个网格，800 户" in show.output
+    assert "合计：2 个社区，3 个网格，800 户。" in show.output
+    routed = redgrid("route", "--address", "东乡区湖滨花园3栋2单元")
+    assert routed.output.startswith("A ")  # the grid's code first, as in English
+    assert "匹配小区 湖滨花园 [" in routed.output
+    far = redgrid("route", "39.9", "116.4")
+    assert far.output.startswith("不在辖区内：300 米内没有网格（最近的网格距此 ")
+    assert far.output.endswith(" 公里左右）。\n")
+
+
+def test_a_chinese_shell_invites_in_chinese(redgrid, district_file, chinese):
+    redgrid("district", "import", str(district_file))
+    created = redgrid("invite", "--role", "grid_worker", "--grid", "A")
+    assert created.exit_code == 0, created.output
+    assert "：网格 A（网格A）的网格员，一次性，有效期至 " in created.output
+    assert "无法生成链接：BOT_USERNAME 和 BOT_TOKEN 均未设置。" in created.output
+    assert "请对方打开机器人并发送：/start " in created.output
+    listed = redgrid("invites")
+    assert "网格员" in listed.output
+    assert "有效期至 " in listed.output
+    no_grid = redgrid("invite", "--role", "secretary", "--grid", "Z")
+    assert no_grid.exit_code == EXIT_REFUSED
+    assert no_grid.output == (
+        "已拒绝：没有编码为 'Z' 的在用网格；请查看 `redgrid district show`。\n"
+    )
+    no_scope = redgrid("invite", "--role", "officer")
+    assert no_scope.exit_code == EXIT_USAGE
+    assert no_scope.output == "已拒绝：社区干部的邀请须指定社区（--community），不能指定网格。\n"
+    assert redgrid("members").output == "没有工作队伍成员（--all 可显示已移除的）。\n"
+    assert redgrid("members", "--remove", "7").output == (
+        "没有 id 为 7 的成员身份；请查看 `redgrid members --all`。\n"
+    )
+
+
+def test_a_server_locale_speaks_default_locale(redgrid, monkeypatch):
+    """C.UTF-8, as servers and containers run: Chinese, unless DEFAULT_LOCALE says English."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert redgrid("district", "show").output == (
+        "尚未载入辖区：请运行 `redgrid init` 或 `redgrid district import 文件`。\n"
+    )
+    monkeypatch.setenv("DEFAULT_LOCALE", "en")
+    assert redgrid("district", "show").output.startswith("No district loaded")
+
+
+def test_a_bad_setting_is_named_in_the_operators_language(settings_env, monkeypatch):
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("TIMEZONE", "Asia/Fuzhou")
+    monkeypatch.setenv("ROUTING_BUFFER_M", "-1")
+    monkeypatch.setenv("DEFAULT_LOCALE", "fr")
+    result = runner.invoke(app, ["db", "current"], catch_exceptions=False)
+    assert result.exit_code == EXIT_USAGE
+    assert result.output == (
+        "配置有误（环境变量或 .env）：TIMEZONE：未知时区 'Asia/Fuzhou'；"
+        "DEFAULT_LOCALE：须为 zh_CN 或 en；ROUTING_BUFFER_M：不能小于 0.0。\n"
+    )
+
+
+def test_help_is_in_the_operators_language(settings_env, chinese):
+    invite = runner.invoke(app, ["invite", "--help"]).output
+    assert "生成一次性邀请" in invite
+    assert "社区干部" in invite
+    listing = runner.invoke(app, []).output  # no arguments: the help
+    assert "查询某地属于哪个网格" in listing
+
+
+def test_every_help_text_has_its_chinese():
+    """A help text not marked with N_() would reach Chinese operators in English."""
+    chinese = catalogue("zh_CN")
+    missing = []
+
+    def walk(command):
+        for item in (command, *command.params):
+            text = getattr(item, "help", None)
+            if text and chinese.gettext(text) == text:
+                missing.append(text)
+        for subcommand in getattr(command, "commands", {}).values():
+            walk(subcommand)
+
+    walk(typer.main.get_command(app))
+    assert missing == []

@@ -41,6 +41,7 @@ from redgrid.paths import SAMPLE_DISTRICT
 from redgrid.services.tickets import MAX_PHOTOS
 from tests.bot_harness import TOKEN
 from tests.fake_bot_api import FakeBotApi, RecordedCall
+from tests.test_runtime import ENGLISH_SHELL
 
 REDGRID = Path(sys.executable).with_name("redgrid")
 BOT_USERNAME = "redgrid_e2e_bot"
@@ -121,6 +122,7 @@ def shown(call: RecordedCall) -> str:
 def environment(database_url: str, api: FakeBotApi) -> dict[str, str]:
     env = {
         **os.environ,
+        **ENGLISH_SHELL,
         "BOT_TOKEN": TOKEN,
         "BOT_USERNAME": BOT_USERNAME,
         "TELEGRAM_API_BASE": api.base_url,

@@ -120,6 +120,23 @@ async def test_members_lists_the_team_and_filters_it(world, redgrid):
 PEOPLE_NAMES = ("Wang", "Chen", "Zhang", "Liu", "Zhao", "Qian")
 
 
+async def test_members_in_a_chinese_shell(world, redgrid, monkeypatch):
+    """The team as a Chinese district office reads it: the bot's words for roles."""
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    lines = (await redgrid("members", "--grid", "A")).output.splitlines()
+    wang = next(line for line in lines if "Wang" in line)
+    assert "支部书记" in wang
+    assert "网格 A（网格A，大富社区）" in wang
+    assert " 起" in wang
+    zhang = next(line for line in lines if "Zhang" in line)
+    membership_id = zhang.split()[0]
+    removed = await redgrid("members", "--remove", membership_id)
+    assert f"成员身份 {membership_id}（Zhang，网格员，网格 A）已移除。" in removed.output
+    assert "机器人下次推送消息时会通知本人。" in removed.output
+    unknown = await redgrid("members", "--grid", "ZZ")
+    assert unknown.output == "已拒绝：没有编码为 'ZZ' 的网格；请查看 `redgrid district show`。\n"
+
+
 async def test_remove_tells_the_person_in_their_language_once(world, redgrid):
     h = world.harness
     zhang = await membership_id(world, "worker")

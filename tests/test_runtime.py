@@ -18,6 +18,8 @@ from tests.bot_harness import TOKEN, RecordingSession
 from tests.fake_bot_api import FakeBotApi
 
 REDGRID = Path(sys.executable).with_name("redgrid")
+# The command's language, pinned: it would follow the machine's locale (tests/test_cli.py).
+ENGLISH_SHELL = {"LANG": "en_US.UTF-8", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
 
 
 async def test_redgrid_run_polls_a_bot_api_server_over_http(database_url, tmp_path):
@@ -25,6 +27,7 @@ async def test_redgrid_run_polls_a_bot_api_server_over_http(database_url, tmp_pa
     async with FakeBotApi(token=TOKEN) as api:
         env = {
             **os.environ,
+            **ENGLISH_SHELL,
             "BOT_TOKEN": TOKEN,
             "TELEGRAM_API_BASE": api.base_url,
             "DATABASE_URL": database_url,
@@ -88,7 +91,7 @@ async def test_a_stop_lets_the_update_being_handled_finish(database_url, tmp_pat
             return send_message(call)
 
         api.set_handler("sendMessage", slow_send_message)
-        env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url}
+        env = {**os.environ, **ENGLISH_SHELL, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url}
         env.update(DATABASE_URL=database_url)
         env.pop("REDIS_URL", None)
         process = await asyncio.create_subprocess_exec(
@@ -121,7 +124,12 @@ async def test_a_start_telegram_refuses_is_one_line(database_url, tmp_path, toke
     before; now one line, and the token in neither."""
     async with FakeBotApi(token=TOKEN) as api:
         base = api.base_url if token else "http://127.0.0.1:1"
-        env = {**os.environ, "BOT_TOKEN": token or TOKEN, "TELEGRAM_API_BASE": base}
+        env = {
+            **os.environ,
+            **ENGLISH_SHELL,
+            "BOT_TOKEN": token or TOKEN,
+            "TELEGRAM_API_BASE": base,
+        }
         env.update(DATABASE_URL=database_url)
         env.pop("REDIS_URL", None)
         process = await asyncio.create_subprocess_exec(
@@ -147,7 +155,12 @@ async def test_a_webhook_port_in_use_is_one_line(database_url, tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         async with FakeBotApi(token=TOKEN) as api:
-            env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": api.base_url}
+            env = {
+                **os.environ,
+                **ENGLISH_SHELL,
+                "BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_BASE": api.base_url,
+            }
             env.update(
                 DATABASE_URL=database_url,
                 WEBHOOK_URL="https://bot.example.org/telegram/webhook",

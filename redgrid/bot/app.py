@@ -34,9 +34,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid import lean_aiogram
 from redgrid.bot.factory import create_bot, create_dispatcher, create_storage
-from redgrid.bot.i18n import N_, SUPPORTED_LOCALES, create_i18n
+from redgrid.bot.i18n import create_i18n
 from redgrid.bot.notifier import OutboxSender
 from redgrid.bot.settings import Settings
+from redgrid.languages import N_, SUPPORTED_LOCALES
 from redgrid.models.db import create_engine, create_session_factory
 from redgrid.scheduler.ticker import Ticker, configure_deadlines, create_ticker
 from redgrid.services.categories import CategoryCatalogue, load_categories

@@ -11,16 +11,8 @@ from typing import Any
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
+from redgrid.languages import DOMAIN, SUPPORTED_LOCALES
 from redgrid.paths import resource
-
-SUPPORTED_LOCALES = ("zh_CN", "en")
-DOMAIN = "messages"
-
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's conventional name for "mark only"
-    """Marks a msgid for extraction where it cannot be translated yet (module constants);
-    it is translated later, in the recipient's language."""
-    return text
 
 
 def negotiate_locale(saved: str | None, telegram_code: str | None, default: str) -> str:

@@ -17,12 +17,13 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.i18n import SUPPORTED_LOCALES, negotiate_locale
+from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.lost_chats import UndeliveredNotice
 from redgrid.bot.notifier import Notifier, message_params
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
+from redgrid.languages import SUPPORTED_LOCALES
 from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
 from redgrid.services.categories import CategoryCatalogue
 from redgrid.services.tickets import (

@@ -6,7 +6,7 @@ SQLite in the working directory, the sample district, Chinese as the default lan
 
 import re
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -14,16 +14,30 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from redgrid.languages import N_
+
 Locale = Literal["zh_CN", "en"]
 # The drivers the bot is built and tested on; anything else fails at the first query.
 DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 # An invite is for someone about to join; a year is far beyond any real wait.
 MAX_INVITE_TTL_DAYS = 365
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+SOURCES = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+
+class SettingError(ValueError):
+    """A setting's fault, said to the operator: ``template`` is an English msgid, which the
+    command line translates and fills with ``values`` (never the setting's own value where
+    it may be a secret)."""
+
+    def __init__(self, template: str, **values: str) -> None:
+        super().__init__(template.format(**values))
+        self.template = template
+        self.values = values
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SOURCES
 
     bot_token: SecretStr | None = None
     # The bot's @username, for invite links printed by `redgrid invite` (else asked via getMe).
@@ -81,12 +95,21 @@ class Settings(BaseSettings):
         """An uncommented ``REDIS_URL=`` in .env means unset, not a URL that fails at start."""
         return value.strip() or None if isinstance(value, str) else value
 
+    @field_validator("default_locale", mode="before")
+    @classmethod
+    def _supported_locale(cls, locale: object) -> object:
+        if locale not in get_args(Locale):
+            raise SettingError(N_("must be zh_CN or en"))
+        return locale
+
     @field_validator("telegram_api_base")
     @classmethod
     def _http_base(cls, url: str | None) -> str | None:
         """Else aiohttp refuses the first request with the whole URL, the token in its path."""
         if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8081")
+            raise SettingError(
+                N_("must start with http:// or https://, e.g. http://127.0.0.1:8081")
+            )
         return url
 
     @field_validator("redis_url")
@@ -94,7 +117,7 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, url: SecretStr | None) -> SecretStr | None:
         """The value is never repeated: it may hold a password."""
         if url is not None and not url.get_secret_value().startswith(REDIS_SCHEMES):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise SettingError(N_("must start with redis://, rediss:// or unix://"))
         return url
 
     # Pydantic's own message for these would be the regular expression itself.
@@ -102,35 +125,35 @@ class Settings(BaseSettings):
     @classmethod
     def _username_shape(cls, username: str | None) -> str | None:
         if username is not None and not re.fullmatch(r"[A-Za-z0-9_]{5,32}", username):
-            raise ValueError("5 to 32 letters, digits and _ (the bot's @username without @)")
+            raise SettingError(N_("5 to 32 letters, digits and _ (the bot's @username without @)"))
         return username
 
     @field_validator("ticket_prefix")
     @classmethod
     def _prefix_shape(cls, prefix: str) -> str:
         if not re.fullmatch(r"[A-Z]{1,6}", prefix):
-            raise ValueError("1 to 6 capital letters A-Z, e.g. DX")
+            raise SettingError(N_("1 to 6 capital letters A-Z, e.g. DX"))
         return prefix
 
     @field_validator("digest_time")
     @classmethod
     def _clock_time(cls, time: str) -> str:
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", time):
-            raise ValueError("a 24-hour time HH:MM, e.g. 08:30")
+            raise SettingError(N_("a 24-hour time HH:MM, e.g. 08:30"))
         return time
 
     @field_validator("webhook_path")
     @classmethod
     def _absolute_path(cls, path: str) -> str:
         if not path.startswith("/"):
-            raise ValueError("must start with /, e.g. /telegram/webhook")
+            raise SettingError(N_("must start with /, e.g. /telegram/webhook"))
         return path
 
     @field_validator("webhook_url")
     @classmethod
     def _https(cls, url: str | None) -> str | None:
         if url is not None and not url.startswith("https://"):
-            raise ValueError("Telegram posts only to an https:// address")
+            raise SettingError(N_("Telegram posts only to an https:// address"))
         return url
 
     @field_validator("webhook_secret")
@@ -140,7 +163,7 @@ class Settings(BaseSettings):
         if secret is not None and not re.fullmatch(
             r"[A-Za-z0-9_-]{1,256}", secret.get_secret_value()
         ):
-            raise ValueError("1 to 256 letters, digits, _ and - only")
+            raise SettingError(N_("1 to 256 letters, digits, _ and - only"))
         return secret
 
     @field_validator("database_url")
@@ -158,9 +181,13 @@ class Settings(BaseSettings):
         try:
             driver = make_url(url).drivername
         except ArgumentError:
-            raise ValueError("not a database URL, e.g. postgresql://user@host/redgrid") from None
+            raise SettingError(
+                N_("not a database URL, e.g. postgresql://user@host/redgrid")
+            ) from None
         if driver not in DATABASE_DRIVERS:
-            raise ValueError(f"{driver} is not supported: use postgresql://… or sqlite:///…")
+            raise SettingError(
+                N_("{driver} is not supported: use postgresql://… or sqlite:///…"), driver=driver
+            )
         return url
 
     @field_validator("bot_token", mode="before")
@@ -174,7 +201,9 @@ class Settings(BaseSettings):
                 return None
             if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
                 # The message must not repeat the value: it is a secret.
-                raise ValueError("not a bot token from @BotFather (digits, a colon, then letters)")
+                raise SettingError(
+                    N_("not a bot token from @BotFather (digits, a colon, then letters)")
+                )
         return token
 
     @field_validator("bot_username", mode="before")
@@ -196,8 +225,8 @@ class Settings(BaseSettings):
             ]
             ids = [part for part in parts if part]
             if not all(part.isdigit() for part in ids):
-                raise ValueError(
-                    "must be Telegram user ids (numbers) separated by commas, e.g. 123,456"
+                raise SettingError(
+                    N_("must be Telegram user ids (numbers) separated by commas, e.g. 123,456")
                 )
             return frozenset(int(part) for part in ids)
         if isinstance(value, int):
@@ -210,7 +239,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {name!r}") from error
+            raise SettingError(N_("unknown time zone {name}"), name=repr(name)) from error
         return name
 
     @property
@@ -219,7 +248,11 @@ class Settings(BaseSettings):
 
 
 class EnvFileError(ValueError):
-    pass
+    """``.env`` is not UTF-8 text; ``byte`` is where its first undecodable byte is."""
+
+    def __init__(self, byte: int) -> None:
+        super().__init__(f"not UTF-8 text (byte {byte}): save it as UTF-8")
+        self.byte = byte
 
 
 @lru_cache
@@ -228,4 +261,20 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except UnicodeDecodeError as error:  # saved as GBK, say, by an editor on Windows
-        raise EnvFileError(f"not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+        raise EnvFileError(error.start) from None
+
+
+class _DefaultLocale(BaseSettings):
+    model_config = SOURCES
+    default_locale: str = "zh_CN"
+
+
+def default_locale_leniently() -> Locale:
+    """DEFAULT_LOCALE alone, from the same sources as the settings: the command line speaks
+    it even when other settings (or this one) are wrong, so as to name them. A value that
+    is no supported locale, or a .env that cannot be read, means zh_CN."""
+    try:
+        locale = _DefaultLocale().default_locale
+    except ValueError:  # UnicodeDecodeError (a .env saved as GBK) is one
+        return "zh_CN"
+    return locale if locale in get_args(Locale) else "zh_CN"

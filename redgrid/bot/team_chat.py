@@ -22,8 +22,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.i18n import N_, negotiate_locale
+from redgrid.bot.i18n import negotiate_locale
 from redgrid.bot.lost_chats import give_up_chat
+from redgrid.languages import N_
 from redgrid.models import Grid, OutboxMessage, OutboxStatus
 from redgrid.services.invites import move_team_chat, unbind_team_chat
 from redgrid.services.people import team_members

@@ -11,10 +11,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.i18n import SUPPORTED_LOCALES
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.callbacks import LanguageCb, MenuCb, MenuItem
 from redgrid.handlers.keyboards import InlineKeyboard
+from redgrid.languages import SUPPORTED_LOCALES
 from redgrid.models import Person, Role, Ticket
 from redgrid.services.people import Actor, left_team_of, memberships, set_locale
 

@@ -3,7 +3,7 @@ where Back leads, what Edit offers, each step's hint for unexpected input."""
 
 from aiogram.fsm.state import State, StatesGroup
 
-from redgrid.bot.i18n import N_
+from redgrid.languages import N_
 
 
 class Complaint(StatesGroup):

@@ -15,9 +15,9 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from redgrid.bot.i18n import N_, SUPPORTED_LOCALES
 from redgrid.handlers.callbacks import MenuCb, MenuItem
 from redgrid.handlers.keyboards import InlineKeyboard
+from redgrid.languages import N_, SUPPORTED_LOCALES
 from redgrid.models import Grade, InformantStatus, WorkType
 
 PRIVATE = F.chat.type == "private"

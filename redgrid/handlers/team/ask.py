@@ -10,7 +10,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from redgrid.bot.i18n import N_
 from redgrid.bot.lost_chats import UndeliveredNotice
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import push_to_followers, push_to_reporter
@@ -29,6 +28,7 @@ from redgrid.handlers.team.shared import (
     typed_text,
 )
 from redgrid.handlers.team.states import TeamForm
+from redgrid.languages import N_
 from redgrid.models import OPEN_STATUSES, Ticket
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
