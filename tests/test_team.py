@@ -1284,10 +1284,10 @@ async def test_a_reason_typed_for_a_ticket_merged_meanwhile_names_the_original(w
 
 
 async def test_a_queue_entry_pressed_in_another_group_shows_no_card_there(world):
-    """/queue typed in a group that is not the team's chat lists the queue; pressing an
-    entry must not post the card (the reporter's phone, the history) to that group."""
+    """A queue's entry pressed in a group that is not the team's chat (an old listing, or
+    forged) must not post the card (the reporter's phone, the history) to that group."""
     ticket = await world.accepted(contact_consent=True)
-    [listing] = messages(await say_in_group(world.secretary, -100999, "/queue"))
+    [listing] = messages(await say_in_group(world.secretary, TEAM_CHAT, "/queue"))
 
     calls = await world.secretary.press(listing.button(ticket.number), message_chat_id=-100999)
 
@@ -1309,7 +1309,7 @@ async def test_commands_from_an_anonymous_group_admin_get_an_answer(world):
     ticket = await world.ticket()
     group = Chat(id=TEAM_CHAT, type="supergroup", title="group")
     anonymous = User(id=1087968824, is_bot=True, first_name="Group", username="GroupAnonymousBot")
-    for text in ("/queue", f"/ticket {ticket.number}", "/cancel", "/queue@redgrid_test_bot"):
+    for text in (f"/ticket {ticket.number}", "/cancel", "/queue", "/queue@redgrid_test_bot"):
         message = Message(
             message_id=next(h.update_ids),
             date=datetime.now(UTC),
@@ -1321,7 +1321,10 @@ async def test_commands_from_an_anonymous_group_admin_get_an_answer(world):
         calls = await h.feed(Update(update_id=next(h.update_ids), message=message))
         [reply] = messages(calls)
         assert reply.chat_id == TEAM_CHAT
-        assert "匿名" in reply.text
+        if text.startswith("/queue"):  # the team chat's queue is the group's, not a person's
+            assert ticket.number in reply.text
+        else:
+            assert "匿名" in reply.text
 
 
 async def test_cancel_in_the_team_chat_ends_the_step_begun_there(world):
@@ -1384,3 +1387,52 @@ async def test_an_over_long_transfer_note_is_re_asked_with_skip_still_offered(wo
     assert [button.text for button in hint.buttons] == ["⏭ 跳过", "⬅️ 返回", "✖️ 取消"]
     await world.worker.press(hint.button("跳过"))
     assert (await world.load(ticket.id)).grid_id == world.grids["B"].id
+
+
+async def test_queue_in_a_group_lists_only_what_the_group_reads(world):
+    """/queue in a grid's team chat lists that grid's open tickets, whoever asks (the group
+    reads their cards anyway), never the asker's other queues; in any other group it lists
+    nothing and sends the asker to the private chat, where they get their whole queue."""
+    in_a = await world.ticket()
+    in_b = await world.ticket(grid_id=world.grids["B"].id)  # the officer's too
+    up = await world.ticket()
+    await world.run(
+        tickets.transfer,
+        up.id,
+        world.actor("secretary"),
+        utcnow(),
+        catalogue=CATALOGUE,
+        to_community=True,
+    )
+
+    for person in (world.secretary, world.officer, world.resident_en):
+        [listing] = messages(await say_in_group(person, TEAM_CHAT, "/queue"))
+        assert listing.chat_id == TEAM_CHAT
+        assert "grid 网格A (A)" in listing.text
+        assert in_a.number in listing.text
+        assert in_b.number not in listing.text
+        assert up.number not in listing.text
+        assert [b.text for b in listing.buttons] == [f"1. {in_a.number}"]
+    whole = answer_to(await world.officer.text("/queue"), world.officer)
+    for ticket in (in_a, in_b, up):
+        assert ticket.number in whole.text
+
+    for person in (world.secretary, world.officer, world.resident_en):
+        [reply] = messages(await say_in_group(person, -100999, "/queue"))
+        assert reply.chat_id == -100999
+        assert "send me /queue in a private chat" in reply.text
+        assert not reply.buttons
+        for ticket in (in_a, in_b, up):
+            assert ticket.number not in reply.text
+    # the menu's queue button (an old menu) does the same in a group
+    calls = await world.officer.press("m1:queue", message_chat_id=-100999)
+    assert not messages(calls)
+    assert "send me /queue in a private chat" in alert(calls)
+    calls = await world.officer.press("m1:queue", message_chat_id=TEAM_CHAT)
+    listing = answer_to_chat(calls, TEAM_CHAT)
+    assert in_a.number in listing.text
+    assert in_b.number not in listing.text
+
+    await world.run(tickets.mark_invalid, in_a.id, world.actor("secretary"), utcnow(), "无效")
+    [empty] = messages(await say_in_group(world.secretary, TEAM_CHAT, "/queue"))
+    assert empty.text == "No open tickets in the queue of grid 网格A (A)."
