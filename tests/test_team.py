@@ -1436,3 +1436,53 @@ async def test_queue_in_a_group_lists_only_what_the_group_reads(world):
     await world.run(tickets.mark_invalid, in_a.id, world.actor("secretary"), utcnow(), "无效")
     [empty] = messages(await say_in_group(world.secretary, TEAM_CHAT, "/queue"))
     assert empty.text == "No open tickets in the queue of grid 网格A (A)."
+
+
+async def test_an_officers_step_for_a_ticket_passed_on_within_reach_does_not_act_on_it(world):
+    """A colleague passes the ticket to grid B, still within the officer's reach, while
+    the officer writes a transfer note or an invalid reason, or presses Skip: the officer
+    is told where it went and nothing is done (the transfer would have taken it out of
+    grid B's queue, the reason closed grid B's ticket)."""
+    h = world.harness
+    passed = "was passed to grid 网格B (B) meanwhile: nothing was sent or changed."
+
+    async def pass_to_b(ticket: Ticket) -> None:
+        await world.run(
+            tickets.transfer,
+            ticket.id,
+            world.actor("secretary2"),
+            utcnow(),
+            catalogue=CATALOGUE,
+            target_grid_id=world.grids["B"].id,
+        )
+
+    for last in ("text", "Skip"):
+        ticket = await world.ticket()
+        await world.officer.press(data(TicketAction.TRANSFER, ticket))
+        await world.officer.press(h.last_to(world.officer.id).button("Up to the community"))
+        note_prompt = h.last_to(world.officer.id)
+        await pass_to_b(ticket)
+        if last == "text":
+            calls = await world.officer.text("请社区协调")
+        else:
+            calls = await world.officer.press(note_prompt.button("Skip"))
+        assert answer_to(calls, world.officer).text == f"{ticket.number} {passed}", last
+        stored = await world.load(ticket.id)
+        assert (stored.grid_id, stored.status) == (world.grids["B"].id, TicketStatus.DISPATCHED)
+        assert (await world.events(ticket.id)).count(EventKind.TRANSFERRED) == 1
+
+    ticket = await world.ticket()
+    await world.officer.press(data(TicketAction.INVALID, ticket))
+    await pass_to_b(ticket)
+    reply = answer_to(await world.officer.text("重复上报"), world.officer)
+    assert reply.text == f"{ticket.number} {passed}"
+    assert (await world.load(ticket.id)).status is TicketStatus.DISPATCHED
+
+    # the choice of where to send it, pressed after the move, ends the step too
+    ticket = await world.ticket()
+    await world.officer.press(data(TicketAction.TRANSFER, ticket))
+    choice = h.last_to(world.officer.id)
+    await pass_to_b(ticket)
+    calls = await world.officer.press(choice.button("Up to the community"))
+    assert alert(calls) == f"{ticket.number} {passed}"
+    assert not messages(calls)
