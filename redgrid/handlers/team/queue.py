@@ -55,8 +55,8 @@ async def group_queue_text(
     session: AsyncSession, chat_id: int, catalogue: CategoryCatalogue, settings: Settings
 ) -> tuple[str, InlineKeyboardMarkup | None] | None:
     """The queue of the grid whose team chat the group is, whoever asks: the group gets
-    these tickets' cards anyway. None in any other group, where no one's queue is listed
-    (its members are not the team)."""
+    these tickets' cards anyway. None in any other group, where the asker's queue would
+    be read by people who are not its team."""
     found = await tickets.team_chat_queue(session, chat_id)
     if found is None:
         return None
