@@ -54,9 +54,10 @@ from redgrid.models import (
 from redgrid.models.base import utcnow
 from redgrid.models.db import create_engine, create_session_factory
 from redgrid.services import informants, invites, tickets
+from redgrid.services.categories import load_categories
 from redgrid.services.district import import_district
 from redgrid.services.district_file import parse_district_file
-from redgrid.services.people import get_or_create_person, grant_role
+from redgrid.services.people import Actor, get_or_create_person, grant_role
 from tests import bot_harness as bh
 from tests.bot_harness import TOKEN, BotHarness, RecordingSession, bot_harness, messages
 from tests.district_files import dumps, small_district
@@ -566,6 +567,55 @@ async def test_a_voice_note_reaches_the_team(world):
     # a stranger cannot play it
     calls = await world.secretary_b.press(note.button("Play"))
     assert not any(isinstance(call.method, SendVoice) for call in calls)
+
+
+def voices(calls) -> list[tuple[int, str]]:
+    return [
+        (call.chat_id, call.method.voice) for call in calls if isinstance(call.method, SendVoice)
+    ]
+
+
+async def test_a_voice_note_plays_in_a_group_only_if_it_gets_the_tickets_cards(world):
+    """Play pressed in the team chat plays the note there, for the group; pressed in a
+    group that does not (or no longer) get the ticket's cards, it goes to the presser
+    alone, in private (or, with no private chat, they are asked to open one)."""
+    h = world.harness
+    rider = h.person("Dave", language_code="en")
+    await join(world, rider, name="Dave")
+    await rider.photo("p1")
+    await rider.location(*INSIDE_A)
+    await rider.press(category())
+    await rider.send(voice=Voice(file_id="voice-1", file_unique_id="uv1", duration=7))
+    [ticket] = await world.tickets()
+    play = h.last_to(TEAM_CHAT).button("▶️")
+
+    assert voices(await world.secretary.press(play, message_chat_id=TEAM_CHAT)) == [
+        (TEAM_CHAT, "voice-1")
+    ]
+    calls = await world.secretary.press(play, message_chat_id=-100999)
+    assert voices(calls) == [(world.secretary.id, "voice-1")]
+    assert "private chat" in alert(calls)
+
+    async with world.session_factory() as session, session.begin():
+        admin = await get_or_create_person(session, ADMIN_ID, "Admin", "en")
+        await tickets.transfer(
+            session,
+            ticket.id,
+            Actor(admin.id, ADMIN_ID, True),
+            utcnow(),
+            catalogue=load_categories(),
+            target_grid_id=world.grids["B"].id,
+        )
+    calls = await world.admin.press(play, message_chat_id=TEAM_CHAT)  # no longer grid A's
+    assert voices(calls) == [(ADMIN_ID, "voice-1")]
+    calls = await rider.press(play, message_chat_id=TEAM_CHAT)  # the reporter may play it
+    assert voices(calls) == [(rider.id, "voice-1")]
+
+    h.session.blocked.add(ADMIN_ID)
+    calls = await world.admin.press(play, message_chat_id=TEAM_CHAT)
+    assert voices(calls) == []
+    assert "press Start" in alert(calls)
+    assert not messages(calls)
 
 
 async def test_back_cancel_recent_categories_and_the_daily_limit(world):

@@ -373,7 +373,7 @@ async def test_bind_in_a_group(harness, session_factory):
     # both codes were shown in the group: neither gives a role any more
     for code in (code_a, code_b):
         [reply] = await secretary.text(f"/start {code}")
-        assert "already" in reply.text
+        assert "was shown in a group chat, so it no longer works" in reply.text
 
     [reply] = messages(await harness.feed(group_update(harness, secretary, TEAM_CHAT, "/bind")))
     assert "Send /bind followed by the code" in reply.text
@@ -414,7 +414,7 @@ async def test_only_an_admin_of_the_group_binds_it(harness, session_factory):
     assert not await unused(session_factory, code)
     reader = harness.person(language_code="en")
     [reply] = await reader.text(f"/start {code}")
-    assert "already been used" in reply.text
+    assert "was shown in a group chat, so it no longer works" in reply.text
     assert await roles_of_user(session_factory, reader.id) == []
 
     zh = harness.person(language_code="zh-hans")
@@ -475,6 +475,40 @@ async def test_an_anonymous_admin_is_asked_to_bind_as_themselves(harness, sessio
         assert "关闭“保持匿名”" in calls[0].text
         assert await grid_chat(session_factory, "A") is None
         assert not await unused(session_factory, code)
+
+
+async def test_start_with_a_code_shown_in_a_group_says_so(harness, session_factory, grids):
+    """A code spent by /bind in a group, bound or refused, answered /start with "You have
+    already used this invitation; your role is unchanged." to the member who sent /bind
+    (who never held the role) and "already been used" to everyone else: each now hears
+    that it was shown in a group and so no longer works. One redeemed by /start says, as
+    before, who used it."""
+    member, reader = harness.person(language_code="en"), harness.person(language_code="zh-hans")
+    refused = await live_invite(session_factory, Role.SECRETARY, grid_code="A")
+    await harness.feed(group_update(harness, member, TEAM_CHAT, f"/bind {refused}"))
+    group = Chat(id=TEAM_CHAT, type="supergroup", title="网格A工作群")
+    anonymous = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
+    await harness.feed(sent_as_chat(harness, TEAM_CHAT, group, f"/bind {anonymous}"))
+    group_admin(harness, member, TEAM_CHAT)
+    bound = await live_invite(session_factory, Role.GRID_WORKER, grid_code="A")
+    await harness.feed(group_update(harness, member, TEAM_CHAT, f"/bind {bound}"))
+    assert await grid_chat(session_factory, "A") == TEAM_CHAT
+
+    for code in (refused, anonymous, bound):
+        [reply] = await member.text(f"/start {code}")
+        assert "This invitation's code was shown in a group chat" in reply.text, code
+        assert "already" not in reply.text
+        [reply] = await reader.text(f"/start {code}")
+        assert "该邀请码曾在群聊中出现" in reply.text, code
+    assert await roles_of_user(session_factory, member.id) == []
+    assert await roles_of_user(session_factory, reader.id) == []
+
+    redeemed = await live_invite(session_factory, Role.SECRETARY, grid_code="B")
+    await member.text(f"/start {redeemed}")
+    [reply] = await member.text(f"/start {redeemed}")
+    assert "You have already used this invitation" in reply.text
+    [reply] = await reader.text(f"/start {redeemed}")
+    assert "已被使用" in reply.text
 
 
 async def test_a_group_admin_telegram_cannot_confirm_binds_nothing(harness, session_factory):

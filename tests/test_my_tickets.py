@@ -4,6 +4,7 @@ one ticket with its history, comments and photos, the rating."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import EditMessageText
 from aiogram.types import Chat, Message, PhotoSize, Update
 
@@ -12,7 +13,7 @@ from redgrid.handlers.callbacks import TicketAction
 from redgrid.models import EventKind, PhotoKind, Rating, TicketStatus
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
-from tests.bot_harness import TOKEN, bot_harness, messages
+from tests.bot_harness import BOT_ID, TOKEN, bot_harness, messages
 from tests.test_team import CATALOGUE, TEAM_CHAT, World, alert, answer_to, build_world, data, texts
 
 
@@ -582,3 +583,35 @@ async def test_a_comment_typed_after_a_merge_says_where_it_should_go(world):
     reply = answer_to(await world.resident_en.text("more details"), world.resident_en)
     assert "button" not in reply.text
     assert original.number in reply.text
+
+
+async def test_reporter_buttons_pressed_in_a_group_start_nothing_there(world):
+    """A reporter's step reads what they type next: pressed in a group (its team's or any
+    other), it would read it there, where the whole group reads it too. Each button
+    answers that it works in the private chat and starts nothing; Open shows nothing."""
+    h = world.harness
+    accepted = await world.accepted()
+    await world.run(tickets.ask_reporter, accepted.id, world.actor("secretary"), utcnow(), "几楼？")
+    resolved = await world.resolved()
+    presses = (
+        data(TicketAction.COMMENT, accepted),
+        data(TicketAction.PHOTO, accepted),
+        data(TicketAction.ANSWER, accepted),
+        f"r1:{resolved.id}:unsatisfied",
+        f"r1:{resolved.id}:{Rating.SATISFIED.value}",
+        data(TicketAction.DETAIL, accepted),
+    )
+    for group in (TEAM_CHAT, -100999):
+        for button in presses:
+            calls = await world.reporter.press(button, message_chat_id=group)
+            assert not messages(calls), button
+            assert "私聊" in alert(calls), button
+            key = StorageKey(bot_id=BOT_ID, chat_id=group, user_id=world.reporter.id)
+            assert await h.storage.get_state(key) is None, button
+    assert (await world.load(resolved.id)).status is TicketStatus.RESOLVED
+    assert EventKind.ANSWER not in await world.events(accepted.id)
+    # in private, as before
+    prompt = answer_to(
+        await world.reporter.press(data(TicketAction.COMMENT, accepted)), world.reporter
+    )
+    assert "补充说明" in prompt.text

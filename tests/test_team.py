@@ -1284,10 +1284,10 @@ async def test_a_reason_typed_for_a_ticket_merged_meanwhile_names_the_original(w
 
 
 async def test_a_queue_entry_pressed_in_another_group_shows_no_card_there(world):
-    """/queue typed in a group that is not the team's chat lists the queue; pressing an
-    entry must not post the card (the reporter's phone, the history) to that group."""
+    """A queue's entry pressed in a group that is not the team's chat (an old listing, or
+    forged) must not post the card (the reporter's phone, the history) to that group."""
     ticket = await world.accepted(contact_consent=True)
-    [listing] = messages(await say_in_group(world.secretary, -100999, "/queue"))
+    [listing] = messages(await say_in_group(world.secretary, TEAM_CHAT, "/queue"))
 
     calls = await world.secretary.press(listing.button(ticket.number), message_chat_id=-100999)
 
@@ -1309,7 +1309,7 @@ async def test_commands_from_an_anonymous_group_admin_get_an_answer(world):
     ticket = await world.ticket()
     group = Chat(id=TEAM_CHAT, type="supergroup", title="group")
     anonymous = User(id=1087968824, is_bot=True, first_name="Group", username="GroupAnonymousBot")
-    for text in ("/queue", f"/ticket {ticket.number}", "/cancel", "/queue@redgrid_test_bot"):
+    for text in (f"/ticket {ticket.number}", "/cancel", "/queue", "/queue@redgrid_test_bot"):
         message = Message(
             message_id=next(h.update_ids),
             date=datetime.now(UTC),
@@ -1321,7 +1321,10 @@ async def test_commands_from_an_anonymous_group_admin_get_an_answer(world):
         calls = await h.feed(Update(update_id=next(h.update_ids), message=message))
         [reply] = messages(calls)
         assert reply.chat_id == TEAM_CHAT
-        assert "匿名" in reply.text
+        if text.startswith("/queue"):  # the team chat's queue is the group's, not a person's
+            assert ticket.number in reply.text
+        else:
+            assert "匿名" in reply.text
 
 
 async def test_cancel_in_the_team_chat_ends_the_step_begun_there(world):
@@ -1384,3 +1387,102 @@ async def test_an_over_long_transfer_note_is_re_asked_with_skip_still_offered(wo
     assert [button.text for button in hint.buttons] == ["⏭ 跳过", "⬅️ 返回", "✖️ 取消"]
     await world.worker.press(hint.button("跳过"))
     assert (await world.load(ticket.id)).grid_id == world.grids["B"].id
+
+
+async def test_queue_in_a_group_lists_only_what_the_group_reads(world):
+    """/queue in a grid's team chat lists that grid's open tickets, whoever asks (the group
+    reads their cards anyway), never the asker's other queues; in any other group it lists
+    nothing and sends the asker to the private chat, where they get their whole queue."""
+    in_a = await world.ticket()
+    in_b = await world.ticket(grid_id=world.grids["B"].id)  # the officer's too
+    up = await world.ticket()
+    await world.run(
+        tickets.transfer,
+        up.id,
+        world.actor("secretary"),
+        utcnow(),
+        catalogue=CATALOGUE,
+        to_community=True,
+    )
+
+    for person in (world.secretary, world.officer, world.resident_en):
+        [listing] = messages(await say_in_group(person, TEAM_CHAT, "/queue"))
+        assert listing.chat_id == TEAM_CHAT
+        assert "grid 网格A (A)" in listing.text
+        assert in_a.number in listing.text
+        assert in_b.number not in listing.text
+        assert up.number not in listing.text
+        assert [b.text for b in listing.buttons] == [f"1. {in_a.number}"]
+    whole = answer_to(await world.officer.text("/queue"), world.officer)
+    for ticket in (in_a, in_b, up):
+        assert ticket.number in whole.text
+
+    for person in (world.secretary, world.officer, world.resident_en):
+        [reply] = messages(await say_in_group(person, -100999, "/queue"))
+        assert reply.chat_id == -100999
+        assert "send me /queue in a private chat" in reply.text
+        assert not reply.buttons
+        for ticket in (in_a, in_b, up):
+            assert ticket.number not in reply.text
+    # the menu's queue button (an old menu) does the same in a group
+    calls = await world.officer.press("m1:queue", message_chat_id=-100999)
+    assert not messages(calls)
+    assert "send me /queue in a private chat" in alert(calls)
+    calls = await world.officer.press("m1:queue", message_chat_id=TEAM_CHAT)
+    listing = answer_to_chat(calls, TEAM_CHAT)
+    assert in_a.number in listing.text
+    assert in_b.number not in listing.text
+
+    await world.run(tickets.mark_invalid, in_a.id, world.actor("secretary"), utcnow(), "无效")
+    [empty] = messages(await say_in_group(world.secretary, TEAM_CHAT, "/queue"))
+    assert empty.text == "No open tickets in the queue of grid 网格A (A)."
+
+
+async def test_an_officers_step_for_a_ticket_passed_on_within_reach_does_not_act_on_it(world):
+    """A colleague passes the ticket to grid B, still within the officer's reach, while
+    the officer writes a transfer note or an invalid reason, or presses Skip: the officer
+    is told where it went and nothing is done (the transfer would have taken it out of
+    grid B's queue, the reason closed grid B's ticket)."""
+    h = world.harness
+    passed = "was passed to grid 网格B (B) meanwhile: nothing was sent or changed."
+
+    async def pass_to_b(ticket: Ticket) -> None:
+        await world.run(
+            tickets.transfer,
+            ticket.id,
+            world.actor("secretary2"),
+            utcnow(),
+            catalogue=CATALOGUE,
+            target_grid_id=world.grids["B"].id,
+        )
+
+    for last in ("text", "Skip"):
+        ticket = await world.ticket()
+        await world.officer.press(data(TicketAction.TRANSFER, ticket))
+        await world.officer.press(h.last_to(world.officer.id).button("Up to the community"))
+        note_prompt = h.last_to(world.officer.id)
+        await pass_to_b(ticket)
+        if last == "text":
+            calls = await world.officer.text("请社区协调")
+        else:
+            calls = await world.officer.press(note_prompt.button("Skip"))
+        assert answer_to(calls, world.officer).text == f"{ticket.number} {passed}", last
+        stored = await world.load(ticket.id)
+        assert (stored.grid_id, stored.status) == (world.grids["B"].id, TicketStatus.DISPATCHED)
+        assert (await world.events(ticket.id)).count(EventKind.TRANSFERRED) == 1
+
+    ticket = await world.ticket()
+    await world.officer.press(data(TicketAction.INVALID, ticket))
+    await pass_to_b(ticket)
+    reply = answer_to(await world.officer.text("重复上报"), world.officer)
+    assert reply.text == f"{ticket.number} {passed}"
+    assert (await world.load(ticket.id)).status is TicketStatus.DISPATCHED
+
+    # the choice of where to send it, pressed after the move, ends the step too
+    ticket = await world.ticket()
+    await world.officer.press(data(TicketAction.TRANSFER, ticket))
+    choice = h.last_to(world.officer.id)
+    await pass_to_b(ticket)
+    calls = await world.officer.press(choice.button("Up to the community"))
+    assert alert(calls) == f"{ticket.number} {passed}"
+    assert not messages(calls)

@@ -16,6 +16,7 @@ from redgrid.services.people import get_or_create_person
 from tests import bot_harness as bh
 from tests.bot_harness import TOKEN, bot_harness, messages
 from tests.test_team import (
+    CATALOGUE,
     INSIDE_A,
     TEAM_CHAT,
     World,
@@ -515,3 +516,33 @@ async def test_the_originals_team_reads_a_duplicate_merged_from_another_grid(wor
     # another grid's team learns nothing
     stranger = answer_to(await world.member_c.text(f"/ticket {duplicate.number}"), world.member_c)
     assert stranger.text == f"Ticket {duplicate.number} was not found."
+
+
+async def test_an_original_passed_out_of_reach_after_the_preview_says_so(world):
+    """A colleague passes the original to grid C, outside the secretary's reach, between
+    the preview and Confirm: the secretary is told that it is no longer one they can merge
+    into, not just that the button is no longer valid; nothing changes."""
+    original = await world.ticket()
+    duplicate = await world.ticket(by="resident_en")
+    shown = await preview(world.secretary, duplicate, original.number)
+    await world.run(
+        tickets.transfer,
+        original.id,
+        world.actor("secretary2"),
+        utcnow(),
+        catalogue=CATALOGUE,
+        target_grid_id=world.grids["C"].id,
+    )
+
+    calls = await world.secretary.press(shown.button("Confirm merge"))
+
+    assert alert(calls) == (
+        f"{original.number} is no longer a ticket you can merge into (it was passed to "
+        f"another team or closed meanwhile): nothing was changed."
+    )
+    assert not messages(calls)
+    stored = await world.load(duplicate.id)
+    assert (stored.status, stored.duplicate_of_id) == (TicketStatus.DISPATCHED, None)
+    assert await followers(world, original.id) == set()
+    calls = await world.secretary.press(shown.button("Confirm merge"))  # the step ended
+    assert alert(calls) == STALE

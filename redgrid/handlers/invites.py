@@ -55,6 +55,7 @@ from redgrid.services.invites import (
     create_invite,
     invite_scope,
     redeem_invite,
+    spent_in_group,
 )
 from redgrid.services.people import Actor
 
@@ -154,7 +155,12 @@ async def start_with_code(
     except InviteExpired:
         text = _("This invitation has expired. Ask the district admin for a new link.")
     except InviteAlreadyUsed as used:
-        if used.used_by_id == person.id:
+        if await spent_in_group(session, used.invite):
+            text = _(
+                "This invitation's code was shown in a group chat, so it no longer works "
+                "(anyone there could have used it). Ask the district admin for a new link."
+            )
+        elif used.used_by_id == person.id:
             text = _("You have already used this invitation; your role is unchanged.")
         else:
             text = _(

@@ -258,6 +258,28 @@ async def redeem_invite(
     )
 
 
+async def spent_in_group(session: AsyncSession, invite: Invite) -> bool:
+    """Whether a used invite was spent by ``/bind`` in a group rather than redeemed. A
+    redemption always grants the invite's role in its scope, and memberships are
+    deactivated, never deleted: a code whose user holds no such row, or that names no user
+    (an anonymous administrator's ``/bind``), was shown in a group. A binder who held that
+    role already cannot be told from its redeemer: the invite does not record how it was
+    spent."""
+    if invite.used_by_id is None:
+        return True
+    held = await session.exec(
+        select(Membership.id)
+        .where(
+            Membership.person_id == invite.used_by_id,
+            Membership.role == invite.role,
+            col(Membership.grid_id).is_not_distinct_from(invite.grid_id),
+            col(Membership.community_id).is_not_distinct_from(invite.community_id),
+        )
+        .limit(1)
+    )
+    return held.first() is None
+
+
 @dataclass(frozen=True, slots=True)
 class TeamChatBinding:
     grid: Grid

@@ -17,7 +17,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, bindparam, case, exists, func, or_, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -1016,6 +1016,22 @@ async def team_queue(session: AsyncSession, actor: Actor) -> list[Ticket]:
         query = query.where(
             or_(col(Ticket.grid_id).in_(grids), col(Ticket.community_id).in_(communities))
         )
+    return await _most_pressing_first(session, query)
+
+
+async def team_chat_queue(session: AsyncSession, chat_id: int) -> tuple[Grid, list[Ticket]] | None:
+    """The grid whose team chat is the group ``chat_id``, and the open tickets of its queue
+    (whose cards that group gets), ordered as ``team_queue``; None for any other group."""
+    grid = (await session.exec(select(Grid).where(Grid.team_chat_id == chat_id))).one_or_none()
+    if grid is None:
+        return None
+    query = select(Ticket).where(col(Ticket.status).in_(OPEN_STATUSES), Ticket.grid_id == grid.id)
+    return grid, await _most_pressing_first(session, query)
+
+
+async def _most_pressing_first(session: AsyncSession, query: Select) -> list[Ticket]:
+    """The tickets of ``query``, the response deadline first while waiting for acceptance,
+    then the resolve deadline."""
     deadline = case(
         (Ticket.status == TicketStatus.DISPATCHED, Ticket.respond_by), else_=Ticket.resolve_by
     )

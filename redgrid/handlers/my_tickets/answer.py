@@ -20,6 +20,7 @@ from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     act_on_step_ticket,
     by_queue,
+    in_private_chat,
     load_ticket,
     nav_keyboard,
     no_longer_applies,
@@ -42,6 +43,8 @@ async def answer_button(
     actor: Actor,
     state: FSMContext,
 ) -> None:
+    if not in_private_chat(query, callback_answer):
+        return
     ticket = await load_ticket(session, callback_data.ticket_id)
     if ticket is None or ticket.reporter_id != actor.person_id:
         refuse_button(callback_answer)

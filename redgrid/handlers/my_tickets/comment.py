@@ -17,6 +17,7 @@ from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     act_on_step_ticket,
     by_queue,
+    in_private_chat,
     nav_keyboard,
     open_keyboard,
     reporter_or_follower_ticket,
@@ -40,6 +41,8 @@ async def comment_button(
     actor: Actor,
     state: FSMContext,
 ) -> None:
+    if not in_private_chat(query, callback_answer):
+        return
     ticket = await reporter_or_follower_ticket(
         session, actor, callback_data.ticket_id, callback_answer
     )

@@ -15,7 +15,7 @@ from redgrid.handlers.callbacks import MenuCb, MenuItem, MyTicketsCb, TicketActi
 from redgrid.handlers.common import refuse_button, refuse_ticket_button
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.handlers.my_tickets import router
-from redgrid.handlers.my_tickets.shared import load_ticket
+from redgrid.handlers.my_tickets.shared import in_private_chat, is_follower, load_ticket
 from redgrid.handlers.my_tickets.view import shown_in_chat, ticket_view
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
@@ -68,9 +68,13 @@ async def my_tickets_text(
     return "\n".join(lines), builder.as_markup()
 
 
+def tickets_stay_private() -> str:
+    return _("Your tickets stay private: send me /mytickets in a private chat.")
+
+
 @router.message(Command("mytickets"), F.chat.type != "private")
 async def my_tickets_in_group(message: Message) -> None:
-    await message.reply(_("Your tickets stay private: send me /mytickets in a private chat."))
+    await message.reply(tickets_stay_private())
 
 
 @router.message(Command("mytickets"), F.chat.type == "private")
@@ -85,18 +89,6 @@ async def my_tickets_command(
     await message.answer(text, reply_markup=markup)
 
 
-def in_private_chat(query: CallbackQuery, callback_answer: CallbackAnswer) -> bool:
-    """Whether the button was pressed in a private chat; else the presser is told, in an
-    alert only they see, that their list is not posted to a group (a menu can reach a
-    group: an old one, or forged)."""
-    if query.message is not None and query.message.chat.type == "private":
-        return True
-    refuse_button(
-        callback_answer, _("Your tickets stay private: send me /mytickets in a private chat.")
-    )
-    return False
-
-
 @router.callback_query(MenuCb.filter(F.item == MenuItem.MY_TICKETS))
 async def my_tickets_button(
     query: CallbackQuery,
@@ -106,7 +98,7 @@ async def my_tickets_button(
     catalogue: CategoryCatalogue,
     i18n: I18n,
 ) -> None:
-    if not in_private_chat(query, callback_answer):
+    if not in_private_chat(query, callback_answer, tickets_stay_private()):
         return
     text, markup = await my_tickets_text(session, actor, catalogue, i18n.current_locale)
     await query.message.answer(text, reply_markup=markup)
@@ -123,7 +115,7 @@ async def my_tickets_page(
     i18n: I18n,
 ) -> None:
     """Another page of the presser's own list (a forged page past the end shows the last)."""
-    if not in_private_chat(query, callback_answer):
+    if not in_private_chat(query, callback_answer, tickets_stay_private()):
         return
     text, markup = await my_tickets_text(
         session, actor, catalogue, i18n.current_locale, callback_data.page
@@ -152,7 +144,17 @@ async def ticket_detail(
         else None
     )
     if view is None:
-        await refuse_ticket_button(session, actor, ticket, callback_answer)
+        if (
+            not private
+            and ticket is not None
+            and (
+                ticket.reporter_id == actor.person_id
+                or await is_follower(session, ticket, actor.person_id)
+            )
+        ):
+            refuse_button(callback_answer, tickets_stay_private())  # it opens in private
+        else:
+            await refuse_ticket_button(session, actor, ticket, callback_answer)
         return
     if not private and not await shown_in_chat(session, ticket, query.message.chat.id):
         # A queue listed in another group: the card carries the reporter's contact.

@@ -20,6 +20,7 @@ from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     answer_too_late,
     by_queue,
+    in_private_chat,
     load_ticket,
     nav_keyboard,
     no_longer_applies,
@@ -58,6 +59,8 @@ async def photo_button(
     state: FSMContext,
     settings: Settings,
 ) -> None:
+    if not in_private_chat(query, callback_answer):
+        return
     ticket = await reporter_or_follower_ticket(
         session, actor, callback_data.ticket_id, callback_answer
     )

@@ -20,6 +20,7 @@ from redgrid.handlers.my_tickets import router
 from redgrid.handlers.my_tickets.shared import (
     act_on_step_ticket,
     by_queue,
+    in_private_chat,
     load_ticket,
     nav_keyboard,
     no_longer_applies,
@@ -48,6 +49,10 @@ async def rate_button(
     settings: Settings,
     catalogue: CategoryCatalogue,
 ) -> None:
+    """A rating, pressed in the reporter's private chat: Unsatisfied asks there for the
+    reason, and the thanks are the reporter's own."""
+    if not in_private_chat(query, callback_answer):
+        return
     try:
         rating = Rating(callback_data.rating)
     except ValueError:

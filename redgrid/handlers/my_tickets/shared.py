@@ -7,7 +7,7 @@ import html
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiogram.fsm.context import FSMContext
-from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -38,6 +38,26 @@ NAV_CANCEL, NAV_DONE = 0, 1
 async def load_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
     """The ticket a button names (its id was range-checked when the button decoded)."""
     return await session.get(Ticket, ticket_id)
+
+
+def in_private_chat(
+    query: CallbackQuery, callback_answer: CallbackAnswer, refusal: str | None = None
+) -> bool:
+    """Whether the button was pressed in a private chat; else the presser is told, in an
+    alert only they see, to use it there (``refusal``; by default: a reporter's or
+    follower's step, where the whole group would read what they type). Such a button
+    reaches a group only as an old message or forged: nothing is started there."""
+    if query.message is not None and query.message.chat.type == "private":
+        return True
+    refuse_button(
+        callback_answer,
+        refusal
+        or _(
+            "This works in your private chat with me, where the group cannot read what you "
+            "write: send me /mytickets there."
+        ),
+    )
+    return False
 
 
 async def typed_text(message: Message) -> str | None:

@@ -253,7 +253,17 @@ async def duplicate_confirmed(
         await state.clear()
         refuse_button(callback_answer, no_longer_applies(original))
         return
-    except (NotAllowed, TicketNotFound, SameTicket):
+    except TicketNotFound:  # the original left the member's reach since the preview
+        await state.clear()
+        refuse_button(
+            callback_answer,
+            _(
+                "{original} is no longer a ticket you can merge into (it was passed to "
+                "another team or closed meanwhile): nothing was changed."
+            ).format(original=original.number),
+        )
+        return
+    except (NotAllowed, SameTicket):
         await state.clear()
         refuse_button(callback_answer)
         return

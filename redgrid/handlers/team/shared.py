@@ -147,10 +147,12 @@ async def step_ticket(
     message: Message, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> tuple[Ticket | None, dict]:
     """The ticket the conversation is about, re-read (it may have moved meanwhile), while
-    the person may still act on it; else None, and the step ends before asking for more."""
+    it is in the queue the step began in and the person may still act on it; else None,
+    and the step ends before asking for more. A ticket passed to another queue still in
+    the person's reach (an officer's) is the new queue's team's to handle now."""
     data = await state.get_data()
     ticket = await load_ticket(session, data.get("ticket_id", 0))
-    if ticket is None or not await can_handle(session, actor, ticket):
+    if ticket is None or moved_since(ticket, data) or not await can_handle(session, actor, ticket):
         await state.clear()
         await message.answer(await cannot_act_text(session, actor, ticket, data))
         return None, data
@@ -189,15 +191,15 @@ async def step_button_ticket(
     allowed: frozenset[TicketStatus] | set[TicketStatus],
 ) -> Ticket | None:
     """The ticket a step's button is about, if the step still applies to it; else a refusal,
-    and the step ends when someone else moved the ticket on meanwhile or the presser was
-    taken off its team (rather than asking for a note or a reason the service would then
-    refuse)."""
+    and the step ends when someone else moved the ticket on (or to another queue)
+    meanwhile or the presser was taken off its team (rather than asking for a note or a
+    reason the service would then refuse, or take from the new queue)."""
     data = await state.get_data()
     ticket = await load_ticket(session, data.get("ticket_id", 0))
     if ticket is None:
         refuse_button(callback_answer)
         return None
-    if not await can_handle(session, actor, ticket):
+    if moved_since(ticket, data) or not await can_handle(session, actor, ticket):
         await state.clear()
         refuse_button(callback_answer, await cannot_act_text(session, actor, ticket, data))
         return None
