@@ -517,8 +517,9 @@ async def test_only_the_captions_of_photos_added_become_the_comment(world):
 
 
 async def test_the_menu_button_does_not_list_tickets_in_a_group(world):
-    """/cancel in the team's group shows the main menu there; its My tickets button must
-    not post the presser's tickets to the group (as /mytickets there does not)."""
+    """A main menu left in the team's group (from before /cancel stopped posting it there):
+    its My tickets button must not post the presser's tickets to the group, as /mytickets
+    there does not."""
     await world.ticket()
     for button in ("m1:mine", "y1:0"):
         calls = await world.reporter.press(button, message_chat_id=TEAM_CHAT)
