@@ -350,8 +350,15 @@ async def test_the_reporter_hears_who_accepted_by_the_tickets_queue(world):
     await admin.press(data(TicketAction.ACCEPT, desk))
     assert (await world.load(desk.id)).status is TicketStatus.ACCEPTED
     assert h.last_to(world.resident_en.id).text.startswith(
-        f"✅ Ticket {desk.number} was accepted by the district desk (enterprise). "
+        f"✅ Ticket {desk.number} was accepted by the district desk (Enterprise help). "
     )
+    # the desk is named by its categories in each reader's language, never by its code
+    in_chinese = await world.ticket(category="enterprise")
+    await admin.press(data(TicketAction.ACCEPT, in_chinese))
+    told = h.last_to(world.reporter.id).text
+    assert f"工单 {in_chinese.number} 已由区级专席（助企服务）受理" in told
+    card = messages(await admin.press(data(TicketAction.DETAIL, in_chinese)))[-1]
+    assert "Queue: district desk: Enterprise help" in card.text
 
 
 async def test_residents_hear_who_handles_the_ticket_by_its_queue_now(world):
