@@ -395,7 +395,7 @@ async def test_residents_hear_who_handles_the_ticket_by_its_queue_now(world):
     await admin.press(data(TicketAction.ASK, desk))
     await admin.text("哪家企业？")
     assert h.last_to(world.reporter.id).text.startswith(
-        f"❓ 区级部门想就您反映的诉求 {desk.number} 向您了解"
+        f"❓ 区级部门想就您的工单 {desk.number} 向您了解"
     )
     await world.reporter.press(data(TicketAction.COMMENT, desk))
     assert "区级部门将会看到" in h.last_to(world.reporter.id).text
