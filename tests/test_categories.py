@@ -62,6 +62,13 @@ def test_shipped_catalogue_loads_in_file_order_with_deadlines_and_routes():
     assert catalogue.get("enterprise").routes_to == RoutesTo(RouteKind.DESK, "enterprise")
 
 
+def test_a_desk_is_named_by_the_categories_it_takes():
+    catalogue = load_categories()
+    assert catalogue.desk_name("enterprise", "zh_CN") == "助企服务"
+    assert catalogue.desk_name("enterprise", "en") == "Enterprise help"
+    assert catalogue.desk_name("retired", "en") == "retired"  # no category routes there now
+
+
 def test_names_per_locale_fall_back_to_chinese():
     noise = load_categories().get("noise")
     assert noise.name("zh_CN") == "噪音扰民"

@@ -763,7 +763,26 @@ async def test_an_ambiguous_address_asks_which(world):
     await resident.press(CONFIRM)
     [ticket] = await world.tickets()
     assert ticket.grid_id == world.grids["C"].id
-    assert ticket.address == "幸福小区"
+    assert ticket.address == "幸福家园（幸福小区）"
+
+
+async def test_a_near_miss_is_recorded_under_the_compound_it_matched(world):
+    """The team must not go looking for 湖滨花苑: the address names the compound found."""
+    resident = world.harness.person(language_code="zh-hans")
+    await to_place(resident)
+    [ack, _consent] = messages(await resident.text("湖滨花苑5栋"))
+    assert "湖滨花园" in ack.text
+    [summary] = messages(await resident.press(ANONYMOUS))
+    assert "湖滨花园（湖滨花苑5栋）" in summary.text
+    await resident.press(CONFIRM)
+    [ticket] = await world.tickets()
+    assert ticket.address == "湖滨花园（湖滨花苑5栋）"
+    # an address that names the compound is kept as typed
+    await to_place(resident)
+    await resident.text("湖滨花园3栋")
+    await resident.press(ANONYMOUS)
+    await resident.press(CONFIRM)
+    assert (await world.tickets())[-1].address == "湖滨花园3栋"
 
 
 async def test_an_unknown_address_offers_the_other_ways(world):

@@ -286,7 +286,7 @@ async def test_deep_link_makes_a_secretary_in_each_language(harness, session_fac
     )
     assert "支部书记" in reply.text
     assert "网格A" in reply.text
-    assert reply.button("本网格待办")  # the team's menu
+    assert reply.button("待办工单")  # the team's menu
     assert await roles_of_user(session_factory, zh.id) == [(Role.SECRETARY, grids["A"].id, None)]
 
     en = harness.person(language_code="en")
@@ -434,7 +434,7 @@ async def test_only_an_admin_of_the_group_binds_it(harness, session_factory):
     [reply] = messages(
         await harness.feed(group_update(harness, admin, TEAM_CHAT - 1, f"/bind {code}"))
     )
-    assert "本群已设为网格 网格B（B）的工作群" in reply.text
+    assert "本群已设为网格B（B）的工作群" in reply.text
     assert (await grid_chat(session_factory, "A"), await grid_chat(session_factory, "B")) == (
         TEAM_CHAT,
         TEAM_CHAT - 1,

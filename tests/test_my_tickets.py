@@ -43,7 +43,7 @@ async def test_my_tickets_lists_own_and_followed_tickets(world):
     listing = answer_to(await world.reporter.text("/mytickets"), world.reporter)
 
     lines = listing.text.splitlines()
-    assert lines[0] == "<b>我的诉求</b>"
+    assert lines[0] == "<b>我的工单</b>"
     assert [line.split()[1] for line in lines[1:]] == [
         followed.number,
         second.number,
@@ -82,7 +82,7 @@ async def test_detail_shows_the_card_and_history_without_team_names(world):
     assert "办理记录" in detail.text
     assert "您提交诉求" in detail.text
     assert "网格团队接单" in detail.text
-    assert "网格团队申请延期" in detail.text
+    assert "网格团队延期办理" in detail.text
     assert "等待&lt;配件&gt;" in detail.text
     assert "网格团队提问：<i>几楼？</i>" in detail.text
     assert "Wang" not in detail.text

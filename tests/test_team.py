@@ -350,8 +350,15 @@ async def test_the_reporter_hears_who_accepted_by_the_tickets_queue(world):
     await admin.press(data(TicketAction.ACCEPT, desk))
     assert (await world.load(desk.id)).status is TicketStatus.ACCEPTED
     assert h.last_to(world.resident_en.id).text.startswith(
-        f"✅ Ticket {desk.number} was accepted by the district desk (enterprise). "
+        f"✅ Ticket {desk.number} was accepted by the district desk (Enterprise help). "
     )
+    # the desk is named by its categories in each reader's language, never by its code
+    in_chinese = await world.ticket(category="enterprise")
+    await admin.press(data(TicketAction.ACCEPT, in_chinese))
+    told = h.last_to(world.reporter.id).text
+    assert f"工单 {in_chinese.number} 已由区级专席（助企服务）受理" in told
+    card = messages(await admin.press(data(TicketAction.DETAIL, in_chinese)))[-1]
+    assert "Queue: district desk: Enterprise help" in card.text
 
 
 async def test_residents_hear_who_handles_the_ticket_by_its_queue_now(world):
@@ -388,7 +395,7 @@ async def test_residents_hear_who_handles_the_ticket_by_its_queue_now(world):
     await admin.press(data(TicketAction.ASK, desk))
     await admin.text("哪家企业？")
     assert h.last_to(world.reporter.id).text.startswith(
-        f"❓ 区级部门想就您反映的诉求 {desk.number} 向您了解"
+        f"❓ 区级部门想就您的工单 {desk.number} 向您了解"
     )
     await world.reporter.press(data(TicketAction.COMMENT, desk))
     assert "区级部门将会看到" in h.last_to(world.reporter.id).text

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +25,7 @@ from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.languages import SUPPORTED_LOCALES
 from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
-from redgrid.services.categories import CategoryCatalogue
+from redgrid.services.categories import CategoryCatalogue, load_categories
 from redgrid.services.tickets import (
     Audience,
     Placement,
@@ -85,6 +85,17 @@ def rating_name(rating: Rating) -> str:
     }[rating]
 
 
+def desk_name(desk: str) -> str:
+    """A district desk, named in the reader's language by the categories it takes. The bot
+    runs on the shipped catalogue (``app.build_app``), so this reads it rather than have
+    every caller of ``queue_name`` pass it down."""
+    return load_categories().desk_name(desk, get_i18n().current_locale)
+
+
+def desk_label(desk: str) -> str:
+    return _("district desk: {desk}").format(desk=desk_name(desk))
+
+
 async def queue_name(session: AsyncSession, queue: Ticket | Placement) -> str:
     """Where a ticket waits (or would wait), for people: a grid, a community, a desk or the
     district."""
@@ -92,7 +103,7 @@ async def queue_name(session: AsyncSession, queue: Ticket | Placement) -> str:
         grid = await session.get(Grid, queue.grid_id)
         return _("grid {name} ({code})").format(name=grid.name, code=grid.code)
     if queue.desk is not None:
-        return _("district desk: {desk}").format(desk=queue.desk)
+        return desk_label(queue.desk)
     if queue.community_id is not None:
         community = await session.get(Community, queue.community_id)
         return _("community {name}").format(name=community.name)

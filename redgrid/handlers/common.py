@@ -108,7 +108,7 @@ def main_menu(*, team: bool) -> InlineKeyboardMarkup:
     builder.button(text=_("📝 Raise a complaint"), callback_data=MenuCb(item=MenuItem.COMPLAIN))
     builder.button(text=_("📋 My tickets"), callback_data=MenuCb(item=MenuItem.MY_TICKETS))
     if team:
-        builder.button(text=_("🗂 My grid's queue"), callback_data=MenuCb(item=MenuItem.QUEUE))
+        builder.button(text=_("🗂 Work queue"), callback_data=MenuCb(item=MenuItem.QUEUE))
     builder.button(text=_("🌐 Language"), callback_data=MenuCb(item=MenuItem.LANGUAGE))
     builder.button(text=_("❓ Help"), callback_data=MenuCb(item=MenuItem.HELP))
     builder.adjust(1, 1, *([1] if team else []), 2)

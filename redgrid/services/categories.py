@@ -73,6 +73,12 @@ class CategoryCatalogue:
                 return category
         raise UnknownCategory(code)
 
+    def desk_name(self, desk: str, locale: str) -> str:
+        """A district desk as people read it: by the categories it takes (its code is a
+        setting, not a name), or by its code once no category routes to it any more."""
+        names = [c.name(locale) for c in self.all if c.routes_to.desk == desk]
+        return " / ".join(names) or desk
+
     def shown(self, code: str, priority: Priority = Priority.NORMAL) -> Category:
         """The category an existing ticket is handled under. One since removed from the file
         is named by its code and keeps the ticket's ``priority``, with the deadlines of a

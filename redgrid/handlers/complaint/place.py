@@ -52,6 +52,15 @@ def _outside_keyboard() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def _recorded_address(typed: str, compound: str) -> str:
+    """The address the team reads: the resident's words, led by the compound found when
+    they do not name it (a nickname, or a near miss like 湖滨花苑), so that nobody goes
+    looking for a place spelled as typed."""
+    if compound in typed:
+        return typed
+    return f"{compound}（{typed[: MAX_ADDRESS - len(compound) - 2]}）"
+
+
 def _grid_place(route_grid: Any, routing: str, **extra: Any) -> dict[str, Any]:
     return {
         "grid_id": route_grid.grid_id,
@@ -170,7 +179,12 @@ async def place_address(
     found = (await routing.index(session)).route_address(text)
     if found.grid is not None:
         best = found.candidates[0]
-        place = _grid_place(found.grid, "address", address=text, compound=best.compound)
+        place = _grid_place(
+            found.grid,
+            "address",
+            address=_recorded_address(text, best.compound),
+            compound=best.compound,
+        )
         ack = _("🏠 Found {compound}, in {grid}.").format(
             compound=html.escape(best.compound),
             grid=html.escape(_grid_label(found.grid.name, found.grid.code)),
@@ -242,7 +256,7 @@ async def place_chosen(
         "routing": "address",
         "lat": None,
         "lon": None,
-        "address": data.get("typed"),
+        "address": _recorded_address(data.get("typed", ""), chosen["compound"]),
         "compound": chosen["compound"],
     }
     ack = _("🏠 Found {compound}, in {grid}.").format(

@@ -48,7 +48,7 @@ def _place_lines(place: dict[str, Any]) -> list[str]:
     lines = []
     if place.get("grid_id") is not None:
         label = _grid_label(place["grid_name"], place["grid_code"])
-        lines.append(_("Grid: {grid}").format(grid=html.escape(label)))
+        lines.append(_("Belongs to: {grid}").format(grid=html.escape(label)))
     if place.get("lat") is not None:
         lines.append(
             _("Location: {lat}, {lon}").format(lat=f"{place['lat']:.5f}", lon=f"{place['lon']:.5f}")

@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier
-from redgrid.bot.pushes import in_each_language, locale_of, status_name
+from redgrid.bot.pushes import desk_label, in_each_language, locale_of, status_name
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import ChoiceCb, TicketAction, TicketCb
 from redgrid.handlers.common import refuse_button
@@ -145,7 +145,7 @@ def queue_label(grid: Grid | None, community: Community | None, desk: str | None
     if grid is not None:
         return _("grid {name} ({code})").format(name=grid.name, code=grid.code)
     if desk is not None:
-        return _("district desk: {desk}").format(desk=desk)
+        return desk_label(desk)
     if community is not None:
         return _("community {name}").format(name=community.name)
     return _("the district's general queue")

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import (
+    desk_name,
     local_time,
     push_to_reporter,
     push_to_team,
@@ -74,7 +75,7 @@ def accepted_by_queue(
     return text.format(
         number=ticket.number,
         time=time,
-        desk=html.escape(desk or ""),
+        desk=html.escape(desk_name(desk) if desk is not None else ""),
         community=html.escape(community.name if community is not None else ""),
     )
 
