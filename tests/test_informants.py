@@ -104,10 +104,11 @@ class World:
     async def invite(self, role: Role = Role.INFORMANT, *, expired: bool = False, **scope) -> str:
         now = utcnow() - timedelta(days=8) if expired else utcnow()
         async with self.session_factory() as session, session.begin():
+            admin = await get_or_create_person(session, ADMIN_ID, "Admin", "en")
             _, code = await invites.create_invite(
                 session,
                 role,
-                created_by_telegram_id=ADMIN_ID,
+                by=Actor(admin.id, ADMIN_ID, True),
                 ttl=timedelta(days=7),
                 now=now,
                 **scope,

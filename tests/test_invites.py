@@ -97,12 +97,13 @@ async def roles_of(session_factory, person_id: int) -> list[tuple[Role, int | No
 
 
 async def test_create_stores_only_the_hash(session_factory, grids):
+    admin = await new_person(session_factory, ADMIN_ID)
     async with session_factory() as session, session.begin():
         _invite, code = await invites.create_invite(
             session,
             Role.SECRETARY,
             grid_code="A",
-            created_by_telegram_id=ADMIN_ID,
+            by=people.Actor(admin.id, ADMIN_ID, True),
             ttl=TTL,
             now=NOW,
         )
