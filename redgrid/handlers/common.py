@@ -141,6 +141,7 @@ def help_text() -> str:
         "/mytickets: your complaints and their progress\n"
         "/queue: open tickets of your grid (grid teams)\n"
         "/report, /mine, /top: reports from the road and the leaderboard (red informants)\n"
+        "/invite, /informants: invite and manage red informants (community officers)\n"
         "/language: 中文 / English\n"
         "/mydata: a copy of the data we keep about you\n"
         "/forget: erase your personal data\n"
