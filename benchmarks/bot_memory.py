@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test harness lives in tests/, beside the package
 
-from redgrid import cli  # noqa: E402  (what the `redgrid` script imports first)
+from redgrid.cli import base as cli_base  # noqa: E402  (what the `redgrid` script imports first)
+from redgrid.cli import bot as cli_bot  # noqa: E402
 
 
 def memory() -> dict[str, float]:
@@ -65,10 +66,10 @@ async def serve(settings, drafts: int) -> dict:
 
 def main() -> None:
     drafts = int(sys.argv[1])
-    # What `redgrid run` does before it polls (redgrid.cli.run).
-    settings = cli._bot_settings()
-    cli._with_engine(cli._require_current_schema)
-    cli._configure_logging()
+    # What `redgrid run` does before it polls (redgrid.cli.bot.run).
+    settings = cli_bot._bot_settings()
+    cli_base._with_engine(cli_base._require_current_schema)
+    cli_bot._configure_logging()
     # aiogram logs lines per update at INFO: time spent on stderr, not memory.
     logging.getLogger("aiogram").setLevel(logging.WARNING)
     print(json.dumps(asyncio.run(serve(settings, drafts))))
