@@ -7,7 +7,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +16,7 @@ from redgrid.handlers.callbacks import LanguageCb, MenuCb, MenuItem
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.languages import SUPPORTED_LOCALES
 from redgrid.models import Person, Role, Ticket
+from redgrid.services import tickets
 from redgrid.services.people import Actor, left_team_of, memberships, set_locale
 
 router = Blueprint(__name__)
@@ -131,6 +132,15 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, acto
         "Tell us about a problem in your neighbourhood: it goes straight to the grid team "
         "that looks after that spot, and you will hear back at every step."
     )
+    waiting = await tickets.team_queue_size(session, actor)
+    if waiting:
+        # Pushes cannot reach someone who never opened the bot (an admin named in
+        # ADMIN_IDS, a member who joined late): what came meanwhile waits in the queue.
+        greeting += "\n\n" + ngettext(
+            "📋 {count} open ticket waits in your queue: send /queue to see it.",
+            "📋 {count} open tickets wait in your queue: send /queue to see them.",
+            waiting,
+        ).format(count=waiting)
     await show_menu(message, session, actor, greeting)
 
 

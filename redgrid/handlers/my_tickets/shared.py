@@ -13,6 +13,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid.bot.lost_chats import log_push_nobody_takes
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import desk_label, in_each_language, locale_of, status_name
 from redgrid.bot.settings import Settings
@@ -199,8 +200,11 @@ async def tell_team(
 ) -> None:
     """A short message (no card) to the ticket's team and its group chat, each in their
     language; ``photos`` (file ids) go first. ``exclude_person_id``: the member whose own
-    action it reports, who gets it neither now nor handed over later."""
+    action it reports, who gets it neither now nor handed over later. A team of nobody
+    (and no team chat) is logged as a lost push, as ``push_to_team`` does."""
     audience = audience or await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    if not audience.team and audience.team_chat_id is None:
+        log_push_nobody_takes(ticket)
     recipients = [
         (member.telegram_id, locale_of(member, settings), member.id)
         for member in audience.team
