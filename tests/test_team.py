@@ -846,6 +846,34 @@ async def test_question_and_answer_keep_the_reporter_anonymous(world):
     assert "失效" in alert(calls)
 
 
+async def test_an_answer_typed_without_pressing_answer_is_pointed_to_the_button(world):
+    """The reporter types a reply to the team's question straight into the chat: it is not
+    taken as the answer (it may be something else), but instead of "I did not understand"
+    they are shown the Answer button of the question waiting, the latest one first."""
+    h = world.harness
+    older, latest = await world.accepted(), await world.accepted()
+    for asked in (older, latest):
+        await world.secretary.press(data(TicketAction.ASK, asked))
+        await world.secretary.text("具体是哪一栋？")
+    before = len(h.calls_to(world.secretary.id))
+    [hint] = messages(await world.reporter.text("3栋2单元"))
+    assert latest.number in hint.text
+    assert "网格团队" in hint.text
+    assert len(h.calls_to(world.secretary.id)) == before  # nothing was passed on
+    await world.reporter.press(hint.button("回复"))
+    await world.reporter.text("3栋2单元")
+    assert "3栋2单元" in h.last_to(world.secretary.id).text
+    [hint] = messages(await world.reporter.text("还有一个问题"))
+    assert older.number in hint.text
+    await world.reporter.press(hint.button("回复"))
+    await world.reporter.text("5栋")
+    [menu] = messages(await world.reporter.text("谢谢"))
+    assert "没有看懂" in menu.text
+    assert menu.button("投诉")
+    [menu] = messages(await world.resident_en.text("hello"))  # no question waits for them
+    assert "did not understand" in menu.text
+
+
 async def test_with_consent_the_team_sees_who_answered(world):
     h = world.harness
     ticket = await world.accepted(contact_consent=True)

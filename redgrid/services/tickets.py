@@ -861,6 +861,30 @@ async def answer_question(
     return event
 
 
+async def awaiting_answer(session: AsyncSession, reporter_id: int) -> Ticket | None:
+    """The reporter's open ticket with a question from its team not answered yet (no
+    answer since), the one asked most recently when there are several."""
+    question, answer = aliased(TicketEvent), aliased(TicketEvent)
+    answered = exists().where(
+        answer.ticket_id == question.ticket_id,
+        answer.kind == EventKind.ANSWER,
+        col(answer.id) > question.id,
+    )
+    found = await session.exec(
+        select(Ticket)
+        .join(question, col(question.ticket_id) == Ticket.id)
+        .where(
+            Ticket.reporter_id == reporter_id,
+            col(Ticket.status).in_(OPEN_STATUSES),
+            question.kind == EventKind.QUESTION,
+            ~answered,
+        )
+        .order_by(col(question.id).desc())
+        .limit(1)
+    )
+    return found.first()
+
+
 async def asker_on_the_team(
     session: AsyncSession, ticket: Ticket, admin_telegram_ids: Collection[int] = ()
 ) -> Person | None:
