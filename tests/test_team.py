@@ -584,6 +584,7 @@ async def test_transfer_to_another_grid_of_the_community(world):
     assert "网格C" not in " ".join(b.text for b in choice.buttons)  # another community
     await world.secretary.press(choice.button("网格B"))
     note_prompt = h.last_to(world.secretary.id)
+    assert f"{ticket.number} will go to grid 网格B (B)" in note_prompt.text
     assert "note for the new team" in note_prompt.text
     done = answer_to(await world.secretary.text("在B网格范围内 <b>"), world.secretary)
     assert "passed to" in done.text
@@ -619,7 +620,9 @@ async def test_transfer_up_to_the_community_and_by_typed_code(world):
     assert "already in that grid" in reply.text
     await world.secretary.press(reply.button("Back"))
     await world.secretary.press(h.last_to(world.secretary.id).button("Up to the community"))
-    await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+    note_prompt = h.last_to(world.secretary.id)
+    assert f"{ticket.number} will go to community 大富社区." in note_prompt.text
+    await world.secretary.press(note_prompt.button("Skip"))
 
     stored = await world.load(ticket.id)
     assert (stored.grid_id, stored.community_id) == (None, world.grids["A"].community_id)
@@ -636,7 +639,9 @@ async def test_transfer_up_to_the_community_and_by_typed_code(world):
     assert "⬆️ Up to the community" not in [b.text for b in choice.buttons]
     await world.officer.press(choice.button("Type a grid code"))
     await world.officer.text(" b ")
-    await world.officer.press(h.last_to(world.officer.id).button("Skip"))
+    note_prompt = h.last_to(world.officer.id)
+    assert f"{ticket.number} will go to grid 网格B (B)." in note_prompt.text
+    await world.officer.press(note_prompt.button("Skip"))
     assert (await world.load(ticket.id)).grid_id == world.grids["B"].id
     assert (await world.events(ticket.id)).count(EventKind.TRANSFERRED) == 2
 
