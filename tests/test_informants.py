@@ -356,6 +356,10 @@ async def test_done_when_an_informant_reports_and_the_grade_moves_the_leaderboar
     assert pushed == ["SendMediaGroup", "SendLocation", "SendMessage"]
     card = h.last_to(world.secretary.id)
     assert "New red informant report from 小王" in card.text
+    # the team sees who reported by the name they report under, never their phone
+    assert "Reporter: red informant 小王 (reach them through the bot)" in card.text
+    assert "anonymous" not in card.text
+    assert "13800138000" not in card.text
     assert card.button("Accept")
     assert "红色信息员" in h.last_to(TEAM_CHAT).text
     assert h.calls_to(world.secretary_b.id) == []

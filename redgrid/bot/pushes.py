@@ -24,7 +24,17 @@ from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.languages import SUPPORTED_LOCALES
-from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
+from redgrid.models import (
+    Community,
+    Grid,
+    Person,
+    PhotoKind,
+    Rating,
+    Ticket,
+    TicketSource,
+    TicketStatus,
+)
+from redgrid.services import informants
 from redgrid.services.categories import CategoryCatalogue, load_categories
 from redgrid.services.tickets import (
     Audience,
@@ -147,8 +157,20 @@ async def ticket_card(
 
 
 async def _reporter_line(session: AsyncSession, ticket: Ticket) -> str:
+    """Who reported, as the team may see them. A red informant is named as on the
+    leaderboard (and in the report's headline), never with their phone: the team asks
+    through the bot."""
     reporter = await session.get(Person, ticket.reporter_id)
-    if not ticket.contact_consent or reporter is None or reporter.forgotten_at is not None:
+    if reporter is None or reporter.forgotten_at is not None:
+        return _("Reporter: anonymous (reach them through the bot)")
+    if ticket.source is TicketSource.INFORMANT:
+        profile = await informants.get_profile(session, reporter.id)
+        if profile is None or not profile.display_name:
+            return _("Reporter: a red informant (reach them through the bot)")
+        return _("Reporter: red informant {name} (reach them through the bot)").format(
+            name=html.escape(profile.display_name)
+        )
+    if not ticket.contact_consent:
         return _("Reporter: anonymous (reach them through the bot)")
     contact = html.escape(reporter.display_name or "-")
     if reporter.phone:
