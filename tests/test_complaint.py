@@ -722,6 +722,21 @@ async def test_a_desk_complaint_before_the_admin_opened_the_bot_is_not_lost_in_s
     assert "queue" not in greeting.text
 
 
+@pytest.mark.parametrize(
+    ("code", "who"),
+    [
+        ("sanitation", "the grid team"),
+        ("utilities", "the community officers"),  # routed to the community's queue
+        ("enterprise", "the district office"),  # a district desk, wherever the spot is
+    ],
+)
+async def test_the_consent_question_names_who_will_handle_the_complaint(world, code, who):
+    resident = world.harness.person(language_code="en")
+    await to_place(resident, code=code)
+    consent = messages(await resident.location(*INSIDE_A))[-1]
+    assert f"May {who} see your name and phone number?" in consent.text
+
+
 async def test_far_outside_offers_the_district_desk(world):
     resident = world.harness.person(language_code="en")
     await to_place(resident)
