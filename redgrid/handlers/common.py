@@ -144,28 +144,68 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, acto
     await show_menu(message, session, actor, greeting)
 
 
-def help_text() -> str:
-    return _(
-        "<b>What I can do</b>\n"
-        "/new: raise a complaint (photos and a location help the team)\n"
-        "/mytickets: your complaints and their progress\n"
-        "/queue: open tickets of your grid (grid teams)\n"
-        "/report, /mine, /top: reports from the road and the leaderboard (red informants)\n"
-        "/language: 中文 / English\n"
-        "/mydata: a copy of the data we keep about you\n"
-        "/forget: erase your personal data\n"
-        "/cancel: stop what you are doing"
+async def help_text(session: AsyncSession, actor: Actor | None) -> str:
+    """The commands of the person's roles, in one message: everyone's, then a team's (grid
+    members, officers, admins), a red informant's and a district admin's, as they apply.
+    ``actor`` None: an anonymous group admin, who gets everyone's."""
+    roles = {m.role for m in await memberships(session, actor.person_id)} if actor else set()
+    admin = actor is not None and actor.is_admin
+    parts = [
+        _(
+            "<b>What I can do</b>\n"
+            "/new: raise a complaint (photos and a location help the team)\n"
+            "/mytickets: your complaints and their progress"
+        )
+    ]
+    if admin or roles & TEAM_ROLES:
+        parts.append(
+            _(
+                "<b>For the team</b>\n"
+                "/queue: the open tickets of your queue\n"
+                "/ticket NUMBER: one ticket with its history\n"
+                "/grade NUMBER: grade a red informant's report"
+            )
+        )
+    if Role.INFORMANT in roles:
+        parts.append(
+            _(
+                "<b>For red informants</b>\n"
+                "/report: report a problem from the road (or just send a photo)\n"
+                "/mine: your reports and points\n"
+                "/top: this month's leaderboard"
+            )
+        )
+    if admin:
+        parts.append(
+            _(
+                "<b>For district admins</b>\n"
+                "/invite: an invitation link for a role\n"
+                "/informants: pause, resume or remove red informants"
+            )
+        )
+    parts.append(
+        _(
+            "/language: 中文 / English\n"
+            "/mydata: a copy of the data we keep about you\n"
+            "/forget: erase your personal data\n"
+            "/cancel: stop what you are doing"
+        )
     )
+    return "\n\n".join(parts)
 
 
 @router.message(Command("help"))
-async def help_command(message: Message) -> None:
-    await message.answer(help_text())
+async def help_command(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor | None = None,  # None: an anonymous group admin
+) -> None:
+    await message.answer(await help_text(session, actor))
 
 
 @router.callback_query(MenuCb.filter(F.item == MenuItem.HELP))
-async def help_button(query: CallbackQuery) -> None:
-    await query.message.answer(help_text())
+async def help_button(query: CallbackQuery, session: AsyncSession, actor: Actor) -> None:
+    await query.message.answer(await help_text(session, actor))
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
