@@ -212,6 +212,25 @@ async def send_report(client: bh.Person, *, latlon=INSIDE_A, code="sanitation", 
 # Joining ----------------------------------------------------------------------------------
 
 
+async def test_joining_in_chinese_reads_as_chinese(world):
+    """Chinese punctuation inside Chinese text (no ASCII comma), and button names quoted
+    with “” as everywhere else in the Chinese catalogue."""
+    rider = world.harness.person("Dave", language_code="zh-hans")
+    code = await world.invite(community_name="大富社区")
+    [welcome] = await rider.text(f"/start {code}")
+    assert welcome.button("使用“Dave”")
+    [phone] = messages(await rider.press(welcome.button("使用“Dave”")))
+    assert "请点下方“📱 分享我的手机号”" in phone.text
+    await rider.text("13900139000")
+    await rider.press(join_data(JoinStep.WORK, "courier"))
+    [done] = messages(
+        await rider.press(join_data(JoinStep.HOME, str(await world.community_id("A"))))
+    )
+    assert "（快递员，大富社区）" in done.text
+    [ask] = await rider.photo("photo-1")
+    assert "请点下方“📍 发送我的位置”" in ask.text
+
+
 async def test_joining_by_link_in_english(world):
     rider = world.harness.person("Dave", language_code="en")
     code = await world.invite(community_name="大富社区")

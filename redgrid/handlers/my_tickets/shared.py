@@ -133,11 +133,16 @@ async def answer_too_late(message: Message, session: AsyncSession, ticket: Ticke
     )
 
 
-def reporter_label(ticket: Ticket, reporter: Person | None) -> str:
-    """The reporter as the team may see them: the name only with consent (HTML-escaped)."""
+def reporter_name(ticket: Ticket, reporter: Person | None) -> str | None:
+    """The reporter's name as the team may see it (HTML-escaped): only with consent."""
     if ticket.contact_consent and reporter is not None and reporter.forgotten_at is None:
-        return html.escape(reporter.display_name or _("the reporter"))
-    return _("the reporter")
+        return html.escape(reporter.display_name) if reporter.display_name else None
+    return None
+
+
+def reporter_label(ticket: Ticket, reporter: Person | None) -> str:
+    """The reporter as the team may see them: the name only with consent."""
+    return reporter_name(ticket, reporter) or _("the reporter")
 
 
 def queue_label(grid: Grid | None, community: Community | None, desk: str | None) -> str:
