@@ -256,12 +256,13 @@ async def world(session_factory) -> World:
         await import_district(session, parse_district_file(dumps(small_district())))
         grids = {grid.code: grid for grid in (await session.exec(select(Grid))).all()}
         dafu = grids["A"].community_id
+        officer = await actor_with(session, 203, "Qian", Role.OFFICER, community_id=dafu)
         rider = await make_person(session, 101, "Rider")
         _invite, code = await create_invite(
             session,
             Role.INFORMANT,
             community_name="大富社区",
-            created_by_telegram_id=900,
+            by=officer,
             ttl=timedelta(days=7),
             now=NOW,
         )
@@ -289,7 +290,6 @@ async def world(session_factory) -> World:
         resident = await make_person(session, 103, "Resident")
         secretary_a = await actor_with(session, 201, "Wang", Role.SECRETARY, grid_id=grids["A"].id)
         secretary_b = await actor_with(session, 202, "Liu", Role.SECRETARY, grid_id=grids["B"].id)
-        officer = await actor_with(session, 203, "Qian", Role.OFFICER, community_id=dafu)
         admin_person = await make_person(session, 1, "Admin")
         index = await build_routing_index(session, buffer_m=300)
     return World(
@@ -343,7 +343,7 @@ async def test_joining_records_the_profile_and_who_invited(session_factory, worl
             "13800138000",
             WorkType.FOOD_DELIVERY,
         )
-        assert profile.invited_by_telegram_id == 900
+        assert profile.invited_by_telegram_id == 203
         assert profile.status is InformantStatus.ACTIVE
         assert await informants.home_community_hint(session, world.rider.id) == (
             world.grids["A"].community_id
@@ -365,7 +365,7 @@ async def test_joining_records_the_profile_and_who_invited(session_factory, worl
 
 async def test_pause_resume_remove_and_rejoin(session_factory, world):
     stranger = world.secretary_a
-    inviter = Actor(world.resident.id, 900, False)  # whoever created the invite
+    inviter = world.officer  # created the rider's invite, an officer of its community
     with pytest.raises(NotAllowed):
         await run(
             session_factory, informants.set_status, world.rider.id, "paused", NOW, by=stranger
@@ -378,7 +378,7 @@ async def test_pause_resume_remove_and_rejoin(session_factory, world):
     with pytest.raises(IllegalStatusChange):
         await run(session_factory, informants.set_status, world.rider.id, "paused", NOW, by=None)
     await run(session_factory, informants.set_status, world.rider.id, "active", NOW, by=None)
-    # the courier joined without an invite of 900's: only admins manage him
+    # the courier joined without an invite of the officer's: only admins manage him
     with pytest.raises(NotAllowed):
         await run(
             session_factory, informants.set_status, world.courier.id, "removed", NOW, by=inviter

@@ -4,6 +4,7 @@ with its EXIF location, outside the district), the team's 评单 and the points 
 the leaderboard, paused informants, people without the role, and ``redgrid informants``."""
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,10 +39,13 @@ from redgrid.handlers.callbacks import (
 )
 from redgrid.handlers.informant.admin import ADMIN_PAGE
 from redgrid.models import (
+    Community,
     Grade,
     Grid,
     InformantProfile,
     InformantStatus,
+    Invite,
+    Membership,
     Person,
     PhotoKind,
     ReportGrade,
@@ -57,6 +61,7 @@ from redgrid.services import informants, invites, tickets
 from redgrid.services.categories import load_categories
 from redgrid.services.district import import_district
 from redgrid.services.district_file import parse_district_file
+from redgrid.services.members import remove_membership
 from redgrid.services.people import Actor, get_or_create_person, grant_role
 from tests import bot_harness as bh
 from tests.bot_harness import TOKEN, BotHarness, RecordingSession, bot_harness, messages
@@ -68,6 +73,7 @@ TEAM_CHAT = -100888
 INSIDE_A = (28.2305, 116.6005)
 INSIDE_B = (28.2305, 116.6105)
 FAR = (28.5, 116.9)
+LINK = re.compile(r"https://t\.me/\w+\?start=([A-Za-z0-9_-]+)")
 
 
 class ServingSession(RecordingSession):
@@ -104,10 +110,11 @@ class World:
     async def invite(self, role: Role = Role.INFORMANT, *, expired: bool = False, **scope) -> str:
         now = utcnow() - timedelta(days=8) if expired else utcnow()
         async with self.session_factory() as session, session.begin():
+            admin = await get_or_create_person(session, ADMIN_ID, "Admin", "en")
             _, code = await invites.create_invite(
                 session,
                 role,
-                created_by_telegram_id=ADMIN_ID,
+                by=Actor(admin.id, ADMIN_ID, True),
                 ttl=timedelta(days=7),
                 now=now,
                 **scope,
@@ -191,9 +198,11 @@ def callback_data(calls) -> list[str]:
     return [button.callback_data for call in calls for button in call.buttons]
 
 
-async def join(world: World, client: bh.Person, *, name="小王", home="A", work="food_delivery"):
-    """Open an informant link and fill in the profile."""
-    code = await world.invite(community_name="大富社区")
+async def join(
+    world: World, client: bh.Person, *, code=None, name="小王", home="A", work="food_delivery"
+):
+    """Open an informant link (by default the admin's, for 大富社区) and fill in the profile."""
+    code = code or await world.invite(community_name="大富社区")
     await client.text(f"/start {code}")
     await client.text(name)
     await client.contact("+86 138 0013 8000")
@@ -946,6 +955,192 @@ async def test_paused_half_way_through_a_report_the_draft_is_dropped_when_told(w
     calls = await rider.location(*INSIDE_A)  # no draft goes on to the category
     assert not any("Choose a category" in call.text for call in to(calls, rider.id))
     assert await world.tickets() == []
+
+
+# Community officers and their informants ---------------------------------------------------
+
+
+async def officer_of(world: World, *communities: str, language_code="en") -> bh.Person:
+    """A community officer of ``communities``, as ``redgrid invite --role officer`` makes."""
+    client = world.harness.person("Qian", language_code=language_code)
+    async with world.session_factory() as session, session.begin():
+        person = await get_or_create_person(session, client.id, "Qian", None)
+        for name in communities:
+            community = (await session.exec(select(Community).where(Community.name == name))).one()
+            await grant_role(session, person.id, Role.OFFICER, community_id=community.id)
+    return client
+
+
+async def invites_by(world: World, client: bh.Person) -> list[Invite]:
+    async with world.session_factory() as session:
+        query = select(Invite).where(Invite.created_by_telegram_id == client.id)
+        return list((await session.exec(query.order_by(col(Invite.id)))).all())
+
+
+async def add_community(world: World, name: str) -> int:
+    async with world.session_factory() as session, session.begin():
+        community = Community(name=name)
+        session.add(community)
+        await session.flush()
+        return community.id
+
+
+async def test_an_officer_invites_and_manages_informants_of_their_community(world):
+    h = world.harness
+    officer = await officer_of(world, "大富社区")
+    [reply] = messages(await officer.text("/invite"))  # one role, one community: no question
+    assert "Invitation for: red informant of 大富社区" in reply.text
+    [code] = LINK.findall(reply.text)
+    [invite] = await invites_by(world, officer)
+    assert (invite.role, invite.community_id) == (Role.INFORMANT, await world.community_id("A"))
+    rider = h.person("Li", language_code="zh-hans")
+    await join(world, rider, code=code, home="C")  # lives in the next community: still theirs
+    assert (await world.profile(rider)).invited_by_telegram_id == officer.id
+    courier = h.person("Dave", language_code="en")
+    await join(world, courier, name="Dave")  # with the admin's invitation: not the officer's
+
+    [listing] = await officer.text("/informants")
+    assert "<b>Red informants</b> (1)" in listing.text
+    assert "小王" in listing.text
+    assert "13800138000" in listing.text
+    assert "Dave" not in listing.text
+    courier_id = (await world.profile(courier)).person_id
+    forged = InformantAdminCb(action=InformantAdminAction.PAUSE, person_id=courier_id).pack()
+    assert "no longer valid" in alert(await officer.press(forged))
+    assert (await world.profile(courier)).status is InformantStatus.ACTIVE
+
+    calls = await officer.press(listing.button("⏸"))
+    assert "暂停" in to(calls, rider.id)[0].text
+    [shown] = edited(calls, officer.id)
+    assert "paused" in shown.text
+    calls = await officer.press(shown.button("▶️"))
+    assert "恢复" in to(calls, rider.id)[0].text
+    assert (await world.profile(rider)).status is InformantStatus.ACTIVE
+    [confirm] = edited(await officer.press(listing.button("🗑")), officer.id)
+    assert "Remove 小王" in confirm.text
+    calls = await officer.press(confirm.button("Yes, remove"))
+    assert "No red informants of yours yet" in edited(calls, officer.id)[0].text
+    assert (await world.profile(rider)).status is InformantStatus.REMOVED
+    [listing] = await world.admin.text("/informants")  # the admin manages everyone
+    assert "Dave" in listing.text
+
+
+async def test_an_officer_invites_only_informants_of_their_own_communities(world):
+    """Only the officer's communities are offered, and a forged button, a typed name of
+    another community or a team role's button creates nothing."""
+    elsewhere = await add_community(world, "湖西社区")
+    officer = await officer_of(world, "大富社区", "东铜社区")
+    [prompt] = await officer.text("/invite")  # two communities: the role step is skipped
+    assert "An invitation for a red informant: which of your communities?" in prompt.text
+    labels = sorted(button.text for button in prompt.buttons)
+    assert labels == sorted(["大富社区", "东铜社区", "✖️ Cancel"])  # no district, no 湖西社区
+    for forged in (f"i1:comm:{elsewhere}", "i1:dist:", "i1:role:secretary", "i1:role:officer"):
+        assert "no longer valid" in alert(await officer.press(forged))
+    [refused] = messages(await officer.text("湖西社区"))
+    assert "red informants of your own community only" in refused.text
+    assert "湖西社区" not in [button.text for button in refused.buttons]
+    [unknown] = messages(await officer.text("月球"))
+    assert "There is no community named 月球" in unknown.text
+    assert await invites_by(world, officer) == []
+
+    [reply] = messages(await officer.press(prompt.button("东铜社区")))
+    assert "red informant of 东铜社区" in reply.text
+    [invite] = await invites_by(world, officer)
+    assert (invite.role, invite.community_id) == (Role.INFORMANT, await world.community_id("C"))
+    assert "no longer valid" in alert(await officer.press("i1:role:secretary"))
+    assert len(await invites_by(world, officer)) == 1
+
+
+async def test_an_officers_prompts_in_chinese(world):
+    await add_community(world, "湖西社区")
+    officer = await officer_of(world, "大富社区", "东铜社区", language_code="zh-hans")
+    [reply] = await officer.text("/informants")
+    assert "您还没有邀请的红色信息员" in reply.text
+    [prompt] = await officer.text("/invite")
+    assert "为您负责的哪个社区邀请" in prompt.text
+    [refused] = messages(await officer.text("湖西社区"))
+    assert "社区干部只能为本人负责的社区邀请红色信息员" in refused.text
+    [reply] = messages(await officer.text("大富"))
+    assert "邀请对象：大富社区红色信息员" in reply.text
+    [reply] = await officer.text("/help")
+    assert "/invite：为您负责的社区生成红色信息员邀请链接" in reply.text
+    stranger = world.harness.person(language_code="zh-hans")
+    [reply] = await stranger.text("/invite")
+    assert "社区干部可为本社区邀请红色信息员" in reply.text
+
+
+async def test_an_officer_removed_from_the_team_loses_powers_at_the_next_press(world):
+    """``redgrid members --remove`` takes the officer's role in a community: the list and
+    the invitation already on their screen stop working for it, at once."""
+    officer = await officer_of(world, "大富社区", "东铜社区")
+    [prompt] = await officer.text("/invite")
+    [reply] = messages(await officer.press(prompt.button("大富社区")))
+    [code] = LINK.findall(reply.text)
+    rider = world.harness.person("Li", language_code="zh-hans")
+    await join(world, rider, code=code)
+    [listing] = await officer.text("/informants")
+    [prompt] = await officer.text("/invite")  # another invitation, left half-way
+
+    async def remove_officer(community_code: str) -> None:
+        community_id = await world.community_id(community_code)
+        async with world.session_factory() as session, session.begin():
+            person = (
+                await session.exec(select(Person).where(Person.telegram_id == officer.id))
+            ).one()
+            membership = (
+                await session.exec(
+                    select(Membership).where(
+                        Membership.person_id == person.id,
+                        Membership.community_id == community_id,
+                    )
+                )
+            ).one()
+            await remove_membership(
+                session, membership.id, world.harness.settings.admin_ids, utcnow()
+            )
+
+    await remove_officer("A")  # from 大富社区, the invite's community
+    assert "no longer valid" in alert(await officer.press(listing.button("⏸")))
+    assert (await world.profile(rider)).status is InformantStatus.ACTIVE
+    [reply] = await officer.text("/informants")  # an officer of 东铜社区 still
+    assert "No red informants of yours yet" in reply.text
+    assert "13800138000" not in reply.text
+    assert "no longer valid" in alert(await officer.press(prompt.button("大富社区")))
+    [reply] = messages(await officer.press(prompt.button("东铜社区")))
+    assert "red informant of 东铜社区" in reply.text
+
+    await remove_officer("C")
+    [reply] = await officer.text("/invite")
+    assert "Only district admins, and community officers" in reply.text
+    [reply] = await officer.text("/informants")
+    assert "Only district admins, and community officers" in reply.text
+    assert len(await invites_by(world, officer)) == 2
+
+
+async def test_an_admin_dropped_from_admin_ids_loses_the_informants_they_invited(
+    world, settings, session_factory
+):
+    admin = world.admin
+    [prompt] = await admin.text("/invite")
+    [prompt] = messages(await admin.press(prompt.button("red informant")))
+    [reply] = messages(await admin.press(prompt.button("大富社区")))
+    [code] = LINK.findall(reply.text)
+    rider = world.harness.person("Li", language_code="zh-hans")
+    await join(world, rider, code=code)
+    assert (await world.profile(rider)).invited_by_telegram_id == ADMIN_ID
+    [listing] = await admin.text("/informants")
+    assert "13800138000" in listing.text
+
+    dropped = settings.model_copy(update={"admin_ids": frozenset()})
+    async with bot_harness(dropped, session_factory) as harness:
+        former = bh.Person(harness, admin.user)
+        assert "no longer valid" in alert(await former.press(listing.button("⏸")))
+        [reply] = await former.text("/informants")
+        assert "Only district admins, and community officers" in reply.text
+        assert "13800138000" not in reply.text
+        [reply] = await former.text("/invite")
+        assert "Only district admins, and community officers" in reply.text
+    assert (await world.profile(rider)).status is InformantStatus.ACTIVE
 
 
 # The command line --------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from redgrid.services.invites import (
     InvalidInvite,
     InviteAlreadyUsed,
     InviteExpired,
+    InviteNotAllowed,
     InviteNotFound,
     NotAGridInvite,
     NotAGroupAdmin,
@@ -97,12 +98,13 @@ async def roles_of(session_factory, person_id: int) -> list[tuple[Role, int | No
 
 
 async def test_create_stores_only_the_hash(session_factory, grids):
+    admin = await new_person(session_factory, ADMIN_ID)
     async with session_factory() as session, session.begin():
         _invite, code = await invites.create_invite(
             session,
             Role.SECRETARY,
             grid_code="A",
-            created_by_telegram_id=ADMIN_ID,
+            by=people.Actor(admin.id, ADMIN_ID, True),
             ttl=TTL,
             now=NOW,
         )
@@ -208,6 +210,40 @@ async def test_wrong_role_and_scope_are_refused(session_factory, grids, role, sc
                 session, Role.SECRETARY, grid_code="A", ttl=timedelta(0), now=NOW
             )
     assert await stored_invites(session_factory) == []
+
+
+@pytest.mark.parametrize(
+    ("role", "scope"),
+    [
+        (Role.INFORMANT, {"community_name": "东铜社区"}),  # another community
+        (Role.INFORMANT, {}),  # the whole district
+        (Role.OFFICER, {"community_name": "大富社区"}),
+        (Role.SECRETARY, {"grid_code": "A"}),
+    ],
+)
+async def test_an_officer_invites_red_informants_of_their_community_only(
+    session_factory, grids, role, scope
+):
+    officer = await new_person(session_factory, 41)
+    async with session_factory() as session, session.begin():
+        await people.grant_role(
+            session, officer.id, Role.OFFICER, community_id=grids["A"].community_id
+        )
+    actor = people.Actor(officer.id, 41, False)
+    async with session_factory() as session, session.begin():
+        with pytest.raises(InviteNotAllowed):
+            await invites.create_invite(session, role, by=actor, ttl=TTL, now=NOW, **scope)
+        invite, _code = await invites.create_invite(
+            session, Role.INFORMANT, community_name="大富", by=actor, ttl=TTL, now=NOW
+        )
+    assert (invite.created_by_telegram_id, invite.community_id) == (41, grids["A"].community_id)
+    resident = people.Actor((await new_person(session_factory, 42)).id, 42, False)
+    async with session_factory() as session:
+        assert await invites.invite_rights(session, resident) is None
+        with pytest.raises(InviteNotAllowed):
+            await invites.create_invite(
+                session, Role.INFORMANT, community_name="大富", by=resident, ttl=TTL, now=NOW
+            )
 
 
 async def test_informants_hold_the_district_or_a_community(session_factory, grids):

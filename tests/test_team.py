@@ -893,21 +893,17 @@ async def test_with_consent_the_team_sees_who_answered(world):
 
 async def test_help_shows_each_person_the_commands_of_their_roles(world):
     """One message each: a resident reads a resident's commands; a grid member the team's
-    too; an informant theirs; a district admin the admin's."""
+    too; an informant theirs; an officer the team's and managing informants (their own
+    recruits); a district admin the team's and the admin's."""
     h = world.harness
     await world.run(grant_role, world.ids["follower"], Role.INFORMANT)
     admin = bh.Person(h, User(id=1, is_bot=False, first_name="Admin", language_code="en"))
-    team, informant, admin_only = (
-        ("/queue", "/ticket"),
-        ("/report", "/mine", "/top"),
-        (
-            "/invite",
-            "/informants",
-        ),
-    )
+    team = {"/queue", "/ticket", "/grade"}
+    informant = {"/report", "/mine", "/top"}
+    managing = {"/invite", "/informants"}
 
     def shown(reply) -> set[str]:
-        return {command for command in (*team, *informant, *admin_only) if command in reply.text}
+        return {command for command in team | informant | managing if command in reply.text}
 
     [resident] = messages(await world.resident_en.text("/help"))
     assert "/new" in resident.text
@@ -915,14 +911,16 @@ async def test_help_shows_each_person_the_commands_of_their_roles(world):
     assert shown(resident) == set()
     [member] = messages(await world.secretary.text("/help"))
     assert "/new" in member.text
-    assert shown(member) == set(team)
-    [officer] = messages(await world.officer.text("/help"))
-    assert shown(officer) == set(team)
+    assert shown(member) == team
     [rider] = messages(await world.follower.text("/help"))
-    assert shown(rider) == set(informant)
-    assert "/report" in rider.text
+    assert shown(rider) == informant
+    [officer] = messages(await world.officer.text("/help"))
+    assert shown(officer) == team | managing
+    assert "the informants you invited" in officer.text
     [district] = messages(await admin.text("/help"))
-    assert shown(district) == {*team, *admin_only}
+    assert shown(district) == team | managing
+    assert "For district admins" in district.text
+    assert "For community officers" not in district.text
 
 
 # The queue and /ticket --------------------------------------------------------------------

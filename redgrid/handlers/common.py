@@ -146,7 +146,8 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, acto
 
 async def help_text(session: AsyncSession, actor: Actor | None) -> str:
     """The commands of the person's roles, in one message: everyone's, then a team's (grid
-    members, officers, admins), a red informant's and a district admin's, as they apply.
+    members, officers, admins), a red informant's, a community officer's and a district
+    admin's, as they apply.
     ``actor`` None: an anonymous group admin, who gets everyone's."""
     roles = {m.role for m in await memberships(session, actor.person_id)} if actor else set()
     admin = actor is not None and actor.is_admin
@@ -173,6 +174,14 @@ async def help_text(session: AsyncSession, actor: Actor | None) -> str:
                 "/report: report a problem from the road (or just send a photo)\n"
                 "/mine: your reports and points\n"
                 "/top: this month's leaderboard"
+            )
+        )
+    if Role.OFFICER in roles and not admin:
+        parts.append(
+            _(
+                "<b>For community officers</b>\n"
+                "/invite: a red informant's invitation link for your community\n"
+                "/informants: pause, resume or remove the informants you invited"
             )
         )
     if admin:

@@ -1,5 +1,6 @@
 """Invitations: a deep link gives a person a role, ``/bind`` gives a grid its team chat,
-and admins create links with ``/invite``.
+and admins create links with ``/invite``; so do community officers, for red informants of
+their communities only (``invites.invite_rights``, asked again at every step).
 
 This router comes before ``common``: ``/start <code>`` is a deep link, a plain ``/start``
 is the greeting. The rules (which code is valid, what it grants, who may bind) live in
@@ -46,13 +47,16 @@ from redgrid.services.invites import (
     ChatAlreadyBound,
     InviteAlreadyUsed,
     InviteExpired,
+    InviteNotAllowed,
     InviteNotFound,
+    InviteRights,
     InviteScope,
     NotAGridInvite,
     NotAGroupAdmin,
     ScopeNotFound,
     bind_team_chat,
     create_invite,
+    invite_rights,
     invite_scope,
     redeem_invite,
     spent_in_group,
@@ -310,7 +314,7 @@ async def bind_private(message: Message) -> None:
     )
 
 
-# /invite: admins create a link in chat -----------------------------------------------------
+# /invite: admins, and officers for informants, create a link in chat ----------------------
 
 
 def cancel_keyboard() -> InlineKeyboardMarkup:
@@ -330,8 +334,15 @@ def role_keyboard() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-async def community_keyboard(session: AsyncSession, *, district: bool) -> InlineKeyboardMarkup:
-    communities = (await session.exec(select(Community).order_by(col(Community.name)))).all()
+async def community_keyboard(
+    session: AsyncSession, rights: InviteRights, role: Role
+) -> InlineKeyboardMarkup:
+    """The communities ``rights`` allow (an officer's own), and the district for an admin's
+    informant invite."""
+    communities = rights.communities
+    if communities is None:
+        communities = (await session.exec(select(Community).order_by(col(Community.name)))).all()
+    district = rights.allows(role, None) and role is Role.INFORMANT
     builder = InlineKeyboard()
     if district:
         builder.button(
@@ -348,14 +359,19 @@ async def community_keyboard(session: AsyncSession, *, district: bool) -> Inline
     return builder.as_markup()
 
 
-async def community_prompt(message: Message, session: AsyncSession, role: Role) -> None:
-    if role is Role.INFORMANT:
+async def community_prompt(
+    message: Message, session: AsyncSession, rights: InviteRights, role: Role
+) -> None:
+    if rights.communities is not None:
+        text = _(
+            "An invitation for a red informant: which of your communities? Choose one, "
+            "or type its name:"
+        )
+    elif role is Role.INFORMANT:
         text = _("For the whole district or one community? Choose, or type a community's name:")
     else:
         text = _("Which community? Choose one, or type its name:")
-    await message.answer(
-        text, reply_markup=await community_keyboard(session, district=role is Role.INFORMANT)
-    )
+    await message.answer(text, reply_markup=await community_keyboard(session, rights, role))
 
 
 async def grid_prompt(message: Message, session: AsyncSession) -> None:
@@ -373,26 +389,52 @@ async def grid_prompt(message: Message, session: AsyncSession) -> None:
     await message.answer(text, reply_markup=cancel_keyboard())
 
 
-@router.message(Command("invite"), F.chat.type == "private")
-async def invite_command(message: Message, state: FSMContext, actor: Actor) -> None:
-    if not actor.is_admin:
-        await message.answer(
-            _(
-                "Only district admins can create invitations. If you should have a role, "
-                "ask the district admin for a link."
-            )
-        )
-        return
-    await state.clear()
-    await state.set_state(InviteForm.role)
-    await message.answer(
-        _("Who is the invitation for? Choose a role:"), reply_markup=role_keyboard()
+def not_allowed_text() -> str:
+    return _(
+        "Only district admins, and community officers for red informants of their "
+        "community, can create invitations. If you should have a role, ask the district "
+        "admin for a link."
     )
 
 
+@router.message(Command("invite"), F.chat.type == "private")
+async def invite_command(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    """An admin chooses a role; an officer may only invite a red informant, so that step
+    is skipped, and so is the community's when they serve one."""
+    rights = await invite_rights(session, actor)
+    if rights is None:
+        await message.answer(not_allowed_text())
+        return
+    await state.clear()
+    if rights.communities is None:
+        await state.set_state(InviteForm.role)
+        await message.answer(
+            _("Who is the invitation for? Choose a role:"), reply_markup=role_keyboard()
+        )
+        return
+    if len(rights.communities) == 1:
+        community_name = rights.communities[0].name
+        await issue(
+            message, state, session, actor, settings, bot, Role.INFORMANT, None, community_name
+        )
+        return
+    await state.set_state(InviteForm.community)
+    await state.update_data(role=Role.INFORMANT.value)
+    await community_prompt(message, session, rights, Role.INFORMANT)
+
+
 @router.message(Command("invite"), F.chat.type.in_(GROUP_CHATS))
-async def invite_in_group(message: Message, actor: Actor | None = None) -> None:
-    if actor is not None and actor.is_admin:
+async def invite_in_group(
+    message: Message, session: AsyncSession, actor: Actor | None = None
+) -> None:
+    if actor is not None and await invite_rights(session, actor) is not None:
         await message.reply(
             _("Use /invite in a private chat with me, so the link is not seen by the whole group.")
         )
@@ -411,14 +453,15 @@ async def role_chosen(
     session: AsyncSession,
     actor: Actor,
 ) -> None:
-    if not actor.is_admin or not await _in_state(state, InviteForm.role):
+    rights = await invite_rights(session, actor)
+    if rights is None or not await _in_state(state, InviteForm.role):
         refuse_button(callback_answer)
         return
     try:
         role = Role(callback_data.value)
     except ValueError:
         role = None
-    if role not in INVITABLE_ROLES:
+    if role not in rights.roles:
         refuse_button(callback_answer)
         return
     await state.update_data(role=role.value)
@@ -428,7 +471,7 @@ async def role_chosen(
         await grid_prompt(query.message, session)
     else:
         await state.set_state(InviteForm.community)
-        await community_prompt(query.message, session, role)
+        await community_prompt(query.message, session, rights, role)
 
 
 @router.callback_query(InviteCb.filter(F.step.in_({InviteStep.COMMUNITY, InviteStep.DISTRICT})))
@@ -442,7 +485,8 @@ async def community_chosen(
     settings: Settings,
     bot: Bot,
 ) -> None:
-    if not actor.is_admin or not await _in_state(state, InviteForm.community):
+    rights = await invite_rights(session, actor)
+    if rights is None or not await _in_state(state, InviteForm.community):
         refuse_button(callback_answer)
         return
     role = Role((await state.get_data())["role"])
@@ -455,11 +499,11 @@ async def community_chosen(
             if value.isdigit() and int(value) <= MAX_ROW_ID
             else None
         )
-        if community is None:
+        if community is None or not rights.allows(role, community.id):
             refuse_button(callback_answer)
             return
         community_name = community.name
-    elif role is not Role.INFORMANT:
+    elif role is not Role.INFORMANT or not rights.allows(role, None):
         refuse_button(callback_answer)
         return
     await issue(query.message, state, session, actor, settings, bot, role, None, community_name)
@@ -502,10 +546,12 @@ async def issue(
     grid_code: str | None,
     community_name: str | None,
 ) -> None:
-    """Create the invite (re-checking the admin), commit, then show the link."""
-    if not actor.is_admin:
+    """Create the invite (the service checks the actor's rights again), commit, then show
+    the link."""
+    rights = await invite_rights(session, actor)
+    if rights is None:
         await state.clear()
-        await message.answer(_("Only district admins can create invitations."))
+        await message.answer(not_allowed_text())
         return
     me = await bot.me()  # aiogram caches it: one getMe per process
     try:
@@ -514,10 +560,22 @@ async def issue(
             role,
             grid_code=grid_code,
             community_name=community_name,
-            created_by_telegram_id=actor.telegram_id,
+            by=actor,
             ttl=timedelta(days=settings.invite_ttl_days),
             now=utcnow(),
         )
+    except InviteNotAllowed:
+        # An officer typed another community, or was an admin when the form began.
+        await state.set_state(InviteForm.community)
+        await state.set_data({"role": Role.INFORMANT.value})
+        await message.answer(
+            _(
+                "As a community officer you can invite red informants of your own "
+                "community only. Choose one:"
+            ),
+            reply_markup=await community_keyboard(session, rights, Role.INFORMANT),
+        )
+        return
     except ScopeNotFound:
         if grid_code is not None:
             await message.answer(
@@ -531,7 +589,7 @@ async def issue(
                 _("There is no community named {name}. Choose one, or type the name again:").format(
                     name=html.escape((community_name or "").strip())
                 ),
-                reply_markup=await community_keyboard(session, district=role is Role.INFORMANT),
+                reply_markup=await community_keyboard(session, rights, role),
             )
         return
     await state.clear()
@@ -590,9 +648,16 @@ async def grid_hint(message: Message) -> None:
 
 
 @router.message(InviteForm.community, not_command)
-async def community_hint(message: Message, state: FSMContext, session: AsyncSession) -> None:
+async def community_hint(
+    message: Message, state: FSMContext, session: AsyncSession, actor: Actor
+) -> None:
+    rights = await invite_rights(session, actor)
+    if rights is None:
+        await state.clear()
+        await message.answer(not_allowed_text())
+        return
     role = Role((await state.get_data())["role"])
     await message.answer(
         _("Choose a community with the buttons or type its name, or /cancel."),
-        reply_markup=await community_keyboard(session, district=role is Role.INFORMANT),
+        reply_markup=await community_keyboard(session, rights, role),
     )

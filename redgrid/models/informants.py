@@ -33,7 +33,8 @@ class InformantProfile(SQLModel, table=True):
     (granted by the invite); this row says how they appear and whether they may report.
 
     ``invited_by_telegram_id`` is who created the invite they joined with (None: the
-    command line): that person may pause and remove them, besides the admins.
+    command line): a community officer who did may pause and remove them, besides the
+    admins, while they serve the invite's community (``informants.may_manage``).
     """
 
     __tablename__ = "informant_profile"

@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, update
+from sqlalchemy import ColumnElement, and_, case, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -305,13 +305,53 @@ async def require_active(session: AsyncSession, person_id: int) -> InformantProf
     return await get_profile(session, person_id)
 
 
-def may_manage(actor: Actor, profile: InformantProfile) -> bool:
-    """Admins manage every informant; whoever created the invite manages the informant
-    who joined with it."""
-    return actor.is_admin or (
-        profile.invited_by_telegram_id is not None
-        and profile.invited_by_telegram_id == actor.telegram_id
+async def may_manage(session: AsyncSession, actor: Actor, profile: InformantProfile) -> bool:
+    """Admins manage every informant; a community officer those who joined with an invite
+    they created, while they serve that invite's community (``_managed_by``). A former
+    admin or officer manages nobody, whoever invited them."""
+    if actor.is_admin:
+        return True
+    if profile.invited_by_telegram_id != actor.telegram_id:
+        return False
+    managed = await session.exec(
+        select(InformantProfile.id).where(InformantProfile.id == profile.id, _managed_by(actor))
     )
+    return managed.first() is not None
+
+
+def _managed_by(actor: Actor) -> ColumnElement[bool]:
+    """The informants ``actor`` (not an admin) manages, as a condition on their profile:
+    the profile names the actor as its inviter, and the actor holds an active officer role
+    in the community of the newest invite of theirs the informant used.
+
+    The invite's community, not the informant's home community: the invite is what the
+    officer was entitled to create (checked against their role when it was made), while
+    the home community is the informant's own answer, which may be another community or
+    none (outside the district). Judged by the home, an officer would lose an informant
+    they recruited the moment that informant lives next door."""
+    invite_community = (
+        select(Invite.community_id)
+        .where(
+            Invite.used_by_id == InformantProfile.person_id,
+            Invite.role == Role.INFORMANT,
+            Invite.created_by_telegram_id == actor.telegram_id,
+        )
+        .order_by(col(Invite.used_at).desc(), col(Invite.id).desc())
+        .limit(1)
+        .correlate(InformantProfile)
+        .scalar_subquery()
+    )
+    serves_it = (
+        select(Membership.id)
+        .where(
+            Membership.person_id == actor.person_id,
+            Membership.role == Role.OFFICER,
+            col(Membership.active),
+            Membership.community_id == invite_community,
+        )
+        .exists()
+    )
+    return and_(InformantProfile.invited_by_telegram_id == actor.telegram_id, serves_it)
 
 
 # Joining ----------------------------------------------------------------------------------
@@ -393,7 +433,7 @@ async def set_status(
     profile = await get_profile(session, person_id)
     if profile is None:
         raise InformantNotFound(f"no informant with person id {person_id}")
-    if by is not None and not may_manage(by, profile):
+    if by is not None and not await may_manage(session, by, profile):
         raise NotAllowed(f"person {by.person_id} may not manage informant {person_id}")
     if profile.status not in _ALLOWED_FROM[status]:
         raise IllegalStatusChange(profile.status, status)
@@ -423,14 +463,14 @@ async def list_informants(
     tz: ZoneInfo = DISTRICT_TZ,
 ) -> list[InformantRow]:
     """Informants by id, with this month's and all their points; ``by`` (not None, not
-    an admin) sees only those who joined with an invite they created."""
+    an admin) sees only those they manage (see ``may_manage``)."""
     query = select(InformantProfile, Community.name).outerjoin(
         Community, col(Community.id) == InformantProfile.community_id
     )
     if not include_removed:
         query = query.where(InformantProfile.status != InformantStatus.REMOVED)
     if by is not None and not by.is_admin:
-        query = query.where(InformantProfile.invited_by_telegram_id == by.telegram_id)
+        query = query.where(_managed_by(by))
     rows = (await session.exec(query.order_by(col(InformantProfile.person_id)))).all()
     start, end = month_bounds(now, tz)
     in_month = col(ReportGrade.graded_at) >= start, col(ReportGrade.graded_at) < end

@@ -2,10 +2,14 @@
 
 An admin creates an invite for a role in a scope (a grid for secretaries and grid workers,
 a community for officers, the district or a community for red informants; admins are
-named in the settings and never invited). The code is a random URL-safe token that fits
-a Telegram deep link (``/start <code>``); only its SHA-256 is stored, so a copy of the
-database opens no door. A code is spent by one conditional UPDATE (``used_at IS NULL AND
-expires_at > now``): when two people race for one code, exactly one of them wins.
+named in the settings and never invited). A community officer creates red informant
+invites for their own communities and nothing else (``invite_rights``): the informants of
+a community are the officer's to recruit, the team is the district's to appoint.
+
+The code is a random URL-safe token that fits a Telegram deep link (``/start <code>``);
+only its SHA-256 is stored, so a copy of the database opens no door. A code is spent by
+one conditional UPDATE (``used_at IS NULL AND expires_at > now``): when two people race
+for one code, exactly one of them wins.
 
 **Binding a team chat.** ``/bind <code>`` in a group uses the same invites: a grid-scoped
 code (secretary or grid worker) presented in a group binds that group to the grid instead
@@ -58,6 +62,10 @@ class InviteError(Exception):
 
 class InvalidInvite(InviteError):  # noqa: N818 - the name is the public interface
     """The role and scope asked for cannot make an invite."""
+
+
+class InviteNotAllowed(InviteError):  # noqa: N818
+    """The actor may not invite this role in this scope (see ``invite_rights``)."""
 
 
 class ScopeNotFound(InviteError):  # noqa: N818
@@ -125,6 +133,44 @@ class InviteScope:
     community: Community | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InviteRights:
+    """What an actor may invite: an admin every role anywhere (``communities`` None), a
+    community officer red informants of the communities they serve (at least one)."""
+
+    roles: tuple[Role, ...]
+    communities: tuple[Community, ...] | None
+
+    def allows(self, role: Role, community_id: int | None) -> bool:
+        """Whether an invite for ``role`` in ``community_id`` (None: a grid, or the
+        district) is theirs to create."""
+        if role not in self.roles:
+            return False
+        return self.communities is None or any(c.id == community_id for c in self.communities)
+
+
+async def invite_rights(session: AsyncSession, actor: people.Actor) -> InviteRights | None:
+    """What ``actor`` may invite now, or None for nothing. Read afresh at every step: an
+    officer removed from their community (``services/members.py``) invites no more."""
+    if actor.is_admin:
+        return InviteRights(INVITABLE_ROLES, None)
+    communities = (
+        await session.exec(
+            select(Community)
+            .join(Membership, col(Membership.community_id) == Community.id)
+            .where(
+                Membership.person_id == actor.person_id,
+                Membership.role == Role.OFFICER,
+                col(Membership.active),
+            )
+            .order_by(col(Community.name))
+        )
+    ).all()
+    if not communities:
+        return None
+    return InviteRights((Role.INFORMANT,), tuple(communities))
+
+
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
@@ -164,11 +210,13 @@ async def create_invite(
     *,
     grid_code: str | None = None,
     community_name: str | None = None,
-    created_by_telegram_id: int | None = None,
+    by: people.Actor | None = None,
     ttl: timedelta,
     now: datetime,
 ) -> tuple[Invite, str]:
-    """A new single-use invite and its code; the code is returned once and never stored."""
+    """A new single-use invite and its code; the code is returned once and never stored.
+    ``by`` is who creates it, checked against ``invite_rights`` (None: the operator at
+    the shell, who may create any)."""
     try:
         role = Role(role)
     except ValueError:
@@ -187,13 +235,17 @@ async def create_invite(
         raise InvalidInvite("an informant invite is for the district or a community, not a grid")
     grid = await find_grid(session, grid_code) if grid_code is not None else None
     community = await find_community(session, community_name) if community_name else None
+    if by is not None:
+        rights = await invite_rights(session, by)
+        if rights is None or not rights.allows(role, community.id if community else None):
+            raise InviteNotAllowed(f"person {by.person_id} may not invite a {role} there")
     code = secrets.token_urlsafe(CODE_BYTES)
     invite = Invite(
         code_hash=hash_code(code),
         role=role,
         grid_id=grid.id if grid else None,
         community_id=community.id if community else None,
-        created_by_telegram_id=created_by_telegram_id,
+        created_by_telegram_id=by.telegram_id if by is not None else None,
         created_at=now,
         expires_at=now + ttl,
     )

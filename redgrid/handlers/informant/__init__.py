@@ -1,5 +1,5 @@
 """Red informants (红色信息员): the profile after the invite link, reports from the road,
-``/mine`` and ``/top``, the team's 评单 of a report, and the admins' ``/informants``.
+``/mine`` and ``/top``, the team's 评单 of a report, and ``/informants`` (admins, officers).
 
 Decisions worth knowing:
 

@@ -1,6 +1,7 @@
-"""``/informants``: admins (and whoever invited an informant) list, pause, resume and
-remove red informants; every press is re-checked. The list is one message: paging, a
-pause or resume, the removal's question and its answer are shown in its place."""
+"""``/informants``: admins list, pause, resume and remove red informants, and a community
+officer those they invited (``informants.may_manage``); every press is re-checked. The
+list is one message: paging, a pause or resume, the removal's question and its answer
+are shown in its place."""
 
 import html
 
@@ -23,6 +24,7 @@ from redgrid.models import InformantProfile, InformantStatus, Person
 from redgrid.models.base import utcnow
 from redgrid.services import informants
 from redgrid.services.informants import IllegalStatusChange, InformantNotFound
+from redgrid.services.invites import invite_rights
 from redgrid.services.people import Actor
 from redgrid.services.tickets import NotAllowed
 
@@ -36,7 +38,15 @@ async def admin_view(
     if not rows:
         if actor.is_admin:
             return _("No red informants yet. /invite creates an invitation link."), None
-        return _("Only district admins (and whoever invited an informant) manage informants."), None
+        if await invite_rights(session, actor) is not None:
+            return _(
+                "No red informants of yours yet. /invite creates an invitation link for "
+                "your community."
+            ), None
+        return _(
+            "Only district admins, and community officers for the informants they invited, "
+            "manage red informants."
+        ), None
     pages = (len(rows) + ADMIN_PAGE - 1) // ADMIN_PAGE
     page = min(max(page, 0), pages - 1)
     shown = rows[page * ADMIN_PAGE : (page + 1) * ADMIN_PAGE]
@@ -127,7 +137,7 @@ async def informant_admin(
     profile: InformantProfile | None = None
     if callback_data.person_id:
         profile = await informants.get_profile(session, callback_data.person_id)
-    if profile is None or not informants.may_manage(actor, profile):
+    if profile is None or not await informants.may_manage(session, actor, profile):
         refuse_button(callback_answer)
         return
     if action is InformantAdminAction.REMOVE:
