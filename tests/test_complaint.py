@@ -1,6 +1,7 @@
 """The resident's complaint conversation through the real dispatcher, on both databases."""
 
 import html
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
+    User,
 )
 from sqlmodel import col, select
 
@@ -694,6 +696,45 @@ async def test_a_location_just_outside_goes_to_the_nearest_grid(world):
     [ticket] = await world.tickets()
     assert ticket.grid_id == world.grids["A"].id
     assert await created_routing(world, ticket) == "nearby"
+
+
+async def test_a_desk_complaint_before_the_admin_opened_the_bot_is_not_lost_in_silence(
+    world, caplog
+):
+    """ADMIN_IDS names admin 1, who has never written to the bot, and Telegram lets no bot
+    write first: the enterprise desk's new ticket reaches nobody. That is logged as an
+    error with the ticket's number, and once the admin opens the bot the greeting says a
+    ticket waits in their queue."""
+    resident = world.harness.person(language_code="en")
+    with caplog.at_level(logging.ERROR):
+        await to_summary(resident, code="enterprise")
+        await resident.press(CONFIRM)
+    [ticket] = await world.tickets()
+    assert ticket.desk == "enterprise"
+    [error] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert ticket.number in error.getMessage()
+    assert "nobody who can act on it can be reached" in error.getMessage()
+    admin = Client(world.harness, User(id=1, is_bot=False, first_name="Admin", language_code="en"))
+    [greeting] = await admin.text("/start")
+    assert "1 open ticket waits in your queue" in greeting.text
+    assert "/queue" in greeting.text
+    [greeting] = await resident.text("/start")
+    assert "queue" not in greeting.text
+
+
+@pytest.mark.parametrize(
+    ("code", "who"),
+    [
+        ("sanitation", "the grid team"),
+        ("utilities", "the community officers"),  # routed to the community's queue
+        ("enterprise", "the district office"),  # a district desk, wherever the spot is
+    ],
+)
+async def test_the_consent_question_names_who_will_handle_the_complaint(world, code, who):
+    resident = world.harness.person(language_code="en")
+    await to_place(resident, code=code)
+    consent = messages(await resident.location(*INSIDE_A))[-1]
+    assert f"May {who} see your name and phone number?" in consent.text
 
 
 async def test_far_outside_offers_the_district_desk(world):

@@ -221,6 +221,25 @@ async def send_report(client: bh.Person, *, latlon=INSIDE_A, code="sanitation", 
 # Joining ----------------------------------------------------------------------------------
 
 
+async def test_joining_in_chinese_reads_as_chinese(world):
+    """Chinese punctuation inside Chinese text (no ASCII comma), and button names quoted
+    with “” as everywhere else in the Chinese catalogue."""
+    rider = world.harness.person("Dave", language_code="zh-hans")
+    code = await world.invite(community_name="大富社区")
+    [welcome] = await rider.text(f"/start {code}")
+    assert welcome.button("使用“Dave”")
+    [phone] = messages(await rider.press(welcome.button("使用“Dave”")))
+    assert "请点下方“📱 分享我的手机号”" in phone.text
+    await rider.text("13900139000")
+    await rider.press(join_data(JoinStep.WORK, "courier"))
+    [done] = messages(
+        await rider.press(join_data(JoinStep.HOME, str(await world.community_id("A"))))
+    )
+    assert "（快递员，大富社区）" in done.text
+    [ask] = await rider.photo("photo-1")
+    assert "请点下方“📍 发送我的位置”" in ask.text
+
+
 async def test_joining_by_link_in_english(world):
     rider = world.harness.person("Dave", language_code="en")
     code = await world.invite(community_name="大富社区")
@@ -365,6 +384,10 @@ async def test_done_when_an_informant_reports_and_the_grade_moves_the_leaderboar
     assert pushed == ["SendMediaGroup", "SendLocation", "SendMessage"]
     card = h.last_to(world.secretary.id)
     assert "New red informant report from 小王" in card.text
+    # the team sees who reported by the name they report under, never their phone
+    assert "Reporter: red informant 小王 (reach them through the bot)" in card.text
+    assert "anonymous" not in card.text
+    assert "13800138000" not in card.text
     assert card.button("Accept")
     assert "红色信息员" in h.last_to(TEAM_CHAT).text
     assert h.calls_to(world.secretary_b.id) == []
@@ -1040,7 +1063,7 @@ async def test_an_officers_prompts_in_chinese(world):
     [reply] = messages(await officer.text("大富"))
     assert "邀请对象：大富社区红色信息员" in reply.text
     [reply] = await officer.text("/help")
-    assert "/invite、/informants：邀请和管理红色信息员" in reply.text
+    assert "/invite：为您负责的社区生成红色信息员邀请链接" in reply.text
     stranger = world.harness.person(language_code="zh-hans")
     [reply] = await stranger.text("/invite")
     assert "社区干部可为本社区邀请红色信息员" in reply.text

@@ -3,6 +3,7 @@ HTTP, and the webhook refusing requests without the secret."""
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from redgrid.bot.app import build_app, create_webhook_app
 from redgrid.bot.settings import Settings
+from redgrid.services.people import get_or_create_person
 from tests.bot_harness import TOKEN, RecordingSession
 from tests.fake_bot_api import FakeBotApi
 
@@ -273,3 +275,23 @@ def test_webhook_needs_a_secret(database_url):
     settings = Settings(bot_token=TOKEN, database_url=database_url, webhook_url="https://x")
     with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
         create_webhook_app(build_app(settings, bot_session=RecordingSession()))
+
+
+async def test_start_up_names_each_admin_who_never_opened_the_bot(
+    database_url, session_factory, caplog
+):
+    """Telegram lets a bot write to nobody first: an admin of ADMIN_IDS the bot has never
+    met would get no district desk ticket and no escalation, so the operator is told which
+    ones at start-up, and not about an admin who has opened the bot."""
+    async with session_factory() as session, session.begin():
+        await get_or_create_person(session, 2002, "Met", "en")
+    settings = Settings(bot_token=TOKEN, database_url=database_url, admin_ids={1001, 2002})
+    app = build_app(settings, bot_session=RecordingSession())
+    with caplog.at_level(logging.WARNING):
+        await app.dispatcher.emit_startup(bot=app.bot)
+        await app.dispatcher.emit_shutdown(bot=app.bot)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "admin 1001 (ADMIN_IDS) has not started the bot: district desk tickets and "
+        "escalations cannot reach them until they do"
+    ]

@@ -584,6 +584,7 @@ async def test_transfer_to_another_grid_of_the_community(world):
     assert "网格C" not in " ".join(b.text for b in choice.buttons)  # another community
     await world.secretary.press(choice.button("网格B"))
     note_prompt = h.last_to(world.secretary.id)
+    assert f"{ticket.number} will go to grid 网格B (B)" in note_prompt.text
     assert "note for the new team" in note_prompt.text
     done = answer_to(await world.secretary.text("在B网格范围内 <b>"), world.secretary)
     assert "passed to" in done.text
@@ -619,7 +620,9 @@ async def test_transfer_up_to_the_community_and_by_typed_code(world):
     assert "already in that grid" in reply.text
     await world.secretary.press(reply.button("Back"))
     await world.secretary.press(h.last_to(world.secretary.id).button("Up to the community"))
-    await world.secretary.press(h.last_to(world.secretary.id).button("Skip"))
+    note_prompt = h.last_to(world.secretary.id)
+    assert f"{ticket.number} will go to community 大富社区." in note_prompt.text
+    await world.secretary.press(note_prompt.button("Skip"))
 
     stored = await world.load(ticket.id)
     assert (stored.grid_id, stored.community_id) == (None, world.grids["A"].community_id)
@@ -636,7 +639,9 @@ async def test_transfer_up_to_the_community_and_by_typed_code(world):
     assert "⬆️ Up to the community" not in [b.text for b in choice.buttons]
     await world.officer.press(choice.button("Type a grid code"))
     await world.officer.text(" b ")
-    await world.officer.press(h.last_to(world.officer.id).button("Skip"))
+    note_prompt = h.last_to(world.officer.id)
+    assert f"{ticket.number} will go to grid 网格B (B)." in note_prompt.text
+    await world.officer.press(note_prompt.button("Skip"))
     assert (await world.load(ticket.id)).grid_id == world.grids["B"].id
     assert (await world.events(ticket.id)).count(EventKind.TRANSFERRED) == 2
 
@@ -846,6 +851,34 @@ async def test_question_and_answer_keep_the_reporter_anonymous(world):
     assert "失效" in alert(calls)
 
 
+async def test_an_answer_typed_without_pressing_answer_is_pointed_to_the_button(world):
+    """The reporter types a reply to the team's question straight into the chat: it is not
+    taken as the answer (it may be something else), but instead of "I did not understand"
+    they are shown the Answer button of the question waiting, the latest one first."""
+    h = world.harness
+    older, latest = await world.accepted(), await world.accepted()
+    for asked in (older, latest):
+        await world.secretary.press(data(TicketAction.ASK, asked))
+        await world.secretary.text("具体是哪一栋？")
+    before = len(h.calls_to(world.secretary.id))
+    [hint] = messages(await world.reporter.text("3栋2单元"))
+    assert latest.number in hint.text
+    assert "网格团队" in hint.text
+    assert len(h.calls_to(world.secretary.id)) == before  # nothing was passed on
+    await world.reporter.press(hint.button("回复"))
+    await world.reporter.text("3栋2单元")
+    assert "3栋2单元" in h.last_to(world.secretary.id).text
+    [hint] = messages(await world.reporter.text("还有一个问题"))
+    assert older.number in hint.text
+    await world.reporter.press(hint.button("回复"))
+    await world.reporter.text("5栋")
+    [menu] = messages(await world.reporter.text("谢谢"))
+    assert "没有看懂" in menu.text
+    assert menu.button("投诉")
+    [menu] = messages(await world.resident_en.text("hello"))  # no question waits for them
+    assert "did not understand" in menu.text
+
+
 async def test_with_consent_the_team_sees_who_answered(world):
     h = world.harness
     ticket = await world.accepted(contact_consent=True)
@@ -856,6 +889,38 @@ async def test_with_consent_the_team_sees_who_answered(world):
     answer = h.last_to(world.secretary.id)
     assert "from Meimei:" in answer.text
     assert PHONE in answer.text
+
+
+async def test_help_shows_each_person_the_commands_of_their_roles(world):
+    """One message each: a resident reads a resident's commands; a grid member the team's
+    too; an informant theirs; an officer the team's and managing informants (their own
+    recruits); a district admin the team's and the admin's."""
+    h = world.harness
+    await world.run(grant_role, world.ids["follower"], Role.INFORMANT)
+    admin = bh.Person(h, User(id=1, is_bot=False, first_name="Admin", language_code="en"))
+    team = {"/queue", "/ticket", "/grade"}
+    informant = {"/report", "/mine", "/top"}
+    managing = {"/invite", "/informants"}
+
+    def shown(reply) -> set[str]:
+        return {command for command in team | informant | managing if command in reply.text}
+
+    [resident] = messages(await world.resident_en.text("/help"))
+    assert "/new" in resident.text
+    assert "/mytickets" in resident.text
+    assert shown(resident) == set()
+    [member] = messages(await world.secretary.text("/help"))
+    assert "/new" in member.text
+    assert shown(member) == team
+    [rider] = messages(await world.follower.text("/help"))
+    assert shown(rider) == informant
+    [officer] = messages(await world.officer.text("/help"))
+    assert shown(officer) == team | managing
+    assert "the informants you invited" in officer.text
+    [district] = messages(await admin.text("/help"))
+    assert shown(district) == team | managing
+    assert "For district admins" in district.text
+    assert "For community officers" not in district.text
 
 
 # The queue and /ticket --------------------------------------------------------------------

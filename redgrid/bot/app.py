@@ -40,6 +40,7 @@ from redgrid.bot.settings import Settings
 from redgrid.languages import N_, SUPPORTED_LOCALES
 from redgrid.models.db import create_engine, create_session_factory
 from redgrid.scheduler.ticker import Ticker, configure_deadlines, create_ticker
+from redgrid.services import people
 from redgrid.services.categories import CategoryCatalogue, load_categories
 
 # Descriptions are translated per language at start-up.
@@ -107,12 +108,23 @@ class BotApp:
     async def on_startup(self) -> None:
         lean_aiogram.build_now(*FIRST_USE)
         settle_heap()
-        async with self.engine.connect():
-            pass  # connect once before the ticker's jobs all ask at the same moment
+        await self.warn_of_admins_never_met()  # connects before the ticker's jobs all ask
         await set_command_menus(self.bot, self.i18n)
         # Its first tick, right away, sends what fell due while the bot was down.
         self.ticker = create_ticker(self)
         self.ticker.start()
+
+    async def warn_of_admins_never_met(self) -> None:
+        """An admin in ADMIN_IDS who never opened the bot cannot be written to: the desks'
+        and the district queue's tickets, and escalations, would reach nobody."""
+        async with self.session_factory() as session:
+            absent = await people.never_met(session, self.settings.admin_ids)
+        for telegram_id in absent:
+            logger.warning(
+                "admin %s (ADMIN_IDS) has not started the bot: district desk tickets and "
+                "escalations cannot reach them until they do",
+                telegram_id,
+            )
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         """Long polling until stopped (SIGINT/SIGTERM, or ``dispatcher.stop_polling()``)."""

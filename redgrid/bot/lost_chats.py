@@ -125,6 +125,18 @@ async def give_up_chat(
     return given_up
 
 
+def log_push_nobody_takes(ticket: Ticket, chat_id: int | None = None) -> None:
+    """The one way a push about a ticket ends unread with nobody told: the operator reads
+    which ticket's in the log. ``chat_id``: the chat it was for, when it had one."""
+    logger.error(
+        "ticket %s: a push%s is lost: nobody who can act on it can be reached (the team, "
+        "the community's officers and the district admins blocked the bot, never opened "
+        "it, are gone, or there are none)",
+        ticket.number,
+        f" to chat {chat_id}" if chat_id is not None else "",
+    )
+
+
 async def _hand_over(
     session: AsyncSession,
     notifier: "Notifier",
@@ -148,13 +160,7 @@ async def _hand_over(
     if any(follower.id == row.person_id for follower in audience.followers):
         return
     if not audience.team:
-        logger.error(
-            "ticket %s: a push to chat %s is lost: nobody who can act on it can be reached "
-            "(the team, the community's officers and the district admins blocked the bot, "
-            "are gone, or there are none)",
-            ticket.number,
-            row.chat_id,
-        )
+        log_push_nobody_takes(ticket, row.chat_id)
         return
     # Left out, they did what it reports: with nobody else to take it, nobody needs it.
     readers = [member for member in audience.team if member.id != row.params.get(LEFT_OUT_KEY)]

@@ -18,13 +18,23 @@ from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.i18n import negotiate_locale
-from redgrid.bot.lost_chats import UndeliveredNotice
+from redgrid.bot.lost_chats import UndeliveredNotice, log_push_nobody_takes
 from redgrid.bot.notifier import Notifier, message_params
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import RateCb, TicketAction, TicketCb
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.languages import SUPPORTED_LOCALES
-from redgrid.models import Community, Grid, Person, PhotoKind, Rating, Ticket, TicketStatus
+from redgrid.models import (
+    Community,
+    Grid,
+    Person,
+    PhotoKind,
+    Rating,
+    Ticket,
+    TicketSource,
+    TicketStatus,
+)
+from redgrid.services import informants
 from redgrid.services.categories import CategoryCatalogue, load_categories
 from redgrid.services.tickets import (
     Audience,
@@ -147,8 +157,20 @@ async def ticket_card(
 
 
 async def _reporter_line(session: AsyncSession, ticket: Ticket) -> str:
+    """Who reported, as the team may see them. A red informant is named as on the
+    leaderboard (and in the report's headline), never with their phone: the team asks
+    through the bot."""
     reporter = await session.get(Person, ticket.reporter_id)
-    if not ticket.contact_consent or reporter is None or reporter.forgotten_at is not None:
+    if reporter is None or reporter.forgotten_at is not None:
+        return _("Reporter: anonymous (reach them through the bot)")
+    if ticket.source is TicketSource.INFORMANT:
+        profile = await informants.get_profile(session, reporter.id)
+        if profile is None or not profile.display_name:
+            return _("Reporter: a red informant (reach them through the bot)")
+        return _("Reporter: red informant {name} (reach them through the bot)").format(
+            name=html.escape(profile.display_name)
+        )
+    if not ticket.contact_consent:
         return _("Reporter: anonymous (reach them through the bot)")
     contact = html.escape(reporter.display_name or "-")
     if reporter.phone:
@@ -231,19 +253,26 @@ async def push_to_team(
     ``team_of``: another ticket whose team is told (the original a duplicate was merged
     into), and whose pushes these are should a member be unreachable; ``keyboard`` then
     replaces the team's buttons. ``exclude_person_id``: the member whose own action it
-    reports, who gets it neither now nor handed over later."""
+    reports, who gets it neither now nor handed over later.
+
+    A push to the ticket's team that finds none (no reachable member, officer or admin,
+    and no team chat) is logged as lost: an admin in ``ADMIN_IDS`` who never opened the
+    bot cannot be written to."""
     team_of = team_of or ticket
     photos: Sequence[str] = ()
     if with_media and report_photos is not None:
         photos = report_photos
     elif with_media:
         photos = [p.file_id for p in await ticket_photos(session, ticket.id, PhotoKind.REPORT)]
+    chosen = to is not None  # the caller's readers (an alarm's): it says when there are none
     if to is None and audience is not None:
         to, team_chat_id = audience.team, audience.team_chat_id
     elif to is None:
         to, team_chat_id = await ticket_team(session, team_of, settings.admin_ids)
     else:
         team_chat_id = None
+    if not to and team_chat_id is None and not chosen:
+        log_push_nobody_takes(team_of)
     recipients = [
         (person.telegram_id, locale_of(person, settings), person.id)
         for person in to

@@ -7,7 +7,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
 from aiogram.utils.callback_answer import CallbackAnswer
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +16,7 @@ from redgrid.handlers.callbacks import LanguageCb, MenuCb, MenuItem
 from redgrid.handlers.keyboards import InlineKeyboard
 from redgrid.languages import SUPPORTED_LOCALES
 from redgrid.models import Person, Role, Ticket
+from redgrid.services import tickets
 from redgrid.services.people import Actor, left_team_of, memberships, set_locale
 
 router = Blueprint(__name__)
@@ -131,32 +132,89 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, acto
         "Tell us about a problem in your neighbourhood: it goes straight to the grid team "
         "that looks after that spot, and you will hear back at every step."
     )
+    waiting = await tickets.team_queue_size(session, actor)
+    if waiting:
+        # Pushes cannot reach someone who never opened the bot (an admin named in
+        # ADMIN_IDS, a member who joined late): what came meanwhile waits in the queue.
+        greeting += "\n\n" + ngettext(
+            "📋 {count} open ticket waits in your queue: send /queue to see it.",
+            "📋 {count} open tickets wait in your queue: send /queue to see them.",
+            waiting,
+        ).format(count=waiting)
     await show_menu(message, session, actor, greeting)
 
 
-def help_text() -> str:
-    return _(
-        "<b>What I can do</b>\n"
-        "/new: raise a complaint (photos and a location help the team)\n"
-        "/mytickets: your complaints and their progress\n"
-        "/queue: open tickets of your grid (grid teams)\n"
-        "/report, /mine, /top: reports from the road and the leaderboard (red informants)\n"
-        "/invite, /informants: invite and manage red informants (community officers)\n"
-        "/language: 中文 / English\n"
-        "/mydata: a copy of the data we keep about you\n"
-        "/forget: erase your personal data\n"
-        "/cancel: stop what you are doing"
+async def help_text(session: AsyncSession, actor: Actor | None) -> str:
+    """The commands of the person's roles, in one message: everyone's, then a team's (grid
+    members, officers, admins), a red informant's, a community officer's and a district
+    admin's, as they apply.
+    ``actor`` None: an anonymous group admin, who gets everyone's."""
+    roles = {m.role for m in await memberships(session, actor.person_id)} if actor else set()
+    admin = actor is not None and actor.is_admin
+    parts = [
+        _(
+            "<b>What I can do</b>\n"
+            "/new: raise a complaint (photos and a location help the team)\n"
+            "/mytickets: your complaints and their progress"
+        )
+    ]
+    if admin or roles & TEAM_ROLES:
+        parts.append(
+            _(
+                "<b>For the team</b>\n"
+                "/queue: the open tickets of your queue\n"
+                "/ticket NUMBER: one ticket with its history\n"
+                "/grade NUMBER: grade a red informant's report"
+            )
+        )
+    if Role.INFORMANT in roles:
+        parts.append(
+            _(
+                "<b>For red informants</b>\n"
+                "/report: report a problem from the road (or just send a photo)\n"
+                "/mine: your reports and points\n"
+                "/top: this month's leaderboard"
+            )
+        )
+    if Role.OFFICER in roles and not admin:
+        parts.append(
+            _(
+                "<b>For community officers</b>\n"
+                "/invite: a red informant's invitation link for your community\n"
+                "/informants: pause, resume or remove the informants you invited"
+            )
+        )
+    if admin:
+        parts.append(
+            _(
+                "<b>For district admins</b>\n"
+                "/invite: an invitation link for a role\n"
+                "/informants: pause, resume or remove red informants"
+            )
+        )
+    parts.append(
+        _(
+            "/language: 中文 / English\n"
+            "/mydata: a copy of the data we keep about you\n"
+            "/forget: erase your personal data\n"
+            "/cancel: stop what you are doing"
+        )
     )
+    return "\n\n".join(parts)
 
 
 @router.message(Command("help"))
-async def help_command(message: Message) -> None:
-    await message.answer(help_text())
+async def help_command(
+    message: Message,
+    session: AsyncSession,
+    actor: Actor | None = None,  # None: an anonymous group admin
+) -> None:
+    await message.answer(await help_text(session, actor))
 
 
 @router.callback_query(MenuCb.filter(F.item == MenuItem.HELP))
-async def help_button(query: CallbackQuery) -> None:
-    await query.message.answer(help_text())
+async def help_button(query: CallbackQuery, session: AsyncSession, actor: Actor) -> None:
+    await query.message.answer(await help_text(session, actor))
 
 
 def language_keyboard() -> InlineKeyboardMarkup:

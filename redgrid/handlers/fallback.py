@@ -30,8 +30,11 @@ from redgrid.bot.team_chat import team_chat_lost, team_chat_moved, team_chat_mut
 from redgrid.handlers import albums
 from redgrid.handlers.blueprint import Blueprint
 from redgrid.handlers.common import refuse_button, show_menu
+from redgrid.handlers.my_tickets.shared import by_queue
+from redgrid.handlers.team.ask import answer_keyboard
 from redgrid.models import Person
 from redgrid.models.base import utcnow
+from redgrid.services import tickets
 from redgrid.services.people import Actor
 
 logger = logging.getLogger(__name__)
@@ -44,8 +47,36 @@ GROUP_CHATS = {"group", "supergroup"}
 async def unknown_message(
     message: Message, state: FSMContext, session: AsyncSession, actor: Actor
 ) -> None:
-    """Something no feature takes, with no conversation going: the menu, once per album."""
+    """Something no feature takes, with no conversation going: the menu, once per album.
+    Text from a reporter whose team's question waits is most likely the answer typed
+    without pressing Answer: they are shown that button (not taken as the answer, which
+    it may not be)."""
     if await albums.answered(message, state):
+        return
+    typed = message.text is not None and not message.text.startswith("/")
+    waiting = await tickets.awaiting_answer(session, actor.person_id) if typed else None
+    if waiting is not None:
+        hint = by_queue(
+            waiting,
+            grid=_(
+                "Is this your answer to the grid team's question about {number}? Press "
+                "Answer, then send it again: what is sent without pressing it does not "
+                "reach them."
+            ),
+            community=_(
+                "Is this your answer to the community officers' question about {number}? "
+                "Press Answer, then send it again: what is sent without pressing it does not "
+                "reach them."
+            ),
+            district=_(
+                "Is this your answer to the district office's question about {number}? "
+                "Press Answer, then send it again: what is sent without pressing it does not "
+                "reach them."
+            ),
+        )
+        await message.answer(
+            hint.format(number=waiting.number), reply_markup=answer_keyboard(waiting)
+        )
         return
     await show_menu(
         message, session, actor, _("I did not understand that. Choose what you would like to do:")

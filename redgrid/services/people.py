@@ -266,6 +266,15 @@ async def district_admins(
     return list(rows.all())
 
 
+async def never_met(session: AsyncSession, telegram_ids: Collection[int]) -> list[int]:
+    """Which of ``telegram_ids`` never wrote to the bot (no person row): Telegram lets a
+    bot write to nobody first, so no push can reach them yet."""
+    met = await session.exec(
+        select(Person.telegram_id).where(col(Person.telegram_id).in_(list(telegram_ids)))
+    )
+    return sorted(set(telegram_ids) - set(met.all()))
+
+
 def _holders(*conditions: Any) -> Select:
     """The query for people who can be reached with an active membership matching
     ``conditions``, each once, by id. Someone who blocked the bot is left out until they

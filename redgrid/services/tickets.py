@@ -861,6 +861,30 @@ async def answer_question(
     return event
 
 
+async def awaiting_answer(session: AsyncSession, reporter_id: int) -> Ticket | None:
+    """The reporter's open ticket with a question from its team not answered yet (no
+    answer since), the one asked most recently when there are several."""
+    question, answer = aliased(TicketEvent), aliased(TicketEvent)
+    answered = exists().where(
+        answer.ticket_id == question.ticket_id,
+        answer.kind == EventKind.ANSWER,
+        col(answer.id) > question.id,
+    )
+    found = await session.exec(
+        select(Ticket)
+        .join(question, col(question.ticket_id) == Ticket.id)
+        .where(
+            Ticket.reporter_id == reporter_id,
+            col(Ticket.status).in_(OPEN_STATUSES),
+            question.kind == EventKind.QUESTION,
+            ~answered,
+        )
+        .order_by(col(question.id).desc())
+        .limit(1)
+    )
+    return found.first()
+
+
 async def asker_on_the_team(
     session: AsyncSession, ticket: Ticket, admin_telegram_ids: Collection[int] = ()
 ) -> Person | None:
@@ -1003,20 +1027,37 @@ async def count_reporter_tickets(session: AsyncSession, person_id: int) -> int:
     return (await session.exec(query)).one()
 
 
+async def _in_team_queue(session: AsyncSession, actor: Actor) -> list[ColumnElement[bool]] | None:
+    """The conditions for the open tickets the actor can handle; None when they handle none."""
+    conditions = [col(Ticket.status).in_(OPEN_STATUSES)]
+    if actor.is_admin:
+        return conditions
+    roles = await people.memberships(session, actor.person_id)
+    grids = [m.grid_id for m in roles if m.role in people.TEAM_ROLES]
+    communities = [m.community_id for m in roles if m.role is Role.OFFICER]
+    if not grids and not communities:
+        return None
+    conditions.append(
+        or_(col(Ticket.grid_id).in_(grids), col(Ticket.community_id).in_(communities))
+    )
+    return conditions
+
+
 async def team_queue(session: AsyncSession, actor: Actor) -> list[Ticket]:
     """Open tickets the actor can handle, the most pressing deadline first: the response
     deadline while waiting for acceptance, then the resolve deadline."""
-    query = select(Ticket).where(col(Ticket.status).in_(OPEN_STATUSES))
-    if not actor.is_admin:
-        roles = await people.memberships(session, actor.person_id)
-        grids = [m.grid_id for m in roles if m.role in people.TEAM_ROLES]
-        communities = [m.community_id for m in roles if m.role is Role.OFFICER]
-        if not grids and not communities:
-            return []
-        query = query.where(
-            or_(col(Ticket.grid_id).in_(grids), col(Ticket.community_id).in_(communities))
-        )
-    return await _most_pressing_first(session, query)
+    conditions = await _in_team_queue(session, actor)
+    if conditions is None:
+        return []
+    return await _most_pressing_first(session, select(Ticket).where(*conditions))
+
+
+async def team_queue_size(session: AsyncSession, actor: Actor) -> int:
+    """How many tickets ``team_queue`` lists, counted without loading them."""
+    conditions = await _in_team_queue(session, actor)
+    if conditions is None:
+        return 0
+    return (await session.exec(select(func.count()).select_from(Ticket).where(*conditions))).one()
 
 
 async def team_chat_queue(session: AsyncSession, chat_id: int) -> tuple[Grid, list[Ticket]] | None:

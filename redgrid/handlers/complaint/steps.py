@@ -36,9 +36,10 @@ from redgrid.handlers.complaint.shared import (
 from redgrid.handlers.complaint.states import EDIT_TARGETS, NEXT, Complaint
 from redgrid.handlers.informant import contact_keyboard
 from redgrid.handlers.keyboards import InlineKeyboard
+from redgrid.handlers.my_tickets.shared import by_queue
 from redgrid.models import Ticket
 from redgrid.services import tickets
-from redgrid.services.tickets import MAX_DESCRIPTION, MAX_PHOTOS
+from redgrid.services.tickets import MAX_DESCRIPTION, MAX_PHOTOS, Placement
 
 # The summary must fit Telegram's 4096 characters after escaping (& becomes &amp;).
 SUMMARY_DESCRIPTION_BUDGET = 3000
@@ -179,10 +180,25 @@ async def _prompt_text(step: str, data: dict[str, Any], ctx: Ctx) -> str:
     if step == Complaint.duplicate.state:
         return await _duplicate_text(data, ctx)
     if step == Complaint.consent.state:
-        return _(
-            "👤 May the grid team see your name and phone number?\n\n"
-            "If you share them, the team can call you directly. If you stay anonymous, the "
-            "team sees neither and reaches you only through this bot."
+        # A grid retired since it was chosen: asked as it was chosen (Confirm asks again).
+        placement = await _placement(data, ctx) or Placement(grid_id=data["place"].get("grid_id"))
+        return by_queue(
+            placement,
+            grid=_(
+                "👤 May the grid team see your name and phone number?\n\n"
+                "If you share them, the team can call you directly. If you stay anonymous, the "
+                "team sees neither and reaches you only through this bot."
+            ),
+            community=_(
+                "👤 May the community officers see your name and phone number?\n\n"
+                "If you share them, they can call you directly. If you stay anonymous, they "
+                "see neither and reach you only through this bot."
+            ),
+            district=_(
+                "👤 May the district office see your name and phone number?\n\n"
+                "If you share them, it can call you directly. If you stay anonymous, it sees "
+                "neither and reaches you only through this bot."
+            ),
         )
     if step == Complaint.phone.state:
         return _("No phone? The team will then see your name only.")
@@ -226,14 +242,21 @@ async def _duplicate_text(data: dict[str, Any], ctx: Ctx) -> str:
     return "\n".join(lines)
 
 
+async def _placement(data: dict[str, Any], ctx: Ctx) -> Placement | None:
+    """The queue the draft would go to, by its category and place; None when the place's
+    grid was retired since it was chosen (Confirm will ask for the place again)."""
+    category = ctx.catalogue.get(data["category"])
+    try:
+        return await tickets.place(ctx.session, category, data["place"].get("grid_id"))
+    except tickets.GridNotInService:
+        return None
+
+
 async def _summary_text(data: dict[str, Any], ctx: Ctx) -> str:
     category = ctx.catalogue.get(data["category"])
     place = data["place"]
-    try:
-        placement = await tickets.place(ctx.session, category, place.get("grid_id"))
-        queue = await queue_name(ctx.session, placement)
-    except tickets.GridNotInService:  # Confirm will ask for the place again
-        queue = "-"
+    placement = await _placement(data, ctx)
+    queue = "-" if placement is None else await queue_name(ctx.session, placement)
     if data.get("consent") and ctx.person.phone:
         contact = _("Contact: the team sees your name and phone")
     elif data.get("consent"):

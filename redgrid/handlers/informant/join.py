@@ -282,7 +282,7 @@ async def home_chosen(
         return
     where = work_name(profile.work_type)
     if community is not None:
-        where += ", " + html.escape(community.name)
+        where = _("{work}, {community}").format(work=where, community=html.escape(community.name))
     await query.message.answer(
         _(
             "✅ All set, {name} ({where})!\n\n"

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.pushes import local_time, rating_name
 from redgrid.bot.settings import Settings
-from redgrid.handlers.my_tickets.shared import by_queue, reporter_label
+from redgrid.handlers.my_tickets.shared import by_queue, reporter_name
 from redgrid.models import EventKind, Person, Rating, Ticket, TicketEvent
 from redgrid.services import tickets
 
@@ -103,6 +103,7 @@ async def history_lines(
     lines = []
     events = await tickets.ticket_history(session, ticket.id)
     for event, queue in zip(events, tickets.queues_at_events(ticket, events), strict=True):
+        unnamed_reporter = False
         if event.actor_id is None:
             who = _("the system")
         elif event.actor_id == viewer_id:
@@ -119,11 +120,17 @@ async def history_lines(
                     district=_("the district office"),
                 )
         elif event.actor_id == ticket.reporter_id:
-            who = reporter_label(ticket, reporter) if for_team else _("the reporter")
+            name = reporter_name(ticket, reporter) if for_team else None
+            unnamed_reporter = name is None
+            who = name or _("the reporter")
         else:
             who = _("a follower")
         time = local_time(event.created_at, settings)
-        line = f"{time} · {_event_text(event.kind, who, event, settings)}"
+        if event.kind is EventKind.CREATED and unnamed_reporter:
+            text = _("Reported")  # "Reported by the reporter" says nothing more
+        else:
+            text = _event_text(event.kind, who, event, settings)
+        line = f"{time} · {text}"
         if (
             event.note
             and event.kind is not EventKind.CLOSED

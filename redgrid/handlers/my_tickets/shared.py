@@ -13,6 +13,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from redgrid.bot.lost_chats import log_push_nobody_takes
 from redgrid.bot.notifier import Notifier
 from redgrid.bot.pushes import desk_label, in_each_language, locale_of, status_name
 from redgrid.bot.settings import Settings
@@ -132,11 +133,16 @@ async def answer_too_late(message: Message, session: AsyncSession, ticket: Ticke
     )
 
 
-def reporter_label(ticket: Ticket, reporter: Person | None) -> str:
-    """The reporter as the team may see them: the name only with consent (HTML-escaped)."""
+def reporter_name(ticket: Ticket, reporter: Person | None) -> str | None:
+    """The reporter's name as the team may see it (HTML-escaped): only with consent."""
     if ticket.contact_consent and reporter is not None and reporter.forgotten_at is None:
-        return html.escape(reporter.display_name or _("the reporter"))
-    return _("the reporter")
+        return html.escape(reporter.display_name) if reporter.display_name else None
+    return None
+
+
+def reporter_label(ticket: Ticket, reporter: Person | None) -> str:
+    """The reporter as the team may see them: the name only with consent."""
+    return reporter_name(ticket, reporter) or _("the reporter")
 
 
 def queue_label(grid: Grid | None, community: Community | None, desk: str | None) -> str:
@@ -199,8 +205,11 @@ async def tell_team(
 ) -> None:
     """A short message (no card) to the ticket's team and its group chat, each in their
     language; ``photos`` (file ids) go first. ``exclude_person_id``: the member whose own
-    action it reports, who gets it neither now nor handed over later."""
+    action it reports, who gets it neither now nor handed over later. A team of nobody
+    (and no team chat) is logged as a lost push, as ``push_to_team`` does."""
     audience = audience or await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    if not audience.team and audience.team_chat_id is None:
+        log_push_nobody_takes(ticket)
     recipients = [
         (member.telegram_id, locale_of(member, settings), member.id)
         for member in audience.team

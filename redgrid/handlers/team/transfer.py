@@ -35,7 +35,7 @@ from redgrid.handlers.team.shared import (
     typed_text,
 )
 from redgrid.handlers.team.states import TeamForm
-from redgrid.models import OPEN_STATUSES, Person, Ticket
+from redgrid.models import OPEN_STATUSES, Community, Grid, Person, Ticket
 from redgrid.models.base import utcnow
 from redgrid.services import tickets
 from redgrid.services.categories import CategoryCatalogue
@@ -100,14 +100,18 @@ async def transfer_button(
     )
 
 
-async def ask_transfer_note(bot: Bot, user_id: int, state: FSMContext, ticket: Ticket) -> None:
+async def ask_transfer_note(
+    bot: Bot, user_id: int, state: FSMContext, ticket: Ticket, queue: str
+) -> None:
+    """The note's prompt names where the ticket will go (``queue``: ``queue_label``), so a
+    grid picked or typed by mistake shows before anything is sent."""
     await state.set_state(TeamForm.transfer_note)
     await bot.send_message(
         user_id,
         _(
-            "Add a note for the new team about {number} (the reporter can read it in the "
-            "history), or press Skip."
-        ).format(number=ticket.number),
+            "{number} will go to {queue}. Add a note for the new team (the reporter can read "
+            "it in the history), or press Skip."
+        ).format(number=ticket.number, queue=html.escape(queue)),
         reply_markup=nav_keyboard(back=True, skip=True),
     )
 
@@ -129,7 +133,8 @@ async def transfer_to_grid(
         refuse_button(callback_answer)
         return
     await state.update_data(target_grid_id=callback_data.index, to_community=False)
-    await ask_transfer_note(bot, query.from_user.id, state, ticket)
+    grid = await session.get(Grid, callback_data.index)
+    await ask_transfer_note(bot, query.from_user.id, state, ticket, queue_label(grid, None, None))
 
 
 @router.callback_query(ChoiceCb.filter(F.kind == TRANSFER_UP), TeamForm.transfer_target)
@@ -145,7 +150,9 @@ async def transfer_up(
     if ticket is None:
         return
     await state.update_data(target_grid_id=None, to_community=True)
-    await ask_transfer_note(bot, query.from_user.id, state, ticket)
+    community = await session.get(Community, ticket.community_id)
+    queue = queue_label(None, community, None)
+    await ask_transfer_note(bot, query.from_user.id, state, ticket, queue)
 
 
 @router.callback_query(ChoiceCb.filter(F.kind == TRANSFER_CODE), TeamForm.transfer_target)
@@ -192,7 +199,7 @@ async def transfer_code_typed(
         )
         return
     await state.update_data(target_grid_id=grid.id, to_community=False)
-    await ask_transfer_note(bot, message.chat.id, state, ticket)
+    await ask_transfer_note(bot, message.chat.id, state, ticket, queue_label(grid, None, None))
 
 
 async def finish_transfer(
