@@ -214,7 +214,7 @@ async def test_full_flow_in_chinese(world):
     assert "13800138000" in saved.text
     assert "可查看您的姓名和电话" in summary.text
     assert "环境卫生" in summary.text
-    assert "网格A" in summary.text
+    assert summary.text.count("网格A") == 1  # where it goes: the spot's grid, said once
     calls = await resident.press(button([summary], CONFIRM))
 
     [ticket] = await world.tickets()
@@ -735,6 +735,14 @@ async def test_the_consent_question_names_who_will_handle_the_complaint(world, c
     await to_place(resident, code=code)
     consent = messages(await resident.location(*INSIDE_A))[-1]
     assert f"May {who} see your name and phone number?" in consent.text
+
+
+async def test_a_desk_summary_names_the_spots_grid_and_where_it_goes(world):
+    """A desk category goes to the district wherever the spot is: the summary says both."""
+    resident = world.harness.person("Qian", language_code="en")
+    summary = messages(await to_summary(resident, code="enterprise"))[-1]
+    assert "Belongs to: grid 网格A (A)\n" in summary.text
+    assert "Goes to: district desk: Enterprise help\n" in summary.text
 
 
 async def test_far_outside_offers_the_district_desk(world):

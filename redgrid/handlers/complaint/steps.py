@@ -45,9 +45,11 @@ from redgrid.services.tickets import MAX_DESCRIPTION, MAX_PHOTOS, Placement
 SUMMARY_DESCRIPTION_BUDGET = 3000
 
 
-def _place_lines(place: dict[str, Any]) -> list[str]:
+def _place_lines(place: dict[str, Any], *, grid_line: bool = True) -> list[str]:
+    """What the draft's place says; ``grid_line=False`` leaves out the spot's grid where the
+    next line names the same grid as where the ticket goes."""
     lines = []
-    if place.get("grid_id") is not None:
+    if place.get("grid_id") is not None and grid_line:
         label = _grid_label(place["grid_name"], place["grid_code"])
         lines.append(_("Belongs to: {grid}").format(grid=html.escape(label)))
     if place.get("lat") is not None:
@@ -270,7 +272,9 @@ async def _summary_text(data: dict[str, Any], ctx: Ctx) -> str:
         _("Description:"),
         escape_clipped(data["description"], SUMMARY_DESCRIPTION_BUDGET),
         _("Photos: {count}").format(count=len(data.get("photos", []))),
-        *_place_lines(place),
+        *_place_lines(
+            place, grid_line=placement is None or placement.grid_id != place.get("grid_id")
+        ),
         _("Goes to: {queue}").format(queue=html.escape(queue)),
         contact,
         "",
