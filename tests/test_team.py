@@ -3,6 +3,7 @@ resolve, rate, rework, races, forged buttons, transfer, extend, questions, inval
 consultation, the queue and /ticket."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -199,6 +200,22 @@ async def say_in_group(person: bh.Person, chat_id: int, text: str):
 
 
 # The whole loop ---------------------------------------------------------------------------
+
+
+async def test_a_sole_member_acting_is_no_lost_push(world, caplog):
+    """Grid C's team is one worker, with no group chat: when they accept, the rest of the
+    team is nobody, which is not a push lost (that ERROR tells an operator nobody can act).
+    Nor when they resolve it."""
+    ticket = await world.ticket(grid_id=world.grids["C"].id)
+    member = world.member_c
+    with caplog.at_level(logging.ERROR):
+        calls = await member.press(data(TicketAction.ACCEPT, ticket))
+        assert alert(calls) == "Accepted."
+        await member.press(data(TicketAction.RESOLVE, ticket))
+        prompt = answer_to(await member.text("done"), member)
+        done = answer_to(await member.press(prompt.button("Skip")), member)
+        assert "is resolved" in done.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_accept_resolve_with_photo_rate_satisfied(world):

@@ -2,7 +2,6 @@
 reason)."""
 
 import html
-from dataclasses import replace
 
 from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
@@ -129,7 +128,6 @@ async def accept_button(
         lambda: accepted_by_queue(ticket, queue, local_time(ticket.resolve_by, settings)),
         audience=audience,
     )
-    others = replace(audience, team=tuple(m for m in audience.team if m.id != actor.person_id))
     name = member_name(person)
     await push_to_team(
         session,
@@ -139,7 +137,8 @@ async def accept_button(
         catalogue,
         ticket,
         lambda: _("✅ Accepted by {name}").format(name=name),
-        audience=others,
+        audience=audience,
+        exclude_person_id=actor.person_id,
     )
     await session.commit()
     callback_answer.text = _("Accepted.")
