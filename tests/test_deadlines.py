@@ -21,6 +21,7 @@ from redgrid.models import (
     OutboxMessage,
     OutboxStatus,
     Person,
+    Rating,
     Role,
     Ticket,
     TicketSource,
@@ -633,3 +634,22 @@ async def test_the_weekly_summary_counts_the_communitys_own_queue(world):
     [summary] = world.told(OFFICER)
     assert "社区本级：受理 2，办结 0，在办 2，超期 2" in summary
     assert "A 网格A：受理 0，办结 0，在办 0，超期 0" in summary
+
+
+async def test_a_reworked_tickets_alarms_do_not_show_the_rejected_resolution(world):
+    """Sent back by the reporter, the ticket is being handled again: its overdue notice
+    must not show the old resolution as if it were the result (the history keeps it)."""
+    ticket_id = await world.file()
+    async with world.session_factory() as session, session.begin():
+        await tickets.accept(session, ticket_id, world.secretary, world.start)
+        await tickets.resolve(session, ticket_id, world.secretary, world.start, note="已修复")
+        reporter = people.Actor(
+            (await session.get(Ticket, ticket_id)).reporter_id, RESIDENT, is_admin=False
+        )
+        await tickets.rate(
+            session, ticket_id, reporter, world.start, Rating.UNSATISFIED, catalogue=CATALOGUE
+        )
+    assert await world.sweep(world.start + timedelta(hours=24, seconds=1)) >= 1
+    [overdue] = [text for text in world.told(SECRETARY) if "Overdue" in text]
+    assert "Status: being handled" in overdue
+    assert "已修复" not in overdue

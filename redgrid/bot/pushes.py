@@ -164,7 +164,8 @@ async def ticket_card(
         lines.append(_("Accept by: {time}").format(time=local_time(ticket.respond_by, settings)))
     if ticket.status in (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED):
         lines.append(_("Resolve by: {time}").format(time=local_time(ticket.resolve_by, settings)))
-    if ticket.resolution_note:
+    if ticket.resolution_note and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        # A reworked ticket keeps its rejected note; the history shows it, the card not.
         lines.append(_("Resolution: {note}").format(note=html.escape(ticket.resolution_note)))
     if for_team:
         lines.append(await _reporter_line(session, ticket))
