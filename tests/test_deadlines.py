@@ -21,6 +21,7 @@ from redgrid.models import (
     OutboxMessage,
     OutboxStatus,
     Person,
+    Rating,
     Role,
     Ticket,
     TicketSource,
@@ -530,3 +531,125 @@ async def test_the_weekly_summary_reaches_community_officers_once_a_week(world):
         world.session_factory, world.sender, world.i18n, world.settings, at
     )
     assert again == 0
+
+
+async def test_a_reminder_says_how_long_is_left(world):
+    """An absolute time alone makes the reader work out how much time they have."""
+    await bind_team_chat(world)
+    await world.file()
+    assert await world.sweep(world.start + timedelta(minutes=96)) == 1
+    [reminder] = world.told(SECRETARY)
+    assert "(24 minutes left)" in reminder.splitlines()[0]
+    [in_group] = world.told(TEAM_CHAT)
+    assert "（还剩 24 分钟）" in in_group.splitlines()[0]
+
+
+async def test_a_late_overdue_notice_and_an_escalation_say_how_long_overdue(world):
+    """The bot was down for a day: the overdue notice that comes late says how late, and
+    the escalation always says how long the ticket has been overdue."""
+    await world.file()
+    assert await world.sweep(world.start + timedelta(hours=27, minutes=30)) == 5
+    respond_overdue, resolve_overdue = (
+        text.splitlines()[0] for text in world.told(SECRETARY) if "Overdue" in text
+    )
+    assert "was not accepted by" in respond_overdue
+    assert respond_overdue.endswith(", 1 day 1 hour ago.")
+    assert resolve_overdue.endswith(", 3 hours 30 minutes ago.")
+    [escalation] = world.told(ADMIN)  # the respond deadline's; the resolve one is due later
+    assert "仍未接单，已超期 1 天 1 小时（时限" in escalation.splitlines()[0]
+
+
+async def test_an_overdue_notice_on_time_does_not_count_minutes(world):
+    await world.file()
+    assert await world.sweep(world.start + timedelta(hours=2, seconds=30)) == 2  # + reminder
+    [overdue] = world.told(SECRETARY)
+    assert overdue.startswith("🔴 Overdue: DX-000001 was not accepted by ")
+    assert " ago" not in overdue.splitlines()[0]
+
+
+async def file_many(world, count, *, category="safety", grid_id=-1) -> None:
+    """``count`` tickets filed at ``self.start`` (in grid A unless told otherwise)."""
+    async with world.session_factory() as session, session.begin():
+        reporter = await people.get_or_create_person(session, RESIDENT, "Wang", "zh_CN")
+        for _ in range(count):
+            draft = tickets.TicketDraft(
+                source=TicketSource.RESIDENT,
+                category=category,
+                description="电线裸露",
+                grid_id=world.grid_id if grid_id == -1 else grid_id,
+            )
+            await tickets.create_ticket(
+                session, draft, reporter, CATALOGUE, world.start, daily_limit=1000
+            )
+
+
+async def digests(world, at) -> int:
+    return await send_daily_digests(
+        world.session_factory, world.sender, world.i18n, world.settings, at
+    )
+
+
+async def test_a_digest_names_its_queue_for_readers_of_several(world):
+    """The admins hold every desk and the district's general queue: each digest says
+    which queue it counts, or they read two "good mornings" with different numbers."""
+    await file_many(world, 1, category="enterprise")
+    await file_many(world, 2, grid_id=None)
+    assert await digests(world, world.start + timedelta(hours=1)) == 2
+    desk, general = world.told(ADMIN)
+    assert "在办工单 1 件" in desk
+    assert "承办：区级助企服务专席" in desk
+    assert "在办工单 2 件" in general
+    assert "承办：区级综合队列" in general
+
+
+async def test_a_digest_of_many_tickets_fits_one_message(world):
+    """Telegram refuses a message over 4096 characters: a queue with 150 overdue tickets
+    lists the most overdue and points to /queue for the rest."""
+    await file_many(world, 150)
+    await digests(world, world.start + timedelta(hours=3))
+    [digest] = world.told(SECRETARY)
+    assert len(digest) <= 4096
+    assert "Open tickets: 150, due today: 0, overdue: 150." in digest
+    assert "DX-000001 · due " in digest
+    assert "…and 130 more." in digest
+    assert digest.endswith("Send /queue for the whole list.")
+
+
+async def test_an_overdue_ticket_in_the_digest_says_how_long_overdue(world):
+    await world.file()
+    await digests(world, world.start + timedelta(hours=5))
+    [digest] = world.told(SECRETARY)
+    assert "DX-000001 · due " in digest
+    assert ", overdue by 3 hours" in digest
+
+
+async def test_the_weekly_summary_counts_the_communitys_own_queue(world):
+    """Tickets in the community's queue (its categories, or sent up by a grid) are the
+    officers' own work: the summary counts them too, not only the grids'."""
+    await file_many(world, 2, category="utilities")  # routed to the community
+    at = world.start + timedelta(hours=3)
+    assert await send_weekly_summaries(
+        world.session_factory, world.sender, world.i18n, world.settings, at
+    )
+    [summary] = world.told(OFFICER)
+    assert "社区本级：受理 2，办结 0，在办 2，超期 2" in summary
+    assert "A 网格A：受理 0，办结 0，在办 0，超期 0" in summary
+
+
+async def test_a_reworked_tickets_alarms_do_not_show_the_rejected_resolution(world):
+    """Sent back by the reporter, the ticket is being handled again: its overdue notice
+    must not show the old resolution as if it were the result (the history keeps it)."""
+    ticket_id = await world.file()
+    async with world.session_factory() as session, session.begin():
+        await tickets.accept(session, ticket_id, world.secretary, world.start)
+        await tickets.resolve(session, ticket_id, world.secretary, world.start, note="已修复")
+        reporter = people.Actor(
+            (await session.get(Ticket, ticket_id)).reporter_id, RESIDENT, is_admin=False
+        )
+        await tickets.rate(
+            session, ticket_id, reporter, world.start, Rating.UNSATISFIED, catalogue=CATALOGUE
+        )
+    assert await world.sweep(world.start + timedelta(hours=24, seconds=1)) >= 1
+    [overdue] = [text for text in world.told(SECRETARY) if "Overdue" in text]
+    assert "Status: being handled" in overdue
+    assert "已修复" not in overdue

@@ -188,3 +188,27 @@ async def test_pushes_sent_or_failed_longer_ago_than_the_retention_are_deleted(
     async with session_factory() as session:
         left = {row.params["text"] for row in (await session.exec(select(OutboxMessage))).all()}
     assert left == {"old pending", "recent sent"}
+
+
+@pytest.mark.parametrize(
+    ("days", "english", "chinese"),
+    [(1, "within 1 day.", "1 天内未评价"), (0.5, "within 12 hours.", "12 小时内未评价")],
+)
+async def test_the_auto_close_notice_counts_its_period_in_words(
+    database_url, session_factory, days, english, chinese
+):
+    """AUTO_CLOSE_DAYS may be 1 or a fraction: not "within 1 days", "within 0.5 days"."""
+    settings = Settings(bot_token=TOKEN, database_url=database_url, auto_close_days=days)
+    now = utcnow()
+    ticket_id = await resolved_ticket(session_factory, now - timedelta(days=days, minutes=1))
+    async with session_factory() as session, session.begin():
+        neighbour = await people.get_or_create_person(session, 9003, "Ann", "en")
+        await tickets.follow(session, ticket_id, neighbour.id, now)
+    recording = RecordingSession()
+    i18n = create_i18n(settings.default_locale)
+    sender = OutboxSender(create_bot(settings, session=recording), session_factory, i18n=i18n)
+
+    assert await close_unrated_tickets(session_factory, sender, i18n, settings, now) == 1
+    notice, followed = messages(recording.calls)
+    assert chinese in notice.text
+    assert followed.text.endswith(english)

@@ -10,10 +10,10 @@ after the commit.
 import html
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.i18n import I18n, get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +70,21 @@ def locale_of(person: Person, settings: Settings) -> str:
 
 def local_time(moment: datetime, settings: Settings) -> str:
     return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def duration_words(span: timedelta) -> str:
+    """How long, in words, to the two largest units: "1 day 2 hours", "4 hours 48
+    minutes", "24 minutes". Rounded down, and never less than a minute."""
+    total = max(int(span.total_seconds() // 60), 1)
+    units = [
+        (total // 1440, lambda n: ngettext("{count} day", "{count} days", n)),
+        (total // 60 % 24, lambda n: ngettext("{count} hour", "{count} hours", n)),
+        (total % 60, lambda n: ngettext("{count} minute", "{count} minutes", n)),
+    ]
+    largest = next(index for index, (count, _words) in enumerate(units) if count)
+    return " ".join(
+        words(count).format(count=count) for count, words in units[largest : largest + 2] if count
+    )
 
 
 def status_name(status: TicketStatus, *, to_reporter: bool = True) -> str:
@@ -149,7 +164,8 @@ async def ticket_card(
         lines.append(_("Accept by: {time}").format(time=local_time(ticket.respond_by, settings)))
     if ticket.status in (TicketStatus.DISPATCHED, TicketStatus.ACCEPTED):
         lines.append(_("Resolve by: {time}").format(time=local_time(ticket.resolve_by, settings)))
-    if ticket.resolution_note:
+    if ticket.resolution_note and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        # A reworked ticket keeps its rejected note; the history shows it, the card not.
         lines.append(_("Resolution: {note}").format(note=html.escape(ticket.resolution_note)))
     if for_team:
         lines.append(await _reporter_line(session, ticket))

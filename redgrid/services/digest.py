@@ -55,18 +55,22 @@ async def open_queue_digests(
 
 
 @dataclass(frozen=True, slots=True)
-class GridWeek:
-    code: str
-    name: str
-    received: int
-    resolved: int
-    open: int
-    overdue: int
+class QueueWeek:
+    received: int = 0
+    resolved: int = 0
+    open: int = 0
+    overdue: int = 0
 
 
-async def community_week(session: AsyncSession, community_id: int, now: datetime) -> list[GridWeek]:
-    """Per grid of a community: tickets received and resolved in the last 7 days, open
-    and overdue now."""
+@dataclass(frozen=True, slots=True)
+class CommunityWeek:
+    grids: list[tuple[Grid, QueueWeek]]  # each active grid, by code
+    own: QueueWeek  # the community's own queue: its categories, and what grids sent up
+
+
+async def community_week(session: AsyncSession, community_id: int, now: datetime) -> CommunityWeek:
+    """Per grid of a community, and for the community's own queue: tickets received and
+    resolved in the last 7 days, open and overdue now."""
     since = now - timedelta(days=7)
     grids = (
         await session.exec(
@@ -75,32 +79,23 @@ async def community_week(session: AsyncSession, community_id: int, now: datetime
             .order_by(col(Grid.code))
         )
     ).all()
-    counts: defaultdict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     tickets = (
         await session.exec(
-            select(Ticket).where(
-                Ticket.community_id == community_id, col(Ticket.grid_id).is_not(None)
-            )
+            select(Ticket).where(Ticket.community_id == community_id, col(Ticket.desk).is_(None))
         )
     ).all()
+    counts: defaultdict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for ticket in tickets:
-        grid_counts = counts[ticket.grid_id]
-        grid_counts["received"] += ticket.created_at >= since
-        grid_counts["resolved"] += bool(ticket.resolved_at and ticket.resolved_at >= since)
+        queue_counts = counts[ticket.grid_id]  # None: the community's own queue
+        queue_counts["received"] += ticket.created_at >= since
+        queue_counts["resolved"] += bool(ticket.resolved_at and ticket.resolved_at >= since)
         if ticket.status in OPEN_STATUSES:
-            grid_counts["open"] += 1
-            grid_counts["overdue"] += current_deadline(ticket) < now
-    return [
-        GridWeek(
-            grid.code,
-            grid.name,
-            counts[grid.id]["received"],
-            counts[grid.id]["resolved"],
-            counts[grid.id]["open"],
-            counts[grid.id]["overdue"],
-        )
-        for grid in grids
-    ]
+            queue_counts["open"] += 1
+            queue_counts["overdue"] += current_deadline(ticket) < now
+    return CommunityWeek(
+        grids=[(grid, QueueWeek(**counts[grid.id])) for grid in grids],
+        own=QueueWeek(**counts[None]),
+    )
 
 
 async def communities_with_grids(session: AsyncSession) -> list[Community]:
