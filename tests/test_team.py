@@ -15,6 +15,7 @@ from aiogram.types import Chat, Message, Update, User
 from sqlmodel import select
 
 from redgrid.bot.i18n import negotiate_locale
+from redgrid.bot.pushes import local_time
 from redgrid.bot.settings import Settings
 from redgrid.handlers.callbacks import TicketAction, TicketCb
 from redgrid.models import (
@@ -1153,11 +1154,15 @@ async def test_a_reporter_who_cannot_rate_is_reported_back_to_the_team_once(worl
     assert (await world.load(ticket.id)).status is TicketStatus.RESOLVED
     await h.sender.drain()  # a notice that waited for its chat's previous push
     await h.sender.wait_idle()
+    stored = await world.load(ticket.id)
+    closes = local_time(stored.resolved_at + timedelta(days=3), world.harness.settings)
     english = (
         f"{ticket.number} is resolved, but the reporter could not be reached to rate it. "
-        "It will close unrated in 3 days."
+        f"It will close unrated after {closes}."
     )
-    chinese = f"{ticket.number} 已办结，但无法联系到反映人进行评价，将在 3 天后自动结案（未评价）。"
+    chinese = (
+        f"{ticket.number} 已办结，但无法联系到反映人进行评价，将于 {closes} 后自动结案（未评价）。"
+    )
     for member, expected in [
         (world.secretary, english),
         (world.secretary2, english),

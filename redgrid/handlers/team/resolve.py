@@ -1,6 +1,7 @@
 """Resolve: what was done, a photo of the result, and the reporter asked to rate it."""
 
 import html
+from datetime import timedelta
 
 from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
@@ -12,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from redgrid.bot.lost_chats import UndeliveredNotice
 from redgrid.bot.notifier import Notifier
-from redgrid.bot.pushes import push_to_followers, push_to_reporter, rating_keyboard
+from redgrid.bot.pushes import local_time, push_to_followers, push_to_reporter, rating_keyboard
 from redgrid.bot.settings import Settings
 from redgrid.handlers import albums
 from redgrid.handlers.callbacks import TicketAction, TicketCb
@@ -40,7 +41,7 @@ from redgrid.services.tickets import IllegalTransition, NotAllowed
 
 RATING_UNDELIVERED = N_(
     "❗ {number} is resolved, but the reporter could not be reached to rate it. It will "
-    "close unrated in {days} days."
+    "close unrated after {time}."
 )
 
 
@@ -132,6 +133,7 @@ async def finish_resolve(
         return
     await state.clear()
     audience = await tickets.ticket_audience(session, ticket, settings.admin_ids)
+    closes_unrated = ticket.resolved_at + timedelta(days=settings.auto_close_days)
     people = [audience.reporter] if audience.reporter is not None else []
     people.extend(audience.followers)
     with notifier.push():  # the photo of the result comes with the news
@@ -157,7 +159,9 @@ async def finish_resolve(
             if_undelivered=UndeliveredNotice(
                 tuple(member.id for member in audience.team),
                 RATING_UNDELIVERED,
-                {"number": ticket.number, "days": f"{settings.auto_close_days:g}"},
+                # A time, not "in N days": the notice is rendered later, in each
+                # reader's language, from plain parameters (no plural forms).
+                {"number": ticket.number, "time": local_time(closes_unrated, settings)},
             ),
         )
         await push_to_followers(
