@@ -190,7 +190,6 @@ class InformantRow:
     community: str | None
     status: InformantStatus
     joined_at: datetime
-    invited_by_telegram_id: int | None
     points_month: int
     points_total: int
     reports: int
@@ -510,7 +509,6 @@ async def list_informants(
             community=community,
             status=profile.status,
             joined_at=profile.joined_at,
-            invited_by_telegram_id=profile.invited_by_telegram_id,
             points_month=int(month.get(profile.person_id) or 0),
             points_total=int(total.get(profile.person_id) or 0),
             reports=int(reports.get(profile.person_id) or 0),
