@@ -132,7 +132,8 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, acto
         "Tell us about a problem in your neighbourhood: it goes straight to the grid team "
         "that looks after that spot, and you will hear back at every step."
     )
-    waiting = await tickets.team_queue_size(session, actor)
+    team = await is_team_member(session, actor)
+    waiting = await tickets.team_queue_size(session, actor) if team else 0
     if waiting:
         # Pushes cannot reach someone who never opened the bot (an admin named in
         # ADMIN_IDS, a member who joined late): what came meanwhile waits in the queue.
@@ -141,7 +142,7 @@ async def start(message: Message, state: FSMContext, session: AsyncSession, acto
             "📋 {count} open tickets wait in your queue: send /queue to see them.",
             waiting,
         ).format(count=waiting)
-    await show_menu(message, session, actor, greeting)
+    await message.answer(greeting, reply_markup=main_menu(team=team))
 
 
 async def help_text(session: AsyncSession, actor: Actor | None) -> str:
